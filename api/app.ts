@@ -1,0 +1,37 @@
+import express, { type Express } from 'express';
+import { BillingError } from '../domain/errors';
+import { allow, authenticate, parseApiKeys } from './auth';
+import { forkEm, type ApiDeps } from './deps';
+import { errorHandler } from './errors';
+import { idempotency } from './idempotency';
+import { customersRouter } from './routes/customers';
+import { invoicesRouter } from './routes/invoices';
+import { ledgerRouter } from './routes/ledger';
+import { plansRouter } from './routes/plans';
+import { subscriptionsRouter } from './routes/subscriptions';
+
+export function createApp(deps: ApiDeps): Express {
+  const keys = parseApiKeys(deps.apiKeys);
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.get('/health', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+
+  app.use('/v1', express.json({ limit: '1mb', strict: false }), authenticate(keys));
+  // Every key may read; writes are allowed per route.
+  app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
+  app.use('/v1', idempotency(forkEm(deps.orm)));
+  app.use('/v1/customers', customersRouter(deps));
+  app.use('/v1/plans', plansRouter(deps));
+  app.use('/v1/subscriptions', subscriptionsRouter(deps));
+  app.use('/v1/invoices', invoicesRouter(deps));
+  app.use('/v1/ledger', ledgerRouter(deps));
+  app.use((req, _res) => {
+    throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);
+  });
+  app.use(errorHandler);
+  return app;
+}

@@ -1,0 +1,21 @@
+import { Type } from '@mikro-orm/core';
+import Decimal from 'decimal.js';
+
+/** numeric <-> Decimal, through strings only, so no amount ever passes through a float. */
+export class DecimalType extends Type<Decimal, string> {
+  override convertToDatabaseValue(value: Decimal | string): string {
+    return new Decimal(value).toFixed();
+  }
+
+  override convertToJSValue(value: Decimal | string): Decimal {
+    return new Decimal(value);
+  }
+
+  override compareAsType(): string {
+    return 'string';
+  }
+
+  override getColumnType(): string {
+    return 'numeric(30,6)';
+  }
+}

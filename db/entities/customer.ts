@@ -1,0 +1,23 @@
+import { EntitySchema } from '@mikro-orm/core';
+
+export class Customer {
+  id!: string;
+  name!: string;
+  email!: string;
+  currency!: string;
+  externalId?: string | null;
+  createdAt: Date = new Date();
+}
+
+export const CustomerSchema = new EntitySchema<Customer>({
+  class: Customer,
+  tableName: 'customers',
+  properties: {
+    id: { type: 'string', primary: true },
+    name: { type: 'string' },
+    email: { type: 'string' },
+    currency: { type: 'string' },
+    externalId: { type: 'string', nullable: true },
+    createdAt: { type: 'Date' },
+  },
+});

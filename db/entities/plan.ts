@@ -1,0 +1,32 @@
+import { EntitySchema } from '@mikro-orm/core';
+import type Decimal from 'decimal.js';
+import type { Interval } from '../../domain/period';
+import { DecimalType } from '../decimal-type';
+
+export class Plan {
+  id!: string;
+  code!: string;
+  name!: string;
+  currency!: string;
+  interval!: Interval;
+  intervalCount!: number;
+  trialDays!: number;
+  amount!: Decimal;
+  createdAt: Date = new Date();
+}
+
+export const PlanSchema = new EntitySchema<Plan>({
+  class: Plan,
+  tableName: 'plans',
+  properties: {
+    id: { type: 'string', primary: true },
+    code: { type: 'string' },
+    name: { type: 'string' },
+    currency: { type: 'string' },
+    interval: { type: 'string' },
+    intervalCount: { type: 'integer' },
+    trialDays: { type: 'integer' },
+    amount: { type: DecimalType },
+    createdAt: { type: 'Date' },
+  },
+});

@@ -1,0 +1,43 @@
+import { EntitySchema } from '@mikro-orm/core';
+
+export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'canceled';
+
+/** The stored record of a subscription; its timeline is owned by its workflow, which keeps this row current. */
+export class Subscription {
+  id!: string;
+  customerId!: string;
+  planId!: string;
+  status!: SubscriptionStatus;
+  startAt!: Date;
+  trialEnd?: Date | null;
+  billingAnchor!: Date;
+  currentPeriodStart?: Date | null;
+  currentPeriodEnd?: Date | null;
+  cancelAtPeriodEnd = false;
+  canceledAt?: Date | null;
+  workflowId!: string;
+  /** Version of the workflow state last written here; older writes are ignored. */
+  stateVersion = 0;
+  createdAt: Date = new Date();
+}
+
+export const SubscriptionSchema = new EntitySchema<Subscription>({
+  class: Subscription,
+  tableName: 'subscriptions',
+  properties: {
+    id: { type: 'string', primary: true },
+    customerId: { type: 'string' },
+    planId: { type: 'string' },
+    status: { type: 'string' },
+    startAt: { type: 'Date' },
+    trialEnd: { type: 'Date', nullable: true },
+    billingAnchor: { type: 'Date' },
+    currentPeriodStart: { type: 'Date', nullable: true },
+    currentPeriodEnd: { type: 'Date', nullable: true },
+    cancelAtPeriodEnd: { type: 'boolean' },
+    canceledAt: { type: 'Date', nullable: true },
+    workflowId: { type: 'string' },
+    stateVersion: { type: 'integer' },
+    createdAt: { type: 'Date' },
+  },
+});

@@ -1,0 +1,48 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { Migration20261122000000_initial } from '../migrations/Migration20261122000000_initial';
+import { CustomerSchema } from './entities/customer';
+import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
+import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
+import { PaymentSchema } from './entities/payment';
+import { PlanSchema } from './entities/plan';
+import { SubscriptionSchema } from './entities/subscription';
+
+export const ENTITIES = [
+  CustomerSchema,
+  PlanSchema,
+  SubscriptionSchema,
+  InvoiceSchema,
+  InvoiceLineSchema,
+  PaymentSchema,
+  LedgerTransactionSchema,
+  LedgerEntrySchema,
+];
+
+// Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
+const MIGRATIONS = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000_initial }];
+
+export function ormOptions(databaseUrl: string): Options {
+  return {
+    clientUrl: databaseUrl,
+    entities: ENTITIES,
+    extensions: [Migrator],
+    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true },
+    pool: { min: 0, max: 10 },
+    // Entities are plain EntitySchema definitions with explicit types; nothing to reflect on.
+    discovery: { warnWhenNoEntities: true },
+    allowGlobalContext: false,
+  };
+}
+
+export type Orm = MikroORM;
+
+export async function openOrm(databaseUrl: string): Promise<Orm> {
+  return MikroORM.init(ormOptions(databaseUrl));
+}
+
+/** Brings the schema up to date; the only way the schema changes. */
+export async function migrate(orm: Orm): Promise<string[]> {
+  const applied = await orm.getMigrator().up();
+  return applied.map((m) => m.name);
+}

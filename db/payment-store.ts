@@ -1,0 +1,65 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type Decimal from 'decimal.js';
+import { BillingError } from '../domain/errors';
+import { paymentReceived } from '../domain/ledger';
+import { fitsCurrency } from '../domain/money';
+import { Invoice } from './entities/invoice';
+import { Payment } from './entities/payment';
+import { newId } from './ids';
+import { postTransaction } from './ledger-store';
+
+export interface ManualPaymentRequest {
+  invoiceId: string;
+  amount: Decimal;
+  reference: string | null;
+  receivedAt: Date;
+}
+
+/**
+ * Records money received outside the system (bank transfer, cheque) against an open invoice and
+ * posts it. The invoice row is locked, so two concurrent payments cannot both pay the same amount due.
+ */
+export async function recordManualPayment(em: EntityManager, request: ManualPaymentRequest): Promise<{ payment: Payment; invoice: Invoice }> {
+  return em.fork().transactional(async (tx) => {
+    const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!invoice) throw new BillingError('not_found_error', 'resource_missing', `No such invoice: '${request.invoiceId}'`);
+    if (invoice.status !== 'open') {
+      throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only open invoices accept payments`);
+    }
+    if (!request.amount.isPositive() || request.amount.isZero()) {
+      throw new BillingError('invalid_request_error', 'amount_invalid', 'amount must be greater than zero', 'amount');
+    }
+    if (!fitsCurrency(request.amount, invoice.currency)) {
+      throw new BillingError('invalid_request_error', 'amount_invalid', `amount has more decimals than ${invoice.currency} allows`, 'amount');
+    }
+    if (request.amount.greaterThan(invoice.amountDue)) {
+      throw new BillingError(
+        'invalid_request_error',
+        'amount_too_large',
+        `amount ${request.amount.toFixed()} exceeds the ${invoice.amountDue.toFixed()} ${invoice.currency} due on invoice ${invoice.number}`,
+        'amount',
+      );
+    }
+    const payment = tx.create(Payment, {
+      id: newId('py'),
+      invoiceId: invoice.id,
+      amount: request.amount,
+      currency: invoice.currency,
+      method: 'manual',
+      reference: request.reference,
+      receivedAt: request.receivedAt,
+      createdAt: new Date(),
+    });
+    invoice.amountPaid = invoice.amountPaid.plus(request.amount);
+    invoice.amountDue = invoice.amountDue.minus(request.amount);
+    if (invoice.amountDue.isZero()) {
+      invoice.status = 'paid';
+      invoice.paidAt = request.receivedAt;
+    }
+    await tx.flush();
+    const posting = paymentReceived({ ...payment, invoiceNumber: invoice.number });
+    if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    return { payment, invoice };
+  });
+}

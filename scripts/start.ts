@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { migrate, openOrm } from '../db/orm';
+import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
+import { ensureSearchAttributes } from './search-attributes';
+import { startService, type ServiceProcess } from './service-process';
+import { startTemporalDevServer } from './temporal-dev-server';
+import { waitForPort } from './wait-for-port';
+
+/**
+ * `npm start`: the whole stack on one machine with embedded defaults. Postgres and Temporal are
+ * started here unless DATABASE_URL / TEMPORAL_ADDRESS point at real ones; then migrations, the
+ * worker and the API. Ctrl-C stops everything this script started; data stays under .data/.
+ */
+const root = resolve(__dirname, '..');
+const dataDir = resolve(root, process.env.PERENNIAL_DATA_DIR ?? '.data');
+const port = Number(process.env.PORT ?? 3000);
+const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
+const temporalUiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+const postgresPort = Number(process.env.POSTGRES_PORT ?? 5433);
+const namespace = process.env.TEMPORAL_NAMESPACE ?? 'default';
+
+const services: ServiceProcess[] = [];
+let postgres: EmbeddedPostgresHandle | null = null;
+let stopping = false;
+
+async function apiKeys(): Promise<{ keys: string; printed: string }> {
+  if (process.env.BILLING_API_KEYS) return { keys: process.env.BILLING_API_KEYS, printed: 'the keys in BILLING_API_KEYS' };
+  // Kept under .data/ so a second start accepts the key the user already copied.
+  const file = join(dataDir, 'admin-api-key');
+  const key = existsSync(file) ? (await readFile(file, 'utf8')).trim() : `sk_admin_${randomBytes(18).toString('hex')}`;
+  if (!existsSync(file)) await writeFile(file, `${key}\n`, { mode: 0o600 });
+  return { keys: `admin:${key}`, printed: key };
+}
+
+async function startDatabase(): Promise<string> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  console.log(`Starting embedded Postgres on port ${postgresPort} (data in ${join(dataDir, 'postgres')})`);
+  postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: postgresPort, database: 'perennial' });
+  return postgres.url;
+}
+
+async function startTemporal(): Promise<{ address: string; ui: string | null }> {
+  const given = process.env.TEMPORAL_ADDRESS;
+  if (given) {
+    const connection = await Connection.connect({ address: given });
+    try {
+      const added = await ensureSearchAttributes(connection, namespace);
+      if (added.length) console.log(`Registered search attributes on ${given}: ${added.join(', ')}`);
+    } finally {
+      await connection.close();
+    }
+    return { address: given, ui: null };
+  }
+  console.log(`Starting the Temporal dev server on port ${temporalPort} (workflows kept in ${join(dataDir, 'temporal.db')})`);
+  services.push(
+    await startTemporalDevServer({
+      port: temporalPort,
+      uiPort: temporalUiPort,
+      dbFile: join(dataDir, 'temporal.db'),
+      logFile: join(dataDir, 'temporal.log'),
+    }),
+  );
+  return { address: `127.0.0.1:${temporalPort}`, ui: `http://localhost:${temporalUiPort}` };
+}
+
+function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
+  const service = startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: root });
+  services.push(service);
+  void service.exited.then((code) => {
+    if (!stopping) {
+      console.error(`${name} exited unexpectedly (code ${code}); stopping the stack`);
+      void shutdown(1);
+    }
+  });
+  return service;
+}
+
+async function shutdown(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nStopping ...');
+  // API and worker first (they drain in-flight work), then Temporal, then Postgres last.
+  for (const service of [...services].reverse()) await service.stop();
+  if (postgres) await postgres.stop().catch(() => undefined);
+  console.log('Stopped. Data is kept in', dataDir);
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  await mkdir(dataDir, { recursive: true });
+  const { keys, printed } = await apiKeys();
+  const databaseUrl = await startDatabase();
+  const temporal = await startTemporal();
+
+  const orm = await openOrm(databaseUrl);
+  try {
+    const applied = await migrate(orm);
+    console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
+  } finally {
+    await orm.close();
+  }
+
+  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: namespace, BILLING_API_KEYS: keys, PORT: String(port) };
+  startNode('worker', 'workers/main.ts', env);
+  startNode('api', 'api/server.ts', env);
+  await waitForPort(port, { what: 'the API', timeoutMs: 60_000 });
+
+  console.log(
+    [
+      '',
+      'Perennial is running.',
+      `  API:          http://localhost:${port}   (GET /health needs no key)`,
+      `  Temporal UI:  ${temporal.ui ?? `(TEMPORAL_ADDRESS=${temporal.address}; use that cluster's UI)`}`,
+      `  Temporal:     ${temporal.address}, namespace "${namespace}"`,
+      `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
+      '',
+      `Authenticate with "Authorization: Bearer <key>", using ${printed === 'the keys in BILLING_API_KEYS' ? printed : `the admin key ${printed}`}`,
+      `  curl -H "Authorization: Bearer ${printed.startsWith('sk_') ? printed : '<key>'}" http://localhost:${port}/v1/invoices`,
+      'Press Ctrl-C to stop everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch(async (error: unknown) => {
+  console.error('npm start failed:', error instanceof Error ? error.message : error);
+  await shutdown(1);
+});

@@ -1,0 +1,25 @@
+import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
+import type { Orm } from '../db/orm';
+
+export interface BillingWorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  orm: Orm;
+  /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
+  wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;
+}
+
+export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
+  const activities = createActivities({ orm: deps.orm });
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+    activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
+  });
+}
