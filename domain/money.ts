@@ -7,6 +7,10 @@ import { currencyExponent } from './currency';
  */
 export const ROUNDING = Decimal.ROUND_HALF_UP;
 
+// decimal.js defaults to 20 significant digits; money columns hold 30, so computations keep 40 and
+// only the explicit rounding below ever drops a digit.
+Decimal.set({ precision: 40 });
+
 const MONEY_PATTERN = /^-?\d+(\.\d+)?$/;
 
 /** Parses a decimal string of major units ("49.00") without going through a float. */

@@ -1,0 +1,68 @@
+import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Connection } from '@temporalio/client';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import { ensureSearchAttributes } from '../../scripts/search-attributes';
+import { migrate, openOrm } from '../../db/orm';
+import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
+import { freePort } from '../../scripts/wait-for-port';
+import { publishServices } from './services';
+import { startTimeSkippingServer } from './time-skipping-server';
+import { rememberForTeardown, stopEverything } from './teardown-registry';
+
+/**
+ * Starts, once per `npm test`, every real service the suites use: Postgres (embedded, from npm),
+ * the Temporal dev server (the CLI), and the time-skipping test server; migrates a template database
+ * that each test file clones; bundles the workflow code once for all workers.
+ */
+export default async function globalSetup(): Promise<void> {
+  try {
+    await startServices();
+  } catch (error) {
+    // jest skips the global teardown when the setup fails; stop what did start.
+    await stopEverything();
+    throw error;
+  }
+}
+
+async function startServices(): Promise<void> {
+  const scratch = await mkdtemp(join(tmpdir(), 'perennial-test-'));
+  // As root, Postgres runs as the unprivileged `postgres` user, which must be able to enter this directory.
+  await chmod(scratch, 0o755);
+  const [pgPort, temporalPort] = [await freePort(), await freePort()];
+
+  const postgres = await startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), port: pgPort, database: 'perennial_template' });
+  rememberForTeardown(() => postgres.stop());
+  const orm = await openOrm(postgres.url);
+  await migrate(orm);
+  await orm.close();
+
+  const temporal = await startTemporalDevServer({ port: temporalPort, logFile: join(scratch, 'temporal.log') });
+  rememberForTeardown(() => temporal.stop());
+
+  const timeSkipping = await startTimeSkippingServer(scratch);
+  rememberForTeardown(timeSkipping.stop);
+  // The dev server registers them from its command line; the test server only through the API.
+  const connection = await Connection.connect({ address: timeSkipping.address });
+  await ensureSearchAttributes(connection, 'default');
+  await connection.close();
+
+  const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: silentLogger() });
+  const workflowBundlePath = join(scratch, 'workflow-bundle.js');
+  await writeFile(workflowBundlePath, bundle.code);
+
+  publishServices({
+    postgresAdminUrl: postgres.url.replace(/\/perennial_template$/, '/postgres'),
+    templateDatabase: 'perennial_template',
+    temporalAddress: `127.0.0.1:${temporalPort}`,
+    timeSkippingAddress: timeSkipping.address,
+    workflowBundlePath,
+  });
+}
+
+function silentLogger() {
+  const noop = (): void => undefined;
+  return { log: noop, trace: noop, debug: noop, info: noop, warn: noop, error: (message: string) => console.error(message) };
+}

@@ -1,0 +1,143 @@
+import { Context } from '@temporalio/activity';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import Decimal from 'decimal.js';
+import { createApp } from '../../api/app';
+import { createTestDatabase, type TestDatabase } from '../support/database';
+import { apiClient, listen, type ApiClient } from '../support/http';
+import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from '../support/temporal';
+
+/**
+ * Given a $49.00 monthly plan and a subscription starting on 31 January 2027,
+ * when 13 months pass (in seconds, on the time-skipping server),
+ * then 13 invoices exist with anniversary periods clamped to month ends, the ledger balances,
+ * a retried invoice activity issued nothing twice, and a cancel at period end stops billing.
+ */
+const ADMIN_KEY = 'sk_test_admin_key';
+const DAY = 86_400_000;
+
+describe('a monthly subscription started on 31 January', () => {
+  let env: TestWorkflowEnvironment;
+  let db: TestDatabase;
+  let worker: Worker;
+  let api: ApiClient;
+  let closeApi: () => Promise<void>;
+  let running: Promise<void>;
+  const issueAttempts = new Map<number, number>();
+
+  beforeAll(async () => {
+    env = await timeSkippingEnvironment();
+    db = await createTestDatabase();
+    const taskQueue = uniqueTaskQueue('monthly');
+    worker = await billingWorker({
+      connection: env.nativeConnection,
+      taskQueue,
+      orm: db.orm,
+      // Fault injection: the third period's invoice is committed, then the activity "crashes" before
+      // reporting success, so Temporal retries an activity whose work is already done.
+      wrapActivities: (activities) => ({
+        ...activities,
+        async issuePeriodInvoice(request: Parameters<typeof activities.issuePeriodInvoice>[0]) {
+          const result = await activities.issuePeriodInvoice(request);
+          issueAttempts.set(request.periodIndex, Context.current().info.attempt);
+          if (request.periodIndex === 2 && Context.current().info.attempt === 1) {
+            throw new Error('simulated crash after the invoice was committed');
+          }
+          return result;
+        },
+      }),
+    });
+    running = worker.run();
+    const app = createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}` });
+    const server = await listen(app);
+    closeApi = server.close;
+    api = apiClient(server.baseUrl, ADMIN_KEY);
+  });
+
+  afterAll(async () => {
+    await closeApi?.();
+    worker?.shutdown();
+    await running;
+    await db?.drop();
+    await env?.teardown();
+  });
+
+  async function skipTo(instant: string): Promise<void> {
+    const ms = Date.parse(instant) - (await env.currentTimeMs());
+    if (ms > 0) await env.sleep(ms);
+  }
+
+  it('bills 13 months in advance, balances the ledger, and stops after a cancel at period end', async () => {
+    const customer = await api.post('/v1/customers', { name: 'Acme', email: 'billing@acme.test', currency: 'USD' });
+    expect(customer.status).toBe(201);
+    const plan = await api.post('/v1/plans', { code: 'pro-monthly', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' });
+    expect(plan.status).toBe(201);
+    const created = await api.post('/v1/subscriptions', {
+      customer_id: customer.body.id,
+      plan_code: 'pro-monthly',
+      start_at: '2027-01-31T00:00:00Z',
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.status).toBe('scheduled');
+    const id = created.body.id as string;
+
+    // 15 February 2028 lies inside the 13th period (31 January - 29 February 2028).
+    await skipTo('2028-02-15T00:00:00Z');
+
+    const invoices = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
+    const chronological = [...invoices.body.data].reverse();
+    // Worked out by hand: each period starts on the anchor's day (31) or the last day of a shorter month.
+    expect(chronological.map((i: any) => [i.period_start.slice(0, 10), i.period_end.slice(0, 10)])).toEqual([
+      ['2027-01-31', '2027-02-28'],
+      ['2027-02-28', '2027-03-31'],
+      ['2027-03-31', '2027-04-30'],
+      ['2027-04-30', '2027-05-31'],
+      ['2027-05-31', '2027-06-30'],
+      ['2027-06-30', '2027-07-31'],
+      ['2027-07-31', '2027-08-31'],
+      ['2027-08-31', '2027-09-30'],
+      ['2027-09-30', '2027-10-31'],
+      ['2027-10-31', '2027-11-30'],
+      ['2027-11-30', '2027-12-31'],
+      ['2027-12-31', '2028-01-31'],
+      ['2028-01-31', '2028-02-29'],
+    ]);
+    expect(chronological.map((i: any) => i.number)).toEqual(Array.from({ length: 13 }, (_, n) => `INV-${String(n + 1).padStart(6, '0')}`));
+    expect(chronological.every((i: any) => i.total === '49.00' && i.amount_due === '49.00' && i.status === 'open')).toBe(true);
+    expect(chronological[0].lines).toEqual([
+      expect.objectContaining({ description: 'Pro', quantity: '1', amount: '49.00', period_start: '2027-01-31T00:00:00.000Z' }),
+    ]);
+
+    // The crash after commit was retried, and the retry issued nothing new.
+    expect(issueAttempts.get(2)).toBe(2);
+
+    // 13 invoices issued (13 x 49.00 = 637.00 receivable), 12 periods served (12 x 49.00 = 588.00 revenue).
+    const balances = await api.get('/v1/ledger/balances');
+    const byAccount = Object.fromEntries(balances.body.data.map((b: any) => [b.account, b]));
+    expect(byAccount.accounts_receivable.balance).toBe('637.00');
+    expect(byAccount.deferred_revenue.balance).toBe('49.00');
+    expect(byAccount.revenue.balance).toBe('588.00');
+    const debits = balances.body.data.reduce((s: Decimal, b: any) => s.plus(b.debits), new Decimal(0));
+    const credits = balances.body.data.reduce((s: Decimal, b: any) => s.plus(b.credits), new Decimal(0));
+    expect(debits.toFixed(2)).toBe(credits.toFixed(2));
+
+    const live = await api.get(`/v1/subscriptions/${id}`);
+    expect(live.body).toMatchObject({ status: 'active', state_source: 'workflow', current_period_end: '2028-02-29T00:00:00.000Z' });
+
+    const canceled = await api.post(`/v1/subscriptions/${id}/cancel`, { at: 'period_end' });
+    expect(canceled.status).toBe(200);
+    expect(canceled.body).toMatchObject({ status: 'active', cancel_at_period_end: true });
+    expect(canceled.body.upcoming).toEqual([{ at: '2028-02-29T00:00:00.000Z', event: 'cancellation' }]);
+
+    await skipTo(new Date(Date.parse('2028-02-29T00:00:00Z') + 40 * DAY).toISOString());
+    const after = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
+    expect(after.body.data).toHaveLength(13);
+    const result = await env.client.workflow.getHandle(created.body.workflow_id).result();
+    expect(result.status).toBe('canceled');
+    const final = await api.get(`/v1/subscriptions/${id}`);
+    expect(final.body).toMatchObject({ status: 'canceled', cancel_at_period_end: true });
+    // The last period was served in full, so all 637.00 is now revenue.
+    const closing = await api.get('/v1/ledger/balances');
+    expect(closing.body.data.find((b: any) => b.account === 'revenue').balance).toBe('637.00');
+  });
+});
