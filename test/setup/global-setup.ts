@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -29,8 +29,6 @@ export default async function globalSetup(): Promise<void> {
 
 async function startServices(): Promise<void> {
   const scratch = await mkdtemp(join(tmpdir(), 'perennial-test-'));
-  // As root, Postgres runs as the unprivileged `postgres` user, which must be able to enter this directory.
-  await chmod(scratch, 0o755);
   const [pgPort, temporalPort] = [await freePort(), await freePort()];
 
   const postgres = await startEmbeddedPostgres({ dataDir: join(scratch, 'postgres'), port: pgPort, database: 'perennial_template' });
