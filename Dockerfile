@@ -11,13 +11,15 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 
 FROM base AS build
-RUN npm ci
+# `npm install`, not `npm ci`: the lockfile is written on a registry mirror that serves only this
+# platform's optional binaries, and `npm ci` refuses a lockfile without the others.
+RUN npm install --no-audit --no-fund
 COPY . .
 RUN npm run build
 
 FROM base AS runtime
 ENV NODE_ENV=production
-RUN npm ci --omit=dev && npm cache clean --force
+RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 # dist/workflows and dist/domain must ship as files: the worker bundles the workflow code at startup.
 COPY --from=build /app/dist ./dist
 USER node
