@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { createApp } from '../api/app';
+import { migrate, openOrm } from '../db/orm';
+import { startEmbeddedPostgres } from '../scripts/embedded-postgres';
+import { startTemporalDevServer } from '../scripts/temporal-dev-server';
+import { freePort } from '../scripts/wait-for-port';
+import { createBillingWorker } from '../workers/billing-worker';
+
+/**
+ * How fast a migrated customer's history is billed: subscriptions backdated by DAYS days on a daily
+ * plan, each of which must issue DAYS + 1 invoices (and post them, and recognise DAYS periods).
+ * Real Postgres and the real Temporal dev server; prints figures, asserts nothing.
+ *   npm run bench:backfill -- [subscriptions=10] [days=90]
+ */
+const SUBSCRIPTIONS = Number(process.argv[2] ?? 10);
+const DAYS = Number(process.argv[3] ?? 90);
+const KEY = 'sk_bench_admin_key';
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const scratch = await mkdtemp(join(tmpdir(), 'perennial-bench-'));
+  const postgres = await startEmbeddedPostgres({ dataDir: join(scratch, 'pg'), port: await freePort(), database: 'bench' });
+  const temporalPort = await freePort();
+  const temporal = await startTemporalDevServer({ port: temporalPort, logFile: join(scratch, 'temporal.log') });
+  const orm = await openOrm(postgres.url);
+  await migrate(orm);
+  const address = `127.0.0.1:${temporalPort}`;
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
+  const worker = await createBillingWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'bench', orm });
+  const running = worker.run();
+  const app = createApp({ orm, temporal: new Client({ connection }), taskQueue: 'bench', apiKeys: `admin:${KEY}` });
+  const server = app.listen(0);
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  const post = async (path: string, body: unknown) => {
+    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (response.status !== 201) throw new Error(`${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as { id: string };
+  };
+  try {
+    await post('/v1/plans', { code: 'daily', name: 'Daily', currency: 'USD', interval: 'day', amount: '1.00' });
+    const startAt = new Date(Date.now() - DAYS * 86_400_000 - 60_000).toISOString();
+    const started = Date.now();
+    for (let i = 0; i < SUBSCRIPTIONS; i++) {
+      const customer = await post('/v1/customers', { name: `Customer ${i}`, email: `c${i}@bench.test`, currency: 'USD' });
+      await post('/v1/subscriptions', { customer_id: customer.id, plan_code: 'daily', start_at: startAt });
+    }
+    const expected = SUBSCRIPTIONS * (DAYS + 1);
+    let issued = 0;
+    let lastReport = 0;
+    while (issued < expected) {
+      await new Promise((r) => setTimeout(r, 250));
+      const [row] = await orm.em.fork().getConnection().execute<Array<{ n: string }>>('select count(*) as n from invoices');
+      issued = Number(row.n);
+      if (Date.now() - lastReport > 5_000) {
+        lastReport = Date.now();
+        console.log(`  ${issued}/${expected} invoices after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      }
+    }
+    const seconds = (Date.now() - started) / 1000;
+    const [balance] = await orm.em.fork().getConnection().execute<Array<{ d: string; c: string }>>(
+      `select sum(amount) filter (where direction = 'debit') as d, sum(amount) filter (where direction = 'credit') as c from ledger_entries`,
+    );
+    console.log(`backfill: ${SUBSCRIPTIONS} subscriptions x ${DAYS + 1} daily periods = ${expected} invoices in ${seconds.toFixed(1)} s`);
+    console.log(`  ${(expected / seconds).toFixed(1)} periods/s (each: invoice + ledger posting + revenue recognition + continue-as-new)`);
+    console.log(`  ledger debits ${balance.d} = credits ${balance.c}`);
+  } finally {
+    server.close();
+    worker.shutdown();
+    await running;
+    await nativeConnection.close();
+    await connection.close();
+    await orm.close();
+    await temporal.stop();
+    await postgres.stop();
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
