@@ -37,7 +37,10 @@ export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoi
     return await em.fork().transactional(async (tx) => {
       const subscription = await tx.findOne(Subscription, { id: request.subscriptionId });
       if (!subscription) {
-        throw new BillingError('not_found_error', 'resource_missing', `subscription ${request.subscriptionId} does not exist`);
+        // Retryable: the API starts the workflow inside the transaction that stores the row, so the
+        // first activity can run a moment before that commit. A row that never commits leaves the
+        // retries visible on the workflow's pending activity; the API terminates such workflows.
+        throw new Error(`subscription ${request.subscriptionId} is not in the database (yet)`);
       }
       const plan = await tx.findOneOrFail(Plan, { id: subscription.planId });
       const draft = recurringFeeInvoice(

@@ -9,7 +9,7 @@ import { INTERVALS } from '../../domain/period';
 import { allow } from '../auth';
 import { forkEm, type ApiDeps } from '../deps';
 import { planJson } from '../serializers';
-import { amountField, assertFitsCurrency, currencyField, parse } from '../validation';
+import { amountField, assertFitsCurrency, assertStorableAmount, currencyField, parse } from '../validation';
 
 const CreatePlan = z
   .object({
@@ -30,6 +30,7 @@ export function plansRouter({ orm }: ApiDeps): Router {
   router.post('/', allow('admin'), async (req, res) => {
     const body = parse(CreatePlan, req.body);
     assertFitsCurrency(body.amount, body.currency, 'amount');
+    assertStorableAmount(body.amount, 'amount');
     const plan = Object.assign(new Plan(), {
       id: newId('plan'),
       code: body.code,

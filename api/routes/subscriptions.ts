@@ -6,7 +6,7 @@ import { Plan } from '../../db/entities/plan';
 import { Subscription } from '../../db/entities/subscription';
 import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
-import { positionAt, subscriptionTimeline } from '../../domain/timeline';
+import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../../domain/timeline';
 import { cancelUpdate, getStateQuery, subscriptionWorkflowId, type SubscriptionState, type SubscriptionWorkflowInput } from '../../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../../workflows/search-attributes';
 import { allow } from '../auth';
@@ -69,6 +69,14 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
     const timeline = subscriptionTimeline(startAt, plan.trialDays);
     const cadence = { interval: plan.interval, intervalCount: plan.intervalCount };
     const position = positionAt(startAt, timeline, cadence, now);
+    if (position.elapsedPeriods > MAX_ELAPSED_PERIODS) {
+      throw new BillingError(
+        'invalid_request_error',
+        'start_at_too_far_back',
+        `start_at lies more than ${MAX_ELAPSED_PERIODS} ${plan.interval} periods in the past; at most ${MAX_ELAPSED_PERIODS} elapsed periods are billed at once`,
+        'start_at',
+      );
+    }
     const id = newId('sub');
     const subscription = Object.assign(new Subscription(), {
       id,
@@ -96,10 +104,13 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       stateVersion: 0,
     };
     // The row commits only once its workflow has started: a failed start leaves no orphan row, and
-    // USE_EXISTING makes a repeated start find the same workflow instead of a second one.
+    // USE_EXISTING makes a repeated start find the same workflow instead of a second one. If the
+    // commit fails after the start, the workflow is terminated so it bills nothing.
+    let started = false;
     await em().transactional(async (tx) => {
       tx.persist(subscription);
       await tx.flush();
+      started = true;
       await temporal.workflow.start('subscriptionWorkflow', {
         workflowId: subscription.workflowId,
         taskQueue,
@@ -113,6 +124,14 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
         ],
         memo: { summary: `Subscription ${id} of customer ${customer.id} (${customer.name}) on plan ${plan.code}` },
       });
+    }).catch(async (error: unknown) => {
+      if (started) {
+        await temporal.workflow
+          .getHandle(subscription.workflowId)
+          .terminate('the subscription row was not stored')
+          .catch(() => undefined); // never started, or already gone
+      }
+      throw error;
     });
     res.status(201).json(subscriptionJson(subscription, plan.code, null));
   });

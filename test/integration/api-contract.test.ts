@@ -120,6 +120,13 @@ describe('API contract', () => {
       expect(fetched.body).toEqual(created.body);
     });
 
+    it('accepts the largest amount the books can hold, to the cent', async () => {
+      const code = unique('max');
+      const created = await stack.admin.post('/v1/plans', { code, name: 'Max', currency: 'USD', interval: 'year', amount: '999999999999999999999999.99' });
+      expect(created.status).toBe(201);
+      expect((await stack.admin.get(`/v1/plans/${code}`)).body.amount).toBe('999999999999999999999999.99');
+    });
+
     it('answers an unknown plan code with 404', async () => {
       expectError(await stack.admin.get('/v1/plans/no-such-plan'), 404, { type: 'not_found_error' });
     });
@@ -167,47 +174,77 @@ describe('API contract', () => {
     const customer = { name: 'Valid', email: 'valid@example.test', currency: 'USD' };
     const plan = (): Record<string, unknown> => ({ code: unique('bad'), name: 'Bad', currency: 'USD', interval: 'month', amount: '10.00' });
 
-    it.each<[string, () => Record<string, unknown>, string]>([
-      ['an unknown field', () => ({ ...customer, nickname: 'Val' }), 'nickname'],
-      ['a name of the wrong type', () => ({ ...customer, name: 42 }), 'name'],
-      ['a missing email', () => ({ name: 'Valid', currency: 'USD' }), 'email'],
-      ['an email that is not one', () => ({ ...customer, email: 'not-an-email' }), 'email'],
-      ['a currency that is not ISO 4217', () => ({ ...customer, currency: 'XYZ' }), 'currency'],
-      ['a currency of the wrong type', () => ({ ...customer, currency: 840 }), 'currency'],
-    ])('POST /v1/customers with %s is a 400 naming %s', async (_what, body, param) => {
+    interface Rejection {
+      what: string;
+      body: () => Record<string, unknown>;
+      status: number;
+      param: string;
+      code?: string;
+    }
+
+    it.each<Rejection>([
+      { what: 'an unknown field', body: () => ({ ...customer, nickname: 'Val' }), status: 400, param: 'nickname' },
+      { what: 'a name of the wrong type', body: () => ({ ...customer, name: 42 }), status: 400, param: 'name' },
+      { what: 'a missing email', body: () => ({ name: 'Valid', currency: 'USD' }), status: 400, param: 'email' },
+      { what: 'an email that is not one', body: () => ({ ...customer, email: 'not-an-email' }), status: 400, param: 'email' },
+      { what: 'a currency that is not ISO 4217', body: () => ({ ...customer, currency: 'XYZ' }), status: 400, param: 'currency' },
+      { what: 'a currency of the wrong type', body: () => ({ ...customer, currency: 840 }), status: 400, param: 'currency' },
+    ])('POST /v1/customers with $what is a $status naming $param', async ({ body, status, param }) => {
       const before = await tableCounts(stack.db);
-      expectError(await stack.admin.post('/v1/customers', body()), 400, { type: 'invalid_request_error', param });
+      expectError(await stack.admin.post('/v1/customers', body()), status, { type: 'invalid_request_error', param });
       expect(await tableCounts(stack.db)).toEqual(before);
     });
 
-    it.each<[string, () => Record<string, unknown>, string]>([
-      ['an unknown field', () => ({ ...plan(), price: '10.00' }), 'price'],
-      ['a negative amount', () => ({ ...plan(), amount: '-10.00' }), 'amount'],
-      ['an amount as a JSON number', () => ({ ...plan(), amount: 10 }), 'amount'],
-      ['an amount that is not a number', () => ({ ...plan(), amount: 'ten' }), 'amount'],
-      ['a JPY amount with decimals ("1.5")', () => ({ ...plan(), currency: 'JPY', amount: '1.5' }), 'amount'],
-      ['a KWD amount with four decimals ("1.2345")', () => ({ ...plan(), currency: 'KWD', amount: '1.2345' }), 'amount'],
-      ['a USD amount with three decimals ("1.005")', () => ({ ...plan(), amount: '1.005' }), 'amount'],
-      ['a currency that is not ISO 4217', () => ({ ...plan(), currency: 'ABC' }), 'currency'],
-      ['an unknown interval', () => ({ ...plan(), interval: 'fortnight' }), 'interval'],
-      ['an interval_count of the wrong type', () => ({ ...plan(), interval_count: '3' }), 'interval_count'],
-      ['a negative trial', () => ({ ...plan(), trial_days: -1 }), 'trial_days'],
-      ['a missing code', () => ({ name: 'Bad', currency: 'USD', interval: 'month', amount: '10.00' }), 'code'],
-    ])('POST /v1/plans with %s is a 400 naming %s', async (_what, body, param) => {
+    it.each<Rejection>([
+      { what: 'an unknown field', body: () => ({ ...plan(), price: '10.00' }), status: 400, param: 'price' },
+      { what: 'a negative amount', body: () => ({ ...plan(), amount: '-10.00' }), status: 400, param: 'amount' },
+      { what: 'an amount as a JSON number', body: () => ({ ...plan(), amount: 10 }), status: 400, param: 'amount' },
+      { what: 'an amount that is not a number', body: () => ({ ...plan(), amount: 'ten' }), status: 400, param: 'amount' },
+      { what: 'a JPY amount with decimals ("1.5")', body: () => ({ ...plan(), currency: 'JPY', amount: '1.5' }), status: 400, param: 'amount' },
+      { what: 'a KWD amount with four decimals ("1.2345")', body: () => ({ ...plan(), currency: 'KWD', amount: '1.2345' }), status: 400, param: 'amount' },
+      { what: 'a USD amount with three decimals ("1.005")', body: () => ({ ...plan(), amount: '1.005' }), status: 400, param: 'amount' },
+      { what: 'a currency that is not ISO 4217', body: () => ({ ...plan(), currency: 'ABC' }), status: 400, param: 'currency' },
+      { what: 'an unknown interval', body: () => ({ ...plan(), interval: 'fortnight' }), status: 400, param: 'interval' },
+      { what: 'an interval_count of the wrong type', body: () => ({ ...plan(), interval_count: '3' }), status: 400, param: 'interval_count' },
+      { what: 'a negative trial', body: () => ({ ...plan(), trial_days: -1 }), status: 400, param: 'trial_days' },
+      { what: 'a missing code', body: () => ({ name: 'Bad', currency: 'USD', interval: 'month', amount: '10.00' }), status: 400, param: 'code' },
+      { what: 'an amount too large for the books (25 digits)', body: () => ({ ...plan(), amount: '1000000000000000000000000' }), status: 400, param: 'amount' },
+    ])('POST /v1/plans with $what is a $status naming $param', async ({ body, status, param }) => {
       const before = await tableCounts(stack.db);
-      expectError(await stack.admin.post('/v1/plans', body()), 400, { type: 'invalid_request_error', param });
+      expectError(await stack.admin.post('/v1/plans', body()), status, { type: 'invalid_request_error', param });
       expect(await tableCounts(stack.db)).toEqual(before);
     });
 
-    it.each<[string, () => Record<string, unknown>, number, string, string?]>([
-      ['a plan code that does not exist', () => ({ customer_id: usdCustomerId, plan_code: 'no-such-plan' }), 400, 'plan_code'],
-      ['a customer that does not exist', () => ({ customer_id: 'cus_doesnotexist', plan_code: usdPlanCode }), 400, 'customer_id'],
-      ['a customer paying in another currency than the plan', () => ({ customer_id: usdCustomerId, plan_code: jpyPlanCode }), 422, 'plan_code', 'currency_mismatch'],
-      ['a start_at that is not a timestamp', () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: 'next tuesday' }), 400, 'start_at'],
-      ['a start_at without a time zone', () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: '2027-01-31T00:00:00' }), 400, 'start_at'],
-      ['an unknown field', () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, quantity: 2 }), 400, 'quantity'],
-      ['a customer_id of the wrong type', () => ({ customer_id: 7, plan_code: usdPlanCode }), 400, 'customer_id'],
-    ])('POST /v1/subscriptions with %s is a %i naming %s', async (_what, body, status, param, code) => {
+    it.each<Rejection>([
+      { what: 'a plan code that does not exist', body: () => ({ customer_id: usdCustomerId, plan_code: 'no-such-plan' }), status: 400, param: 'plan_code' },
+      { what: 'a customer that does not exist', body: () => ({ customer_id: 'cus_doesnotexist', plan_code: usdPlanCode }), status: 400, param: 'customer_id' },
+      {
+        what: 'a customer paying in another currency than the plan',
+        body: () => ({ customer_id: usdCustomerId, plan_code: jpyPlanCode }),
+        status: 422,
+        param: 'plan_code',
+        code: 'currency_mismatch',
+      },
+      { what: 'a start_at that is not a timestamp', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: 'next tuesday' }), status: 400, param: 'start_at' },
+      {
+        what: 'a start_at without a time zone',
+        body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: '2027-01-31T00:00:00' }),
+        status: 400,
+        param: 'start_at',
+      },
+      { what: 'a start_at on a day that does not exist', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: '2027-02-30T00:00:00Z' }), status: 400, param: 'start_at' },
+      { what: 'a start_at in year 0000', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: '0000-01-01T00:00:00Z' }), status: 400, param: 'start_at' },
+      {
+        // The monthly plan from 1900 would bill about 1,500 elapsed periods at once.
+        what: 'a start_at more than 1,000 periods in the past',
+        body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, start_at: '1900-01-01T00:00:00Z' }),
+        status: 400,
+        param: 'start_at',
+        code: 'start_at_too_far_back',
+      },
+      { what: 'an unknown field', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, quantity: 2 }), status: 400, param: 'quantity' },
+      { what: 'a customer_id of the wrong type', body: () => ({ customer_id: 7, plan_code: usdPlanCode }), status: 400, param: 'customer_id' },
+    ])('POST /v1/subscriptions with $what is a $status naming $param', async ({ body, status, param, code }) => {
       const before = await tableCounts(stack.db);
       expectError(await stack.admin.post('/v1/subscriptions', body()), status, { param, ...(code ? { code } : {}) });
       expect(await tableCounts(stack.db)).toEqual(before);
