@@ -27,7 +27,7 @@ export function ormOptions(databaseUrl: string): Options {
     clientUrl: databaseUrl,
     entities: ENTITIES,
     extensions: [Migrator],
-    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false },
+    migrations: { migrationsList: MIGRATIONS, transactional: true, allOrNothing: true, snapshot: false, silent: true },
     pool: { min: 0, max: 10 },
     // Entities are plain EntitySchema definitions with explicit types; nothing to reflect on.
     discovery: { warnWhenNoEntities: true },

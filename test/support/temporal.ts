@@ -9,11 +9,11 @@ import type { createActivities } from '../../activities';
 import { testServices } from '../setup/services';
 
 let runtimeInstalled = false;
-/** Worker logs only warnings and errors in tests, so a failing test's output is readable. */
+/** Worker logs only errors in tests (injected faults log warnings by design), so a failing test's output is readable. */
 export function quietRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
 }
 
 /**
