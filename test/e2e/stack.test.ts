@@ -37,7 +37,8 @@ async function startStack(dataDir: string, ports: Ports): Promise<Stack> {
     POSTGRES_PORT: String(ports.postgres),
   };
   for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'BILLING_API_KEYS', 'PERENNIAL_TEST_SERVICES']) delete env[name];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, like a terminal's foreground job, so Ctrl-C can be sent to the whole group.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -60,6 +61,10 @@ async function startStack(dataDir: string, ports: Ports): Promise<Stack> {
   const key = /admin key (sk_admin_[0-9a-f]+)/.exec(output);
   if (!key) throw new Error(`npm start did not print an admin key:\n${output}`);
   return { process: child, output: () => output, adminKey: key[1], exited };
+}
+
+function pressCtrlC(stack: Stack): void {
+  process.kill(-(stack.process.pid as number), 'SIGINT');
 }
 
 function portIsOpen(port: number): Promise<boolean> {
@@ -94,7 +99,7 @@ describe('npm start: the whole stack on embedded defaults', () => {
 
   afterAll(async () => {
     if (stack && stack.process.exitCode === null) {
-      stack.process.kill('SIGINT');
+      pressCtrlC(stack);
       await stack.exited;
     }
     await rm(dataDir, { recursive: true, force: true });
@@ -134,8 +139,8 @@ describe('npm start: the whole stack on embedded defaults', () => {
     expect(payment.body.invoice.status).toBe('paid');
     expect((await api.post(`/v1/invoices/${invoices[0].id}/payments`, { amount: '2.50' })).status).toBe(409);
 
-    // Ctrl-C stops every process the script started.
-    stack.process.kill('SIGINT');
+    // Ctrl-C in a terminal signals the whole foreground process group: every process stops.
+    pressCtrlC(stack);
     expect(await stack.exited).toBe(0);
     for (const port of Object.values(ports)) expect(await portIsOpen(port)).toBe(false);
 
