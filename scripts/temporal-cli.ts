@@ -105,7 +105,18 @@ async function buildFromGoModuleProxy(target: string): Promise<string> {
         const source = join(staging, 'src');
         await cp(info.Dir, source, { recursive: true });
         await runLogged('chmod', ['-R', 'u+w', source], { logFile });
-        await runLogged(go, ['build', '-buildvcs=false', '-o', join(staging, 'temporal'), './cmd/temporal'], { cwd: source, logFile });
+        await runLogged(go, ['build', '-buildvcs=false', '-o', join(staging, 'temporal'), './cmd/temporal'], { cwd: source, logFile }).catch(
+          (error: Error) => {
+            // v1.9.1, for one, replaces a nested module (./cliext) that the module zip leaves out.
+            if (/replacement directory .* does not exist/.test(error.message)) {
+              throw new Error(
+                `The Temporal CLI ${TEMPORAL_CLI_VERSION} cannot be built from the Go module proxy: its go.mod replaces a nested ` +
+                  `module that the proxy does not serve. Use the default version (unset TEMPORAL_CLI_VERSION) or set TEMPORAL_CLI_PATH.\n${error.message}`,
+              );
+            }
+            throw error;
+          },
+        );
       }
     });
     await chmod(join(staging, 'temporal'), 0o755);
