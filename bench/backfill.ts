@@ -66,7 +66,7 @@ async function main(): Promise<void> {
       `select sum(amount) filter (where direction = 'debit') as d, sum(amount) filter (where direction = 'credit') as c from ledger_entries`,
     );
     console.log(`backfill: ${SUBSCRIPTIONS} subscriptions x ${DAYS + 1} daily periods = ${expected} invoices in ${seconds.toFixed(1)} s`);
-    console.log(`  ${(expected / seconds).toFixed(1)} periods/s (each: invoice + ledger posting + revenue recognition + continue-as-new)`);
+    console.log(`  ${(expected / seconds).toFixed(1)} periods/s (each: an invoice, its ledger posting and its revenue recognition)`);
     console.log(`  ledger debits ${balance.d} = credits ${balance.c}`);
   } finally {
     server.close();

@@ -4,10 +4,12 @@ import {
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import type { BillingActivities } from '../activities';
@@ -31,6 +33,10 @@ const billing = proxyActivities<BillingActivities>({
 
 const CANCEL_OPTIONS: readonly string[] = ['now', 'period_end'];
 
+/** Patch: elapsed periods of a backdated subscription are billed in one run, not one run each. */
+const CATCH_UP_IN_ONE_RUN = 'catch-up-elapsed-periods-in-one-run';
+const MAX_PERIODS_PER_RUN = 100;
+
 /**
  * One subscription's timeline: wait for its start and trial, then for each period issue the invoice
  * in advance, sleep until the period ends, recognise its revenue, and continue as new for the next
@@ -39,7 +45,7 @@ const CANCEL_OPTIONS: readonly string[] = ['now', 'period_end'];
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionState> {
   const cadence = input.cadence;
   const anchor = new Date(input.billingAnchor);
-  const period: Period = periodAt(anchor, cadence, input.periodIndex);
+  let period: Period = periodAt(anchor, cadence, input.periodIndex);
   const state: SubscriptionState = {
     subscriptionId: input.subscriptionId,
     customerId: input.customerId,
@@ -152,28 +158,42 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
   // A cancellation at period end (or trial end) takes effect here, before the next invoice.
   if (state.cancelAtPeriodEnd) return finishCanceled();
 
-  state.status = 'active';
-  state.currentPeriod = { index: period.index, start: period.start.toISOString(), end: period.end.toISOString() };
-  state.nextBillingAt = period.end.toISOString();
-  const invoice = await billing.issuePeriodInvoice({
-    subscriptionId: input.subscriptionId,
-    periodIndex: period.index,
-    periodStart: state.currentPeriod.start,
-    periodEnd: state.currentPeriod.end,
-  });
-  await publish();
+  for (let billedThisRun = 1; ; billedThisRun++) {
+    state.status = 'active';
+    state.currentPeriod = { index: period.index, start: period.start.toISOString(), end: period.end.toISOString() };
+    state.nextBillingAt = period.end.toISOString();
+    const invoice = await billing.issuePeriodInvoice({
+      subscriptionId: input.subscriptionId,
+      periodIndex: period.index,
+      periodStart: state.currentPeriod.start,
+      periodEnd: state.currentPeriod.end,
+    });
+    await publish();
 
-  const served = await sleepUntil(period.end);
-  await billing.recognizeRevenue({ invoiceId: invoice.invoiceId, at: new Date(Math.min(Date.now(), period.end.getTime())).toISOString() });
-  if (!served || state.cancelAtPeriodEnd) return finishCanceled();
+    const served = await sleepUntil(period.end);
+    await billing.recognizeRevenue({ invoiceId: invoice.invoiceId, at: new Date(Math.min(Date.now(), period.end.getTime())).toISOString() });
+    if (!served || state.cancelAtPeriodEnd) return finishCanceled();
 
-  // A cancel-now arriving here would wait for a cancellation that continue-as-new would never make.
-  await condition(() => cancelNow || allHandlersFinished());
-  if (cancelNow) return finishCanceled();
-  return continueAsNew<typeof subscriptionWorkflow>({
-    ...input,
-    periodIndex: input.periodIndex + 1,
-    cancelAtPeriodEnd: state.cancelAtPeriodEnd,
-    stateVersion: state.stateVersion,
-  });
+    // A cancel-now arriving here would wait for a cancellation that continue-as-new would never make.
+    await condition(() => cancelNow || allHandlersFinished());
+    if (cancelNow) return finishCanceled();
+
+    // The server holds back the first task of a continued run for about a second, so a backdated
+    // subscription bills its elapsed periods within one run (bounded, to keep the history small).
+    const next = periodAt(anchor, cadence, period.index + 1);
+    const catchUp =
+      next.end.getTime() <= Date.now() &&
+      billedThisRun < MAX_PERIODS_PER_RUN &&
+      !workflowInfo().continueAsNewSuggested &&
+      patched(CATCH_UP_IN_ONE_RUN);
+    if (!catchUp) {
+      return continueAsNew<typeof subscriptionWorkflow>({
+        ...input,
+        periodIndex: period.index + 1,
+        cancelAtPeriodEnd: state.cancelAtPeriodEnd,
+        stateVersion: state.stateVersion,
+      });
+    }
+    period = next;
+  }
 }

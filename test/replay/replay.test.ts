@@ -20,8 +20,8 @@ const histories = readdirSync(DIR)
 describe('recorded subscription histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories of a trial, a backdated period, a cancel now and a cancel at period end', () => {
-    expect(histories).toEqual(['backdated-trial-then-first-period.json', 'cancel-at-period-end.json', 'cancel-now.json', 'trialing-running.json']);
+  it('has the recorded histories of a trial, backdated periods, a cancel now and a cancel at period end', () => {
+    expect(histories).toEqual(['backdated-catch-up-in-one-run.json', 'backdated-trial-then-first-period.json', 'cancel-at-period-end.json', 'cancel-now.json', 'trialing-running.json']);
   });
 
   it.each(histories)('%s replays without a determinism error', async (file) => {
