@@ -1,3 +1,5 @@
+import { TASK_QUEUE } from '../workflows/messages';
+
 /**
  * Every setting the processes read, in one place. `npm start` fills these with its embedded defaults;
  * in production they point at real services (see README).
@@ -24,7 +26,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databaseUrl: required(env, 'DATABASE_URL'),
     temporalAddress: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
     temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: env.TEMPORAL_TASK_QUEUE ?? 'billing',
+    taskQueue: env.TEMPORAL_TASK_QUEUE ?? TASK_QUEUE,
     port,
     apiKeys: env.BILLING_API_KEYS ?? '',
   };

@@ -1,7 +1,7 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { Cadence } from '../domain/period';
 
-/** Shared by the API (client side) and the workflows: the task queue and every message definition. */
+/** Shared by the API (client side) and the workflows: the default task queue and every message definition. */
 export const TASK_QUEUE = 'billing';
 
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
