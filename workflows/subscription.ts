@@ -40,7 +40,8 @@ const MAX_PERIODS_PER_RUN = 100;
 /**
  * One subscription's timeline: wait for its start and trial, then for each period issue the invoice
  * in advance, sleep until the period ends, recognise its revenue, and continue as new for the next
- * period. Elapsed periods of a backdated subscription pass through the same steps without sleeping.
+ * period. Elapsed periods of a backdated subscription pass through the same steps without sleeping,
+ * up to MAX_PERIODS_PER_RUN of them in one run.
  */
 export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Promise<SubscriptionState> {
   const cadence = input.cadence;
