@@ -4,6 +4,7 @@ import { issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
 import type { Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
 import { BillingError } from '../domain/errors';
+import { decimalString } from '../domain/money';
 import type { SubscriptionState } from '../workflows/messages';
 
 export interface ActivityDeps {
@@ -46,7 +47,7 @@ export function createActivities({ orm }: ActivityDeps) {
           // The invoice is dated at its period's start, also when a backdated period is issued late.
           issuedAt: new Date(request.periodStart),
         });
-        return { invoiceId: invoice.id, number: invoice.number, total: invoice.total.toFixed(), currency: invoice.currency };
+        return { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };
       });
     },
 

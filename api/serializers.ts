@@ -4,7 +4,7 @@ import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
 import type { Subscription } from '../db/entities/subscription';
-import { formatAmount } from '../domain/money';
+import { decimalString, formatAmount } from '../domain/money';
 import type { SubscriptionState } from '../workflows/messages';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
@@ -75,8 +75,8 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
         id: l.id,
         object: 'invoice_line',
         description: l.description,
-        quantity: l.quantity.toFixed(),
-        unit_amount: l.unitAmount.toFixed(),
+        quantity: decimalString(l.quantity),
+        unit_amount: decimalString(l.unitAmount),
         amount: money(l.amount, i.currency),
         period_start: iso(l.periodStart),
         period_end: iso(l.periodEnd),

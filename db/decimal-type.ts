@@ -1,10 +1,11 @@
 import { Type } from '@mikro-orm/core';
 import Decimal from 'decimal.js';
+import { decimalString } from '../domain/money';
 
 /** numeric <-> Decimal, through strings only, so no amount ever passes through a float. */
 export class DecimalType extends Type<Decimal, string> {
   override convertToDatabaseValue(value: Decimal | string): string {
-    return new Decimal(value).toFixed();
+    return decimalString(value);
   }
 
   override convertToJSValue(value: Decimal | string): Decimal {

@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type Decimal from 'decimal.js';
 import { BillingError } from '../domain/errors';
 import { paymentReceived } from '../domain/ledger';
-import { fitsCurrency } from '../domain/money';
+import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
 import { Invoice } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
@@ -37,7 +37,7 @@ export async function recordManualPayment(em: EntityManager, request: ManualPaym
       throw new BillingError(
         'invalid_request_error',
         'amount_too_large',
-        `amount ${request.amount.toFixed()} exceeds the ${invoice.amountDue.toFixed()} ${invoice.currency} due on invoice ${invoice.number}`,
+        `amount ${decimalString(request.amount)} exceeds the ${formatAmount(invoice.amountDue, invoice.currency)} ${invoice.currency} due on invoice ${invoice.number}`,
         'amount',
       );
     }

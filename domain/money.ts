@@ -28,9 +28,18 @@ export function fitsCurrency(amount: Decimal.Value, currency: string): boolean {
   return new Decimal(amount).decimalPlaces() <= currencyExponent(currency);
 }
 
+/**
+ * Plain decimal notation of an exact value, optionally with exactly `places` decimals. decimal.js's
+ * toFixed works on its own decimal digits (no float is involved); every amount-to-text goes through here.
+ */
+export function decimalString(value: Decimal.Value, places?: number): string {
+  const decimal = new Decimal(value);
+  return places === undefined ? decimal.toFixed() : decimal.toFixed(places, ROUNDING);
+}
+
 /** The API's representation: a decimal string with exactly the currency's number of decimals. */
 export function formatAmount(amount: Decimal.Value, currency: string): string {
-  return roundToCurrency(amount, currency).toFixed(currencyExponent(currency));
+  return decimalString(roundToCurrency(amount, currency), currencyExponent(currency));
 }
 
 export function sum(amounts: readonly Decimal.Value[]): Decimal {
