@@ -1,21 +1,20 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { bundleWorkflowCode } from '@temporalio/worker';
-import { ensureSearchAttributes } from '../../scripts/search-attributes';
 import { migrate, openOrm } from '../../db/orm';
 import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
 import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
 import { freePort } from '../../scripts/wait-for-port';
 import { publishServices } from './services';
-import { startTimeSkippingServer } from './time-skipping-server';
+import { chooseTimeSkippingServer } from './time-skipping-server';
 import { rememberForTeardown, stopEverything } from './teardown-registry';
 
 /**
- * Starts, once per `npm test`, every real service the suites use: Postgres (embedded, from npm),
- * the Temporal dev server (the CLI), and the time-skipping test server; migrates a template database
- * that each test file clones; bundles the workflow code once for all workers.
+ * Starts, once per `npm test`, the real services the suites share: Postgres (embedded, from npm) with
+ * a migrated template database each test file clones, and the Temporal dev server (the CLI). Picks
+ * the time-skipping test server each time-skipping suite starts for itself (a clock of its own), and
+ * bundles the workflow code once for all workers.
  */
 export default async function globalSetup(): Promise<void> {
   try {
@@ -40,12 +39,7 @@ async function startServices(): Promise<void> {
   const temporal = await startTemporalDevServer({ port: temporalPort, logFile: join(scratch, 'temporal.log') });
   rememberForTeardown(() => temporal.stop());
 
-  const timeSkipping = await startTimeSkippingServer(scratch);
-  rememberForTeardown(timeSkipping.stop);
-  // The dev server registers them from its command line; the test server only through the API.
-  const connection = await Connection.connect({ address: timeSkipping.address });
-  await ensureSearchAttributes(connection, 'default');
-  await connection.close();
+  const timeSkippingServer = await chooseTimeSkippingServer();
 
   const bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: silentLogger() });
   const workflowBundlePath = join(scratch, 'workflow-bundle.js');
@@ -55,7 +49,7 @@ async function startServices(): Promise<void> {
     postgresAdminUrl: postgres.url.replace(/\/perennial_template$/, '/postgres'),
     templateDatabase: 'perennial_template',
     temporalAddress: `127.0.0.1:${temporalPort}`,
-    timeSkippingAddress: timeSkipping.address,
+    timeSkippingServer,
     workflowBundlePath,
   });
 }

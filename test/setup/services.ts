@@ -1,3 +1,5 @@
+import type { TimeSkippingServer } from './time-skipping-server';
+
 /**
  * Addresses of the services the global setup started, handed to test files through the environment
  * (jest runs the setup before any test file and the files inherit its environment).
@@ -6,7 +8,7 @@ export interface TestServices {
   postgresAdminUrl: string;
   templateDatabase: string;
   temporalAddress: string;
-  timeSkippingAddress: string;
+  timeSkippingServer: TimeSkippingServer;
   workflowBundlePath: string;
 }
 

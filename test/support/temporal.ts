@@ -7,6 +7,9 @@ import { createBillingWorker } from '../../workers/billing-worker';
 import type { Orm } from '../../db/orm';
 import type { createActivities } from '../../activities';
 import { testServices } from '../setup/services';
+import { ensureSearchAttributes } from '../../scripts/search-attributes';
+import { startService, type ServiceProcess } from '../../scripts/service-process';
+import { freePort, waitForPort } from '../../scripts/wait-for-port';
 
 let runtimeInstalled = false;
 /** Worker logs only errors in tests (injected faults log warnings by design), so a failing test's output is readable. */
@@ -17,15 +20,34 @@ export function quietRuntime(): void {
 }
 
 /**
- * An environment on the run's shared time-skipping server. The SDK's public constructors start a
- * server each; this reaches its internal factory to connect to the one already running instead.
+ * A time-skipping environment with a server of its own, so its clock starts at today and no other
+ * suite moves it. Where the SDK cannot download its server, the executable chosen by the global
+ * setup (the Java test server) is started here and waited for without the SDK's 5 s start limit
+ * (a cold JVM on a busy 2-core machine can take longer), then reached through the SDK's internal
+ * factory for an existing server.
  */
 export async function timeSkippingEnvironment(): Promise<TestWorkflowEnvironment> {
   quietRuntime();
-  const factory = TestWorkflowEnvironment as unknown as {
-    create(options: object): Promise<TestWorkflowEnvironment>;
+  const choice = testServices().timeSkippingServer;
+  let env: TestWorkflowEnvironment;
+  let server: ServiceProcess | null = null;
+  if (choice.kind === 'sdk') {
+    env = await TestWorkflowEnvironment.createTimeSkipping();
+  } else {
+    const port = await freePort();
+    server = startService('test-server', choice.path, [String(port)], { quiet: true });
+    await waitForPort(port, { what: 'the time-skipping test server', timeoutMs: 120_000 });
+    const factory = TestWorkflowEnvironment as unknown as { create(options: object): Promise<TestWorkflowEnvironment> };
+    env = await factory.create({ server: { type: 'existing' }, supportsTimeSkipping: true, address: `127.0.0.1:${port}`, namespace: 'default' });
+  }
+  // The dev server registers them from its command line; the test server only through the API.
+  await ensureSearchAttributes(env.connection, 'default');
+  const teardown = env.teardown.bind(env);
+  env.teardown = async () => {
+    await teardown();
+    await server?.stop();
   };
-  return factory.create({ server: { type: 'existing' }, supportsTimeSkipping: true, address: testServices().timeSkippingAddress, namespace: 'default' });
+  return env;
 }
 
 export interface DevServer {
