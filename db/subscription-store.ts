@@ -6,7 +6,7 @@ import type { SubscriptionState } from '../workflows/messages';
  * makes the write idempotent and order-proof: a retried or late write of an older state changes nothing.
  */
 export async function recordSubscriptionState(em: EntityManager, state: SubscriptionState): Promise<void> {
-  await em.execute(
+  const result = await em.execute<{ affectedRows: number }>(
     `update subscriptions
         set status = ?, current_period_start = ?, current_period_end = ?, cancel_at_period_end = ?,
             canceled_at = ?, state_version = ?
@@ -21,5 +21,11 @@ export async function recordSubscriptionState(em: EntityManager, state: Subscrip
       state.subscriptionId,
       state.stateVersion,
     ],
+    'run',
   );
+  if (result.affectedRows === 0) {
+    const [row] = await em.execute<Array<{ id: string }>>('select id from subscriptions where id = ?', [state.subscriptionId]);
+    // Retryable, like issuing: the workflow can start a moment before the row's transaction commits.
+    if (!row) throw new Error(`subscription ${state.subscriptionId} is not in the database (yet)`);
+  }
 }
