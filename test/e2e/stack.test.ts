@@ -109,7 +109,12 @@ describe('npm start: the whole stack on embedded defaults', () => {
     stack = await startStack(dataDir, ports);
     const base = `http://127.0.0.1:${ports.api}`;
     expect((await fetch(`${base}/health`)).status).toBe(200);
-    expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
+    // The Web UI comes up alongside the dev server's gRPC port, which is all the script waits for.
+    const uiStatus = await eventually('the Temporal UI', async () => {
+      const response = await fetch(`http://127.0.0.1:${ports.ui}/`).catch(() => null);
+      return response?.status === 200 ? 200 : undefined;
+    });
+    expect(uiStatus).toBe(200);
     expect((await apiClient(base, null).get('/v1/invoices')).status).toBe(401);
 
     let api: ApiClient = apiClient(base, stack.adminKey);
