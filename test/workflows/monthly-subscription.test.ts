@@ -1,11 +1,7 @@
 import { Context } from '@temporalio/activity';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
 import Decimal from 'decimal.js';
-import { createApp } from '../../api/app';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { apiClient, listen, type ApiClient } from '../support/http';
-import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from '../support/temporal';
+import type { ApiClient } from '../support/http';
+import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
 
 /**
  * Given a $49.00 monthly plan and a subscription starting on 31 January 2027,
@@ -13,26 +9,15 @@ import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from '../supp
  * then 13 invoices exist with anniversary periods clamped to month ends, the ledger balances,
  * a retried invoice activity issued nothing twice, and a cancel at period end stops billing.
  */
-const ADMIN_KEY = 'sk_test_admin_key';
 const DAY = 86_400_000;
 
 describe('a monthly subscription started on 31 January', () => {
-  let env: TestWorkflowEnvironment;
-  let db: TestDatabase;
-  let worker: Worker;
+  let stack: TimeSkippingStack;
   let api: ApiClient;
-  let closeApi: () => Promise<void>;
-  let running: Promise<void>;
   const issueAttempts = new Map<number, number>();
 
   beforeAll(async () => {
-    env = await timeSkippingEnvironment();
-    db = await createTestDatabase();
-    const taskQueue = uniqueTaskQueue('monthly');
-    worker = await billingWorker({
-      connection: env.nativeConnection,
-      taskQueue,
-      orm: db.orm,
+    stack = await timeSkippingStack('monthly', {
       // Fault injection: the third period's invoice is committed, then the activity "crashes" before
       // reporting success, so Temporal retries an activity whose work is already done.
       wrapActivities: (activities) => ({
@@ -47,25 +32,14 @@ describe('a monthly subscription started on 31 January', () => {
         },
       }),
     });
-    running = worker.run();
-    const app = createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}` });
-    const server = await listen(app);
-    closeApi = server.close;
-    api = apiClient(server.baseUrl, ADMIN_KEY);
+    api = stack.api;
   });
 
   afterAll(async () => {
-    await closeApi?.();
-    worker?.shutdown();
-    await running;
-    await db?.drop();
-    await env?.teardown();
+    await stack?.stop();
   });
 
-  async function skipTo(instant: string): Promise<void> {
-    const ms = Date.parse(instant) - (await env.currentTimeMs());
-    if (ms > 0) await env.sleep(ms);
-  }
+  const skipTo = (instant: string): Promise<void> => stack.skipTo(instant);
 
   it('bills 13 months in advance, balances the ledger, and stops after a cancel at period end', async () => {
     const customer = await api.post('/v1/customers', { name: 'Acme', email: 'billing@acme.test', currency: 'USD' });
@@ -132,7 +106,7 @@ describe('a monthly subscription started on 31 January', () => {
     await skipTo(new Date(Date.parse('2028-02-29T00:00:00Z') + 40 * DAY).toISOString());
     const after = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
     expect(after.body.data).toHaveLength(13);
-    const result = await env.client.workflow.getHandle(created.body.workflow_id).result();
+    const result = await stack.env.client.workflow.getHandle(created.body.workflow_id).result();
     expect(result.status).toBe('canceled');
     const final = await api.get(`/v1/subscriptions/${id}`);
     expect(final.body).toMatchObject({ status: 'canceled', cancel_at_period_end: true });

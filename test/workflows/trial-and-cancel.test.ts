@@ -1,34 +1,19 @@
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Worker } from '@temporalio/worker';
-import { createApp } from '../../api/app';
-import { createTestDatabase, type TestDatabase } from '../support/database';
-import { apiClient, listen, type ApiClient } from '../support/http';
-import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from '../support/temporal';
+import type { ApiClient } from '../support/http';
+import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
 
 /**
  * Trials and cancellations on the time-skipping server, each invoice worked out by hand.
  */
-const ADMIN_KEY = 'sk_test_admin_key';
 
 describe('trials and cancellations over time', () => {
-  let env: TestWorkflowEnvironment;
-  let db: TestDatabase;
-  let worker: Worker;
-  let running: Promise<void>;
+  let stack: TimeSkippingStack;
   let api: ApiClient;
-  let closeApi: () => Promise<void>;
   let customerId: string;
   const workflowIds: string[] = [];
 
   beforeAll(async () => {
-    env = await timeSkippingEnvironment();
-    db = await createTestDatabase();
-    const taskQueue = uniqueTaskQueue('trial');
-    worker = await billingWorker({ connection: env.nativeConnection, taskQueue, orm: db.orm });
-    running = worker.run();
-    const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}` }));
-    closeApi = server.close;
-    api = apiClient(server.baseUrl, ADMIN_KEY);
+    stack = await timeSkippingStack('trial');
+    api = stack.api;
     const customer = await api.post('/v1/customers', { name: 'Gulf Trading', email: 'ap@gulf.test', currency: 'KWD' });
     customerId = customer.body.id;
     expect(
@@ -37,24 +22,17 @@ describe('trials and cancellations over time', () => {
   });
 
   afterAll(async () => {
-    // The server's clock is shared by every suite: leave no workflow waiting on this suite's queue.
+    // A scenario may end with a subscription still running; stop it before its worker goes away.
     for (const id of workflowIds) {
-      await env.client.workflow
+      await stack?.env.client.workflow
         .getHandle(id)
         .terminate('suite finished')
         .catch(() => undefined);
     }
-    await closeApi?.();
-    worker?.shutdown();
-    await running;
-    await db?.drop();
-    await env?.teardown();
+    await stack?.stop();
   });
 
-  async function skipTo(instant: string): Promise<void> {
-    const ms = Date.parse(instant) - (await env.currentTimeMs());
-    if (ms > 0) await env.sleep(ms);
-  }
+  const skipTo = (instant: string): Promise<void> => stack.skipTo(instant);
 
   async function subscribe(startAt: string): Promise<string> {
     const created = await api.post('/v1/subscriptions', { customer_id: customerId, plan_code: 'kwd-weekly-trial', start_at: startAt });
@@ -106,7 +84,7 @@ describe('trials and cancellations over time', () => {
     expect(scheduled.body).toMatchObject({ status: 'scheduled', cancel_at_period_end: true });
 
     await skipTo('2027-06-20T00:00:00Z');
-    const result = await env.client.workflow.getHandle(`subscription-${id}`).result();
+    const result = await stack.env.client.workflow.getHandle(`subscription-${id}`).result();
     expect(result).toMatchObject({ status: 'canceled', cancelAtPeriodEnd: true });
     expect(await invoicesOf(id)).toEqual([]);
   });

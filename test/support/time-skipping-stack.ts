@@ -1,0 +1,48 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { createActivities } from '../../activities';
+import { createApp } from '../../api/app';
+import { createTestDatabase, type TestDatabase } from './database';
+import { apiClient, listen, type ApiClient } from './http';
+import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from './temporal';
+
+/**
+ * A scenario's world on the time-skipping server: its own server and clock, a fresh database, an
+ * in-process worker, and the API as an admin calls it. `skipTo` moves the clock to an instant.
+ */
+export interface TimeSkippingStack {
+  env: TestWorkflowEnvironment;
+  db: TestDatabase;
+  api: ApiClient;
+  skipTo(instant: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const ADMIN_KEY = 'sk_test_admin_key';
+
+export async function timeSkippingStack(
+  label: string,
+  options: { wrapActivities?: (activities: ReturnType<typeof createActivities>) => object } = {},
+): Promise<TimeSkippingStack> {
+  const env = await timeSkippingEnvironment();
+  const db = await createTestDatabase();
+  const taskQueue = uniqueTaskQueue(label);
+  const worker = await billingWorker({ connection: env.nativeConnection, taskQueue, orm: db.orm, wrapActivities: options.wrapActivities });
+  const running = worker.run();
+  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}` }));
+  return {
+    env,
+    db,
+    api: apiClient(server.baseUrl, ADMIN_KEY),
+    async skipTo(instant: string) {
+      const ms = Date.parse(instant) - (await env.currentTimeMs());
+      if (ms > 0) await env.sleep(ms);
+    },
+    async stop() {
+      await server.close();
+      worker.shutdown();
+      await running;
+      await db.drop();
+      await env.teardown();
+    },
+  };
+}
