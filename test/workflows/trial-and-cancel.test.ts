@@ -4,7 +4,6 @@ import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipp
 /**
  * Trials and cancellations on the time-skipping server, each invoice worked out by hand.
  */
-
 describe('trials and cancellations over time', () => {
   let stack: TimeSkippingStack;
   let api: ApiClient;
