@@ -6,6 +6,8 @@ export interface ServiceProcess {
   child: ChildProcess;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
+  /** Resolves when the process has printed a line containing `text`; rejects if it exits first. */
+  printed(text: string): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
@@ -17,14 +19,27 @@ export function startService(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; quiet?: boolean },
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; quiet?: boolean; ownProcessGroup?: boolean },
 ): ServiceProcess {
-  const child = spawn(command, args, { env: options.env ?? process.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    env: options.env ?? process.env,
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.ownProcessGroup ?? false,
+  });
   const sink = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null;
+  let output = '';
+  const watchers: Array<{ text: string; done: () => void }> = [];
   const relay = (stream: NodeJS.ReadableStream, out: NodeJS.WriteStream): void => {
     let pending = '';
     stream.on('data', (chunk: Buffer) => {
       sink?.write(chunk);
+      // Only a tail is kept: enough to find a line split across chunks.
+      output = (output + chunk.toString()).slice(-8192);
+      for (const watcher of watchers.filter((w) => output.includes(w.text))) {
+        watchers.splice(watchers.indexOf(watcher), 1);
+        watcher.done();
+      }
       if (sink || options.quiet) return;
       pending += chunk.toString();
       const lines = pending.split('\n');
@@ -48,6 +63,13 @@ export function startService(
     name,
     child,
     exited,
+    printed(text: string) {
+      return new Promise<void>((resolve, reject) => {
+        if (output.includes(text)) return resolve();
+        watchers.push({ text, done: resolve });
+        void exited.then((code) => reject(new Error(`${name} exited with code ${code} before printing "${text}"`)));
+      });
+    },
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill(signal);

@@ -107,9 +107,11 @@ async function main(): Promise<void> {
   }
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: namespace, BILLING_API_KEYS: keys, PORT: String(port) };
-  startNode('worker', 'workers/main.ts', env);
+  // Ready means the worker polls too: before that, reads of a subscription's live state time out.
+  const worker = startNode('worker', 'workers/main.ts', env);
+  const workerReady = worker.printed('worker: polling task queue');
   startNode('api', 'api/server.ts', env);
-  await waitForPort(port, { what: 'the API', timeoutMs: 60_000 });
+  await Promise.all([workerReady, waitForPort(port, { what: 'the API', timeoutMs: 60_000 })]);
 
   console.log(
     [

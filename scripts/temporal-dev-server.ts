@@ -19,7 +19,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   if (options.dbFile) args.push('--db-filename', options.dbFile);
   if (options.uiPort) args.push('--ui-port', String(options.uiPort));
   else args.push('--headless');
-  const server = startService('temporal', cli, args, { logFile: options.logFile });
+  // Out of the terminal's process group: Ctrl-C must not stop the server before the worker has
+  // told it it is leaving, or the server keeps routing the worker's workflows to the dead worker's
+  // sticky queue and the next start answers its first queries only after that queue times out.
+  const server = startService('temporal', cli, args, { logFile: options.logFile, ownProcessGroup: true });
   await Promise.race([
     waitForPort(options.port, { what: 'the Temporal dev server', timeoutMs: 60_000 }),
     server.exited.then((code) => {

@@ -21,5 +21,9 @@ export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Work
     taskQueue: deps.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
     activities: deps.wrapActivities ? deps.wrapActivities(activities) : activities,
+    // After a restart the server first offers a subscription's next task or query to the old worker's
+    // sticky queue, for this long. Histories are small (continue-as-new per period), so replaying on
+    // another worker is cheap, while a long wait delays support staff's reads after every deploy.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
   });
 }
