@@ -1,7 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
-import type { Orm } from '../db/orm';
+import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
 import { BillingError } from '../domain/errors';
 import { decimalString } from '../domain/money';
@@ -30,7 +29,7 @@ async function nonRetryableOnBillingError<T>(work: () => Promise<T>): Promise<T>
 
 /** Side effects of the billing workflows, built from their dependencies (real Postgres in tests too). */
 export function createActivities({ orm }: ActivityDeps) {
-  const em = (): EntityManager => orm.em.fork() as EntityManager;
+  const em = forkEm(orm);
   return {
     async issuePeriodInvoice(request: {
       subscriptionId: string;

@@ -1,7 +1,8 @@
 import express, { type Express } from 'express';
 import { BillingError } from '../domain/errors';
 import { allow, authenticate, parseApiKeys } from './auth';
-import { forkEm, type ApiDeps } from './deps';
+import { forkEm } from '../db/orm';
+import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
 import { customersRouter } from './routes/customers';

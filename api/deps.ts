@@ -1,4 +1,3 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { Orm } from '../db/orm';
 
@@ -8,6 +7,3 @@ export interface ApiDeps {
   taskQueue: string;
   apiKeys: string;
 }
-
-/** A fresh identity map per use: requests never share entity state. */
-export const forkEm = (orm: Orm) => (): EntityManager => orm.em.fork() as EntityManager;

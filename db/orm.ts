@@ -1,4 +1,4 @@
-import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../migrations/Migration20261122000000_initial';
 import { CustomerSchema } from './entities/customer';
@@ -36,6 +36,9 @@ export function ormOptions(databaseUrl: string): Options {
 }
 
 export type Orm = MikroORM;
+
+/** A fresh identity map per use: requests and activity attempts never share entity state. */
+export const forkEm = (orm: Orm) => (): EntityManager => orm.em.fork() as EntityManager;
 
 export async function openOrm(databaseUrl: string): Promise<Orm> {
   return MikroORM.init(ormOptions(databaseUrl));

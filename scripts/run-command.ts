@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
+import { access } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 
 /** Runs a command to completion with its output in a log file; the error names the command and the log. */
 export function runLogged(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string }): Promise<string> {
@@ -27,8 +29,6 @@ export function runLogged(command: string, args: string[], options: { cwd?: stri
 
 /** Whether `command` can be found on PATH; returns its path. */
 export async function whichCommand(command: string): Promise<string | null> {
-  const { access, constants } = await import('node:fs/promises');
-  const { delimiter, join } = await import('node:path');
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
     if (!dir) continue;
     const candidate = join(dir, command);

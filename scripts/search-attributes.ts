@@ -1,5 +1,5 @@
 import { status } from '@grpc/grpc-js';
-import type { Connection } from '@temporalio/client';
+import { Connection } from '@temporalio/client';
 import { TypedSearchAttributes } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import { SEARCH_ATTRIBUTES } from '../workflows/search-attributes';
@@ -29,4 +29,14 @@ export async function ensureSearchAttributes(connection: Connection, namespace: 
   for (const key of missing) searchAttributes[key.name] = INDEXED_VALUE_TYPE[TypedSearchAttributes.toMetadataType(key.type)];
   await connection.operatorService.addSearchAttributes({ namespace, searchAttributes });
   return missing.map((key) => key.name);
+}
+
+/** Connects to `address`, registers what is missing, and says what it added. */
+export async function registerSearchAttributesAt(address: string, namespace: string): Promise<string[]> {
+  const connection = await Connection.connect({ address });
+  try {
+    return await ensureSearchAttributes(connection, namespace);
+  } finally {
+    await connection.close();
+  }
 }

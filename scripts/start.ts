@@ -2,10 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { migrate, openOrm } from '../db/orm';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
-import { ensureSearchAttributes } from './search-attributes';
+import { registerSearchAttributesAt } from './search-attributes';
 import { startService, type ServiceProcess } from './service-process';
 import { startTemporalDevServer } from './temporal-dev-server';
 import { waitForPort } from './wait-for-port';
@@ -46,13 +45,8 @@ async function startDatabase(): Promise<string> {
 async function startTemporal(): Promise<{ address: string; ui: string | null }> {
   const given = process.env.TEMPORAL_ADDRESS;
   if (given) {
-    const connection = await Connection.connect({ address: given });
-    try {
-      const added = await ensureSearchAttributes(connection, namespace);
-      if (added.length) console.log(`Registered search attributes on ${given}: ${added.join(', ')}`);
-    } finally {
-      await connection.close();
-    }
+    const added = await registerSearchAttributesAt(given, namespace);
+    if (added.length) console.log(`Registered search attributes on ${given}: ${added.join(', ')}`);
     return { address: given, ui: null };
   }
   console.log(`Starting the Temporal dev server on port ${temporalPort} (workflows kept in ${join(dataDir, 'temporal.db')})`);

@@ -5,7 +5,8 @@ import { Customer } from '../../db/entities/customer';
 import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
 import { allow } from '../auth';
-import { forkEm, type ApiDeps } from '../deps';
+import { forkEm } from '../../db/orm';
+import type { ApiDeps } from '../deps';
 import { customerJson } from '../serializers';
 import { currencyField, parse } from '../validation';
 

@@ -5,7 +5,8 @@ import { recordManualPayment } from '../../db/payment-store';
 import { BillingError } from '../../domain/errors';
 import { parseAmount } from '../../domain/money';
 import { allow } from '../auth';
-import { forkEm, type ApiDeps } from '../deps';
+import { forkEm } from '../../db/orm';
+import type { ApiDeps } from '../deps';
 import { invoiceJson, paymentJson } from '../serializers';
 import { amountField, parse } from '../validation';
 

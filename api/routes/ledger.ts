@@ -2,7 +2,8 @@ import { Router } from 'express';
 import { ledgerBalances } from '../../db/ledger-store';
 import { ACCOUNTS } from '../../domain/ledger';
 import { formatAmount } from '../../domain/money';
-import { forkEm, type ApiDeps } from '../deps';
+import { forkEm } from '../../db/orm';
+import type { ApiDeps } from '../deps';
 
 /** Assets carry debit balances; liabilities and revenue carry credit balances. */
 const DEBIT_NORMAL = new Set(ACCOUNTS.filter((a) => a.type === 'asset').map((a) => a.code as string));

@@ -7,7 +7,8 @@ import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
 import { INTERVALS } from '../../domain/period';
 import { allow } from '../auth';
-import { forkEm, type ApiDeps } from '../deps';
+import { forkEm } from '../../db/orm';
+import type { ApiDeps } from '../deps';
 import { planJson } from '../serializers';
 import { amountField, assertFitsCurrency, assertStorableAmount, currencyField, parse } from '../validation';
 

@@ -10,7 +10,8 @@ import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../../dom
 import { cancelUpdate, getStateQuery, subscriptionWorkflowId, type SubscriptionState, type SubscriptionWorkflowInput } from '../../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../../workflows/search-attributes';
 import { allow } from '../auth';
-import { forkEm, type ApiDeps } from '../deps';
+import { forkEm } from '../../db/orm';
+import type { ApiDeps } from '../deps';
 import { fromUpdateFailure } from '../errors';
 import { subscriptionJson } from '../serializers';
 import { parse, timestampField } from '../validation';

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { issuePeriodInvoice, recognizeRevenue } from '../../db/invoice-store';
+import { forkEm } from '../../db/orm';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
@@ -141,7 +142,7 @@ describe('ledger integrity', () => {
   });
 
   describe('issuing a period invoice', () => {
-    const em = (): EntityManager => db.orm.em.fork() as EntityManager;
+    const em = (): EntityManager => forkEm(db.orm)();
     let n = 0;
 
     /** A subscription row with no workflow behind it: the activity is driven by the test. */

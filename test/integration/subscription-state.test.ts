@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { recordSubscriptionState } from '../../db/subscription-store';
+import { forkEm } from '../../db/orm';
 import type { SubscriptionState } from '../../workflows/messages';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
@@ -9,7 +10,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
  */
 describe('mirroring workflow state into the subscription row', () => {
   let db: TestDatabase;
-  const em = (): EntityManager => db.orm.em.fork() as EntityManager;
+  const em = (): EntityManager => forkEm(db.orm)();
 
   const state = (stateVersion: number, status: SubscriptionState['status']): SubscriptionState => ({
     subscriptionId: 'sub_mirror',
