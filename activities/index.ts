@@ -1,5 +1,5 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import { issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
+import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
 import { BillingError } from '../domain/errors';
@@ -47,6 +47,22 @@ export function createActivities({ orm }: ActivityDeps) {
           issuedAt: new Date(request.periodStart),
         });
         return { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };
+      });
+    },
+
+    /** The last invoice: usage since the last period invoice, up to the end; null when there was none. */
+    async issueClosingInvoice(request: { subscriptionId: string; periodIndex: number; endsAt: string }): Promise<IssuedInvoice | null> {
+      return nonRetryableOnBillingError(async () => {
+        const endsAt = new Date(request.endsAt);
+        const invoice = await issueInvoice(em(), {
+          subscriptionId: request.subscriptionId,
+          periodIndex: request.periodIndex,
+          feePeriod: null,
+          usageUntil: endsAt,
+          endsUsage: true,
+          issuedAt: endsAt,
+        });
+        return invoice && { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };
       });
     },
 

@@ -9,7 +9,11 @@ import { customersRouter } from './routes/customers';
 import { invoicesRouter } from './routes/invoices';
 import { ledgerRouter } from './routes/ledger';
 import { plansRouter } from './routes/plans';
+import { adjustmentsRouter } from './routes/adjustments';
+import { metricsRouter } from './routes/metrics';
 import { subscriptionsRouter } from './routes/subscriptions';
+import { usageEventsRouter } from './routes/usage-events';
+import { UsageIngest, usagePool } from './usage-ingest';
 
 export function createApp(deps: ApiDeps): Express {
   const keys = parseApiKeys(deps.apiKeys);
@@ -21,10 +25,15 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
 
-  app.use('/v1', express.json({ limit: '1mb', strict: false }), authenticate(keys));
+  app.use('/v1', express.json({ limit: '5mb', strict: false }), authenticate(keys));
   // Every key may read; writes are allowed per route.
   app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
+  // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
+  const ingest = new UsageIngest(forkEm(deps.orm), deps.usagePool ?? usagePool(deps.orm.config.get('clientUrl')!));
+  app.use('/v1/usage_events', usageEventsRouter(ingest));
   app.use('/v1', idempotency(forkEm(deps.orm)));
+  app.use('/v1', adjustmentsRouter(deps));
+  app.use('/v1/metrics', metricsRouter(deps));
   app.use('/v1/customers', customersRouter(deps));
   app.use('/v1/plans', plansRouter(deps));
   app.use('/v1/subscriptions', subscriptionsRouter(deps));

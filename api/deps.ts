@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import type { Pool } from 'pg';
 import type { Orm } from '../db/orm';
 
 export interface ApiDeps {
@@ -6,4 +7,6 @@ export interface ApiDeps {
   temporal: Client;
   taskQueue: string;
   apiKeys: string;
+  /** Connections for usage ingestion (plain pg: one statement per batch); made from the ORM's URL when absent. */
+  usagePool?: Pool;
 }

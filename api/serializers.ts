@@ -1,9 +1,13 @@
-import type Decimal from 'decimal.js';
+import Decimal from 'decimal.js';
+import type { AppliedCoupon, Coupon, TaxRate } from '../db/entities/adjustments';
 import type { Customer } from '../db/entities/customer';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
 import type { Subscription } from '../db/entities/subscription';
+import type { BillableMetric, PlanCharge } from '../db/entities/usage';
+import { tierPartsJson } from '../domain/charge-properties';
+import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
 import { decimalString, formatAmount } from '../domain/money';
 import type { SubscriptionState } from '../workflows/messages';
 
@@ -15,7 +19,7 @@ export function customerJson(c: Customer) {
   return { id: c.id, object: 'customer', name: c.name, email: c.email, currency: c.currency, external_id: c.externalId ?? null, created_at: iso(c.createdAt) };
 }
 
-export function planJson(p: Plan) {
+export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: BillableMetric }>) {
   return {
     id: p.id,
     object: 'plan',
@@ -26,6 +30,8 @@ export function planJson(p: Plan) {
     interval_count: p.intervalCount,
     trial_days: p.trialDays,
     amount: money(p.amount, p.currency),
+    minimum_amount: p.minimumAmount ? money(p.minimumAmount, p.currency) : null,
+    charges: charges.map(({ charge, metric }) => ({ id: charge.id, object: 'charge', metric_code: metric.code, model: charge.model, properties: charge.properties })),
     created_at: iso(p.createdAt),
   };
 }
@@ -35,6 +41,7 @@ export function subscriptionJson(s: Subscription, planCode: string, live: Subscr
     id: s.id,
     object: 'subscription',
     customer_id: s.customerId,
+    external_id: s.externalId ?? null,
     plan_code: planCode,
     status: live?.status ?? s.status,
     start_at: iso(s.startAt),
@@ -62,9 +69,13 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     subscription_id: i.subscriptionId,
     currency: i.currency,
     subtotal: money(i.subtotal, i.currency),
+    discount_total: money(i.discountTotal, i.currency),
+    tax_total: money(i.taxTotal, i.currency),
     total: money(i.total, i.currency),
     amount_paid: money(i.amountPaid, i.currency),
     amount_due: money(i.amountDue, i.currency),
+    discounts: i.discounts.map((d) => ({ ...d, amount: money(new Decimal(d.amount), i.currency) })),
+    taxes: i.taxes.map((t) => ({ ...t, amount: money(new Decimal(t.amount), i.currency), base: money(new Decimal(t.base), i.currency) })),
     period_start: iso(i.periodStart),
     period_end: iso(i.periodEnd),
     issued_at: iso(i.issuedAt),
@@ -74,13 +85,47 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
       .map((l) => ({
         id: l.id,
         object: 'invoice_line',
-        description: l.description,
-        quantity: decimalString(l.quantity),
-        unit_amount: decimalString(l.unitAmount),
-        amount: money(l.amount, i.currency),
-        period_start: iso(l.periodStart),
-        period_end: iso(l.periodEnd),
+        ...lineJson(l, i.currency),
+        tiers: l.tiers ?? [],
       })),
+  };
+}
+
+function lineJson(l: Omit<InvoiceLineDraft, 'tiers'> | InvoiceLine, currency: string) {
+  return {
+    kind: l.kind,
+    description: l.description,
+    metric_code: l.metricCode ?? null,
+    charge_model: l.chargeModel ?? null,
+    quantity: decimalString(l.quantity),
+    unit_amount: l.unitAmount ? decimalString(l.unitAmount) : null,
+    amount: money(l.amount, currency),
+    discount_amount: money(l.discountAmount, currency),
+    tax_amount: money(l.taxAmount, currency),
+    period_start: iso(l.periodStart),
+    period_end: iso(l.periodEnd),
+  };
+}
+
+/** An invoice not issued yet (a preview): the same shape as an invoice, without id or number. */
+export function draftInvoiceJson(d: InvoiceDraft) {
+  return {
+    object: 'upcoming_invoice',
+    currency: d.currency,
+    subtotal: money(d.subtotal, d.currency),
+    discount_total: money(d.discountTotal, d.currency),
+    tax_total: money(d.taxTotal, d.currency),
+    total: money(d.total, d.currency),
+    discounts: d.discounts.map((x) => ({ applied_coupon_id: x.couponId, name: x.name, amount: money(x.amount, d.currency) })),
+    taxes: d.taxes.map((t) => ({
+      tax_rate_id: t.rate.id,
+      name: t.rate.name,
+      percentage: decimalString(t.rate.percentage),
+      inclusive: t.rate.inclusive,
+      base: money(t.base, d.currency),
+      amount: money(t.amount, d.currency),
+    })),
+    lines: d.lines.map((l) => ({ object: 'invoice_line', ...lineJson(l, d.currency), tiers: tierPartsJson(l.tiers ?? []) })),
   };
 }
 
@@ -96,4 +141,40 @@ export function paymentJson(p: Payment) {
     received_at: iso(p.receivedAt),
     created_at: iso(p.createdAt),
   };
+}
+
+export function metricJson(m: BillableMetric) {
+  return { id: m.id, object: 'billable_metric', code: m.code, name: m.name, aggregation: m.aggregation, field: m.field ?? null, created_at: iso(m.createdAt) };
+}
+
+export function couponJson(c: Coupon) {
+  return {
+    id: c.id,
+    object: 'coupon',
+    code: c.code,
+    name: c.name,
+    percent_off: c.percentOff ? decimalString(c.percentOff) : null,
+    amount_off: c.amountOff && c.currency ? money(c.amountOff, c.currency) : null,
+    currency: c.currency ?? null,
+    duration: c.duration,
+    duration_periods: c.durationPeriods ?? null,
+    created_at: iso(c.createdAt),
+  };
+}
+
+export function appliedCouponJson(a: AppliedCoupon, c: Coupon) {
+  return {
+    id: a.id,
+    object: 'applied_coupon',
+    coupon_code: c.code,
+    customer_id: a.customerId,
+    subscription_id: a.subscriptionId ?? null,
+    periods_remaining: a.periodsRemaining ?? null,
+    status: a.status,
+    created_at: iso(a.createdAt),
+  };
+}
+
+export function taxRateJson(r: TaxRate) {
+  return { id: r.id, object: 'tax_rate', code: r.code, name: r.name, percentage: decimalString(r.percentage), inclusive: r.inclusive, created_at: iso(r.createdAt) };
 }

@@ -4,12 +4,12 @@ import { BillingError } from '../domain/errors';
 import { fitsCurrency } from '../domain/money';
 
 /** Parses a request body or query against a strict schema; the error names the offending field. */
-export function parse<T extends z.ZodType>(schema: T, input: unknown): z.infer<T> {
+export function parse<T extends z.ZodType>(schema: T, input: unknown, at?: string): z.infer<T> {
   const result = schema.safeParse(input ?? {}, { reportInput: true });
   if (result.success) return result.data;
   // An unknown field is the likeliest mistake (a typo), so it is reported before a missing one.
   const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
-  const param = issue.path.map(String).join('.');
+  const param = [...(at ? [at] : []), ...issue.path.map(String)].join('.');
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0];
     throw new BillingError('invalid_request_error', 'parameter_unknown', `Received unknown parameter: ${param ? `${param}.` : ''}${key}`, param ? `${param}.${key}` : key);
@@ -38,7 +38,7 @@ export const amountField = z
  * ("2027-02-30" becomes 2 March), so the instant is read back in its own offset and compared; year
  * 0000 is refused because Postgres has no year 0.
  */
-function isExactTimestamp(s: string): boolean {
+export function isExactTimestamp(s: string): boolean {
   const m = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(?:Z|([+-])(\d{2}):(\d{2}))$/.exec(s);
   const instant = Date.parse(s);
   if (!m || Number.isNaN(instant) || m[1] === '0000') return false;

@@ -1,20 +1,33 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
+import { chargePrice, tierPartsJson } from '../domain/charge-properties';
+import { remainingAfterUse } from '../domain/discounts';
 import { BillingError } from '../domain/errors';
-import { recurringFeeInvoice } from '../domain/invoice';
+import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
 import { invoiceIssued, revenueRecognized } from '../domain/ledger';
+import { decimalString } from '../domain/money';
+import { periodAt } from '../domain/period';
+import { minimumTrueUp, priceUsage } from '../domain/pricing';
+import { AppliedCoupon, Coupon, CustomerTaxRate, TaxRate } from './entities/adjustments';
 import { Invoice, InvoiceLine } from './entities/invoice';
 import { Plan } from './entities/plan';
 import { Subscription } from './entities/subscription';
+import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { aggregateUsage, closeUsageWindow } from './usage-store';
 
-export interface PeriodInvoiceRequest {
+export interface InvoiceRequest {
   subscriptionId: string;
+  /** Identifies the invoice: one per (subscription, index), so a retry returns the one issued. */
   periodIndex: number;
-  periodStart: Date;
-  periodEnd: Date;
+  /** The period whose fee this invoice bills in advance; null for the last invoice (usage only). */
+  feePeriod: { start: Date; end: Date } | null;
+  /** Usage before this instant, not billed yet, is billed on this invoice. */
+  usageUntil: Date;
+  /** The subscription ends at `usageUntil`: no usage is accepted after it. */
+  endsUsage: boolean;
   issuedAt: Date;
 }
 
@@ -25,65 +38,183 @@ async function nextInvoiceNumber(em: EntityManager): Promise<{ sequence: string;
   return { sequence: row.value, number: `INV-${row.value.padStart(6, '0')}` };
 }
 
+async function loadSubscription(em: EntityManager, subscriptionId: string): Promise<Subscription> {
+  const subscription = await em.findOne(Subscription, { id: subscriptionId });
+  if (!subscription) {
+    // Retryable: the API starts the workflow inside the transaction that stores the row, so the
+    // first activity can run a moment before that commit. A row that never commits leaves the
+    // retries visible on the workflow's pending activity; the API terminates such workflows.
+    throw new Error(`subscription ${subscriptionId} is not in the database (yet)`);
+  }
+  return subscription;
+}
+
 /**
- * Issues the invoice of one subscription period and posts it to the ledger, in one database
- * transaction. Idempotent on (subscription, period): a retry returns the invoice already issued.
+ * The lines for a usage window: one per plan charge, priced at the plan's prices, and the true-up of
+ * the plan's minimum when the window is a whole period whose usage fell short of it.
  */
-export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoiceRequest): Promise<Invoice> {
+async function usageLines(em: EntityManager, subscription: Subscription, plan: Plan, window: { start: Date; end: Date }, wholePeriod: boolean): Promise<InvoiceLineInput[]> {
+  if (window.end <= window.start) return [];
+  const charges = await em.find(PlanCharge, { planId: plan.id }, { orderBy: { position: 'asc' } });
+  if (charges.length === 0) return [];
+  const metrics = new Map((await em.find(BillableMetric, { id: charges.map((c) => c.metricId) })).map((m) => [m.id, m]));
+  const lines: InvoiceLineInput[] = [];
+  for (const charge of charges) {
+    const metric = metrics.get(charge.metricId)!;
+    const usage = await aggregateUsage(em, subscription.id, metric, window);
+    const priced = priceUsage(chargePrice(charge.model, charge.properties), usage, plan.currency);
+    lines.push({
+      kind: 'usage',
+      description: metric.name,
+      quantity: priced.quantity,
+      unitAmount: priced.unitAmount,
+      amount: priced.amount,
+      periodStart: window.start,
+      periodEnd: window.end,
+      metricCode: metric.code,
+      chargeModel: charge.model,
+      tiers: priced.tiers,
+    });
+  }
+  const trueUp = wholePeriod ? minimumTrueUp(plan.minimumAmount ?? null, lines.reduce((t, l) => t.plus(l.amount), new Decimal(0))) : new Decimal(0);
+  if (!trueUp.isZero()) {
+    lines.push({ kind: 'minimum', description: `Minimum commitment (${plan.name})`, quantity: new Decimal(1), unitAmount: trueUp, amount: trueUp, periodStart: window.start, periodEnd: window.end });
+  }
+  return lines;
+}
+
+/** Active coupons of the subscription and of its customer, oldest first, locked for this invoice. */
+async function couponsFor(em: EntityManager, subscription: Subscription, lock: boolean) {
+  const applied = await em.find(
+    AppliedCoupon,
+    { customerId: subscription.customerId, status: 'active', $or: [{ subscriptionId: null }, { subscriptionId: subscription.id }] },
+    { orderBy: { createdAt: 'asc', id: 'asc' }, ...(lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {}) },
+  );
+  const coupons = new Map((await em.find(Coupon, { id: applied.map((a) => a.couponId) })).map((c) => [c.id, c]));
+  return applied.map((a) => ({ applied: a, coupon: coupons.get(a.couponId)! }));
+}
+
+async function taxRatesFor(em: EntityManager, customerId: string): Promise<TaxRate[]> {
+  const links = await em.find(CustomerTaxRate, { customerId }, { orderBy: { position: 'asc' } });
+  const rates = new Map((await em.find(TaxRate, { id: links.map((l) => l.taxRateId) })).map((r) => [r.id, r]));
+  return links.map((l) => rates.get(l.taxRateId)!);
+}
+
+export interface InvoiceComputation {
+  draft: InvoiceDraft;
+  subscription: Subscription;
+  plan: Plan;
+  appliedCoupons: AppliedCoupon[];
+}
+
+export interface InvoiceScope {
+  periodIndex: number;
+  feePeriod: { start: Date; end: Date } | null;
+  usageWindow: { start: Date; end: Date };
+  /** The window is a whole period, so the plan's minimum commitment applies. */
+  wholePeriod: boolean;
+}
+
+/**
+ * What the invoice would be: the fee of `feePeriod`, usage of the window at the plan's prices, the
+ * customer's coupons and taxes. Reads only; used to issue (coupons locked) and to preview.
+ */
+export async function computeInvoice(em: EntityManager, subscription: Subscription, scope: InvoiceScope, lockCoupons: boolean): Promise<InvoiceComputation> {
+  const plan = await em.findOneOrFail(Plan, { id: subscription.planId });
+  const lines: InvoiceLineInput[] = [];
+  if (scope.feePeriod) lines.push(feeLine(plan.currency, plan.name, plan.amount, { index: scope.periodIndex, ...scope.feePeriod }));
+  lines.push(...(await usageLines(em, subscription, plan, scope.usageWindow, scope.wholePeriod)));
+  const coupons = await couponsFor(em, subscription, lockCoupons);
+  const taxRates = await taxRatesFor(em, subscription.customerId);
+  const draft = buildInvoice(plan.currency, lines, {
+    coupons: coupons.map(({ applied, coupon }) => ({ id: applied.id, name: coupon.name, percentOff: coupon.percentOff ?? null, amountOff: coupon.amountOff ?? null })),
+    taxRates: taxRates.map((r) => ({ id: r.id, name: r.name, percentage: r.percentage, inclusive: r.inclusive })),
+  });
+  return { draft, subscription, plan, appliedCoupons: coupons.map((c) => c.applied) };
+}
+
+/** Usage windows start at period starts; the window billed by invoice `index` is in period index - 1. */
+export function usagePeriodOf(subscription: Subscription, plan: Plan, invoiceIndex: number) {
+  return periodAt(subscription.billingAnchor, { interval: plan.interval, intervalCount: plan.intervalCount }, Math.max(0, invoiceIndex - 1));
+}
+
+async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, plan, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<Invoice> {
+  const split = revenueSplit(draft);
+  const paid = draft.total.isZero();
+  const invoice = tx.create(Invoice, {
+    id: newId('in'),
+    ...(await nextInvoiceNumber(tx)),
+    customerId: subscription.customerId,
+    subscriptionId: subscription.id,
+    periodIndex: request.periodIndex,
+    status: paid ? 'paid' : 'open',
+    currency: plan.currency,
+    subtotal: draft.subtotal,
+    discountTotal: draft.discountTotal,
+    taxTotal: draft.taxTotal,
+    discounts: draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) })),
+    taxes: draft.taxes.map((t) => ({ tax_rate_id: t.rate.id, name: t.rate.name, percentage: decimalString(t.rate.percentage), inclusive: t.rate.inclusive, base: decimalString(t.base), amount: decimalString(t.amount) })),
+    total: draft.total,
+    deferredAmount: split.deferred,
+    amountPaid: new Decimal(0),
+    amountDue: draft.total,
+    periodStart: request.feePeriod?.start ?? usageFrom,
+    periodEnd: request.feePeriod?.end ?? request.usageUntil,
+    issuedAt: request.issuedAt,
+    paidAt: paid ? request.issuedAt : null,
+    createdAt: new Date(),
+  });
+  // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.
+  await tx.flush();
+  draft.lines.forEach((line, position) =>
+    tx.create(InvoiceLine, {
+      id: newId('il'),
+      invoiceId: invoice.id,
+      position,
+      kind: line.kind,
+      description: line.description,
+      metricCode: line.metricCode ?? null,
+      chargeModel: line.chargeModel ?? null,
+      quantity: line.quantity,
+      unitAmount: line.unitAmount,
+      amount: line.amount,
+      tiers: line.tiers && line.tiers.length > 0 ? tierPartsJson(line.tiers) : null,
+      discountAmount: line.discountAmount,
+      taxAmount: line.taxAmount,
+      periodStart: line.periodStart,
+      periodEnd: line.periodEnd,
+    }),
+  );
+  for (const applied of appliedCoupons) {
+    const coupon = await tx.findOneOrFail(Coupon, { id: applied.couponId });
+    applied.periodsRemaining = remainingAfterUse(coupon.duration, applied.periodsRemaining ?? null);
+    if (applied.periodsRemaining === 0) applied.status = 'exhausted';
+  }
+  await tx.flush();
+  const posting = invoiceIssued({ ...invoice, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, deferred: split.deferred, earned: split.earned });
+  if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+  return invoice;
+}
+
+/**
+ * Issues one invoice of a subscription and posts it to the ledger, in one database transaction that
+ * also closes the usage it bills. Idempotent on (subscription, index): a retry returns the invoice
+ * already issued. Null when there is nothing to bill (a last invoice without usage).
+ */
+export async function issueInvoice(em: EntityManager, request: InvoiceRequest): Promise<Invoice | null> {
   const key = { subscriptionId: request.subscriptionId, periodIndex: request.periodIndex };
   const existing = await em.fork().findOne(Invoice, key);
   if (existing) return existing;
   try {
     return await em.fork().transactional(async (tx) => {
-      const subscription = await tx.findOne(Subscription, { id: request.subscriptionId });
-      if (!subscription) {
-        // Retryable: the API starts the workflow inside the transaction that stores the row, so the
-        // first activity can run a moment before that commit. A row that never commits leaves the
-        // retries visible on the workflow's pending activity; the API terminates such workflows.
-        throw new Error(`subscription ${request.subscriptionId} is not in the database (yet)`);
-      }
+      const subscription = await loadSubscription(tx, request.subscriptionId);
+      const usageFrom = await closeUsageWindow(tx, subscription.id, request.usageUntil, request.endsUsage);
       const plan = await tx.findOneOrFail(Plan, { id: subscription.planId });
-      const draft = recurringFeeInvoice(
-        { name: plan.name, currency: plan.currency, amount: plan.amount },
-        { index: request.periodIndex, start: request.periodStart, end: request.periodEnd },
-      );
-      const invoice = tx.create(Invoice, {
-        id: newId('in'),
-        ...(await nextInvoiceNumber(tx)),
-        customerId: subscription.customerId,
-        subscriptionId: subscription.id,
-        periodIndex: request.periodIndex,
-        status: draft.total.isZero() ? 'paid' : 'open',
-        currency: plan.currency,
-        subtotal: draft.subtotal,
-        total: draft.total,
-        amountPaid: new Decimal(0),
-        amountDue: draft.total,
-        periodStart: request.periodStart,
-        periodEnd: request.periodEnd,
-        issuedAt: request.issuedAt,
-        paidAt: draft.total.isZero() ? request.issuedAt : null,
-        createdAt: new Date(),
-      });
-      // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.
-      await tx.flush();
-      draft.lines.forEach((line, position) =>
-        tx.create(InvoiceLine, {
-          id: newId('il'),
-          invoiceId: invoice.id,
-          position,
-          description: line.description,
-          quantity: line.quantity,
-          unitAmount: line.unitAmount,
-          amount: line.amount,
-          periodStart: line.periodStart,
-          periodEnd: line.periodEnd,
-        }),
-      );
-      await tx.flush();
-      const posting = invoiceIssued(invoice);
-      if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
-      return invoice;
+      const usageWindow = { start: usageFrom, end: request.usageUntil };
+      const wholePeriod = usageWindow.end.getTime() === usagePeriodOf(subscription, plan, request.periodIndex).end.getTime();
+      const computed = await computeInvoice(tx, subscription, { ...request, usageWindow, wholePeriod }, true);
+      if (!request.feePeriod && computed.draft.lines.length === 0) return null;
+      return storeInvoice(tx, request, computed, usageFrom);
     });
   } catch (error) {
     // A concurrent attempt of the same activity won the race; its invoice is the one.
@@ -95,13 +226,34 @@ export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoi
   }
 }
 
-/** Moves an invoice's amount from deferred revenue to revenue once its period has been served. */
+export interface PeriodInvoiceRequest {
+  subscriptionId: string;
+  periodIndex: number;
+  periodStart: Date;
+  periodEnd: Date;
+  issuedAt: Date;
+}
+
+/** The invoice at a period's start: its fee in advance, and the usage of the period before, in arrears. */
+export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoiceRequest): Promise<Invoice> {
+  const invoice = await issueInvoice(em, {
+    subscriptionId: request.subscriptionId,
+    periodIndex: request.periodIndex,
+    feePeriod: { start: request.periodStart, end: request.periodEnd },
+    usageUntil: request.periodStart,
+    endsUsage: false,
+    issuedAt: request.issuedAt,
+  });
+  return invoice!;
+}
+
+/** Moves an invoice's deferred fees to revenue once its period has been served. */
 export async function recognizeRevenue(em: EntityManager, invoiceId: string, at: Date): Promise<void> {
   await em.fork().transactional(async (tx) => {
     const invoice = await tx.findOne(Invoice, { id: invoiceId });
     if (!invoice) throw new BillingError('not_found_error', 'resource_missing', `invoice ${invoiceId} does not exist`);
     if (invoice.revenueRecognizedAt) return;
-    const posting = revenueRecognized(invoice, at);
+    const posting = revenueRecognized({ ...invoice, deferred: invoice.deferredAmount }, at);
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     invoice.revenueRecognizedAt = at;
     await tx.flush();

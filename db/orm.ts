@@ -1,12 +1,15 @@
 import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../migrations/Migration20261122000000_initial';
+import { Migration20261122100000_usage } from '../migrations/Migration20261122100000_usage';
 import { CustomerSchema } from './entities/customer';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
 import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
 import { PaymentSchema } from './entities/payment';
 import { PlanSchema } from './entities/plan';
 import { SubscriptionSchema } from './entities/subscription';
+import { AppliedCouponSchema, CouponSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
+import { BillableMetricSchema, PlanChargeSchema } from './entities/usage';
 
 export const ENTITIES = [
   CustomerSchema,
@@ -17,10 +20,19 @@ export const ENTITIES = [
   PaymentSchema,
   LedgerTransactionSchema,
   LedgerEntrySchema,
+  BillableMetricSchema,
+  PlanChargeSchema,
+  CouponSchema,
+  AppliedCouponSchema,
+  TaxRateSchema,
+  CustomerTaxRateSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
-const MIGRATIONS = [{ name: 'Migration20261122000000_initial', class: Migration20261122000000_initial }];
+const MIGRATIONS = [
+  { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
+  { name: 'Migration20261122100000_usage', class: Migration20261122100000_usage },
+];
 
 export function ormOptions(databaseUrl: string): Options {
   return {

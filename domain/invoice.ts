@@ -1,21 +1,54 @@
 import Decimal from 'decimal.js';
+import { allocateDiscounts, type CouponTerms } from './discounts';
 import { roundToCurrency, sum } from './money';
 import type { Period } from './period';
+import type { TierPart } from './pricing';
+import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
 
-export interface InvoiceLineDraft {
+/**
+ * fee: the plan's recurring fee, billed in advance for the period it names.
+ * usage: a usage charge, billed in arrears for the period it names.
+ * minimum: the true-up of a minimum commitment, in arrears with the usage it completes.
+ */
+export type LineKind = 'fee' | 'usage' | 'minimum';
+
+export interface InvoiceLineInput {
+  kind: LineKind;
   description: string;
   quantity: Decimal;
-  unitAmount: Decimal;
-  /** quantity x unit amount, rounded once to the currency. */
+  /** Null where no single unit price exists (graduated, package, percentage, minimum). */
+  unitAmount: Decimal | null;
+  /** Rounded once to the currency. */
   amount: Decimal;
   periodStart: Date;
   periodEnd: Date;
+  metricCode?: string;
+  chargeModel?: string;
+  tiers?: TierPart[];
+}
+
+export interface InvoiceLineDraft extends InvoiceLineInput {
+  discountAmount: Decimal;
+  taxAmount: Decimal;
+}
+
+export interface InvoiceDiscount {
+  couponId: string;
+  name: string;
+  amount: Decimal;
 }
 
 export interface InvoiceDraft {
   currency: string;
   lines: InvoiceLineDraft[];
+  /** Sum of the line amounts, before discounts and taxes. */
   subtotal: Decimal;
+  discounts: InvoiceDiscount[];
+  discountTotal: Decimal;
+  taxes: TaxAmount[];
+  /** All taxes, inclusive ones included (they are inside the line amounts). */
+  taxTotal: Decimal;
+  /** subtotal - discounts + exclusive taxes: what the customer owes. */
   total: Decimal;
 }
 
@@ -25,46 +58,88 @@ export interface FlatFeePlan {
   amount: Decimal.Value;
 }
 
-function line(
-  currency: string,
-  description: string,
-  quantity: Decimal.Value,
-  unitAmount: Decimal.Value,
-  period: Period,
-): InvoiceLineDraft {
-  const q = new Decimal(quantity);
+export function feeLine(currency: string, description: string, unitAmount: Decimal.Value, period: Period): InvoiceLineInput {
   const unit = new Decimal(unitAmount);
   return {
+    kind: 'fee',
     description,
-    quantity: q,
+    quantity: new Decimal(1),
     unitAmount: unit,
-    amount: roundToCurrency(q.times(unit), currency),
+    amount: roundToCurrency(unit, currency),
     periodStart: period.start,
     periodEnd: period.end,
   };
 }
 
-/** Totals are sums of already-rounded lines, so an invoice always equals the sum of what it shows. */
-export function draftInvoice(currency: string, lines: InvoiceLineDraft[]): InvoiceDraft {
+/**
+ * Discounts first (never below zero per line), then taxes on what is left. Totals are sums of
+ * already-rounded amounts, so an invoice always equals the sum of what it shows.
+ */
+export function buildInvoice(
+  currency: string,
+  lines: readonly InvoiceLineInput[],
+  adjustments: { coupons?: readonly CouponTerms[]; taxRates?: readonly TaxRateTerms[] } = {},
+): InvoiceDraft {
+  const coupons = adjustments.coupons ?? [];
+  const discount = allocateDiscounts(lines.map((l) => l.amount), coupons, currency);
+  const net = lines.map((l, i) => l.amount.minus(discount.perLine[i]));
+  const tax = computeTaxes(net, adjustments.taxRates ?? [], currency);
   const subtotal = sum(lines.map((l) => l.amount));
-  const draft = { currency, lines, subtotal, total: subtotal };
+  const discountTotal = sum(discount.perLine);
+  const draft: InvoiceDraft = {
+    currency,
+    lines: lines.map((l, i) => ({ ...l, discountAmount: discount.perLine[i], taxAmount: tax.perLine[i] })),
+    subtotal,
+    discounts: coupons.map((c, i) => ({ couponId: c.id, name: c.name, amount: discount.perCoupon[i] })).filter((d) => !d.amount.isZero()),
+    discountTotal,
+    taxes: tax.taxes,
+    taxTotal: tax.total,
+    total: subtotal.minus(discountTotal).plus(tax.exclusiveTotal),
+  };
   assertInvoiceConsistent(draft);
   return draft;
 }
 
+/** An invoice of plain lines: no discounts, no taxes. */
+export function draftInvoice(currency: string, lines: readonly InvoiceLineInput[]): InvoiceDraft {
+  return buildInvoice(currency, lines);
+}
+
 /** The fee for one period of a flat recurring plan, billed in advance. */
 export function recurringFeeInvoice(plan: FlatFeePlan, period: Period): InvoiceDraft {
-  return draftInvoice(plan.currency, [line(plan.currency, plan.name, 1, plan.amount, period)]);
+  return draftInvoice(plan.currency, [feeLine(plan.currency, plan.name, plan.amount, period)]);
+}
+
+/**
+ * How an invoice's revenue splits for the ledger, net of tax included in the lines: fees wait in
+ * deferred revenue until their period is served; usage and minimums were served already.
+ */
+export function revenueSplit(draft: Pick<InvoiceDraft, 'lines' | 'taxes'>): { deferred: Decimal; earned: Decimal } {
+  const inclusive = draft.taxes.some((t) => t.rate.inclusive);
+  const net = (l: InvoiceLineDraft) => (inclusive ? l.amount.minus(l.taxAmount) : l.amount);
+  return {
+    deferred: sum(draft.lines.filter((l) => l.kind === 'fee').map(net)),
+    earned: sum(draft.lines.filter((l) => l.kind !== 'fee').map(net)),
+  };
 }
 
 export function assertInvoiceConsistent(draft: InvoiceDraft): void {
   const lineTotal = sum(draft.lines.map((l) => l.amount));
-  if (!lineTotal.equals(draft.subtotal) || !draft.subtotal.equals(draft.total)) {
-    throw new Error(`invoice does not add up: lines ${lineTotal}, subtotal ${draft.subtotal}, total ${draft.total}`);
+  const discounts = sum(draft.lines.map((l) => l.discountAmount));
+  const lineTaxes = sum(draft.lines.map((l) => l.taxAmount));
+  const exclusive = sum(draft.taxes.filter((t) => !t.rate.inclusive).map((t) => t.amount));
+  if (!lineTotal.equals(draft.subtotal) || !discounts.equals(draft.discountTotal) || !lineTaxes.equals(draft.taxTotal)) {
+    throw new Error(`invoice does not add up: lines ${lineTotal} vs subtotal ${draft.subtotal}, line discounts ${discounts} vs ${draft.discountTotal}, line taxes ${lineTaxes} vs ${draft.taxTotal}`);
+  }
+  if (!draft.subtotal.minus(draft.discountTotal).plus(exclusive).equals(draft.total)) {
+    throw new Error(`invoice does not add up: ${draft.subtotal} - ${draft.discountTotal} + ${exclusive} is not the total ${draft.total}`);
   }
   for (const l of draft.lines) {
-    if (!roundToCurrency(l.amount, draft.currency).equals(l.amount)) {
-      throw new Error(`line "${l.description}" has more decimals than ${draft.currency} allows: ${l.amount}`);
+    for (const [what, value] of [['amount', l.amount], ['discount', l.discountAmount], ['tax', l.taxAmount]] as const) {
+      if (!roundToCurrency(value, draft.currency).equals(value)) {
+        throw new Error(`line "${l.description}" has a ${what} with more decimals than ${draft.currency} allows: ${value}`);
+      }
     }
+    if (l.discountAmount.gt(Decimal.max(l.amount, 0))) throw new Error(`line "${l.description}" is discounted below zero`);
   }
 }

@@ -4,13 +4,16 @@ import Decimal from 'decimal.js';
  * Posting rules of the double-entry ledger. Each business event becomes one balanced transaction;
  * the database enforces the same invariant again, so a bug here cannot unbalance the books.
  */
-export type AccountCode = 'accounts_receivable' | 'deferred_revenue' | 'revenue' | 'cash';
+export type AccountCode = 'accounts_receivable' | 'deferred_revenue' | 'revenue' | 'cash' | 'discounts' | 'tax_payable';
 
 export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
   { code: 'cash', name: 'Cash', type: 'asset' },
   { code: 'deferred_revenue', name: 'Deferred revenue', type: 'liability' },
   { code: 'revenue', name: 'Revenue', type: 'revenue' },
+  // Contra-revenue: debited with what coupons gave away, so revenue stays at list price.
+  { code: 'discounts', name: 'Discounts', type: 'revenue' },
+  { code: 'tax_payable', name: 'Tax payable', type: 'liability' },
 ];
 
 export interface EntryDraft {
@@ -69,21 +72,52 @@ function twoLegged(
   return tx;
 }
 
-/** An invoice for a period not yet served: the customer owes it, and we owe the service. */
-export function invoiceIssued(invoice: { id: string; number: string; currency: string; total: Decimal; issuedAt: Date }) {
-  return twoLegged(
-    `invoice:${invoice.id}:issued`,
-    `Invoice ${invoice.number} issued`,
-    invoice.currency,
-    invoice.issuedAt,
-    'accounts_receivable',
-    'deferred_revenue',
-    invoice.total,
-  );
+export interface IssuedInvoiceAmounts {
+  id: string;
+  number: string;
+  currency: string;
+  issuedAt: Date;
+  total: Decimal;
+  discountTotal: Decimal;
+  taxTotal: Decimal;
+  /** Fees for a period not yet served, net of included tax: owed to the customer as service. */
+  deferred: Decimal;
+  /** Usage and minimums of a period already served, net of included tax: earned now. */
+  earned: Decimal;
+}
+
+/**
+ * An issued invoice: the customer owes its total; coupons' discounts are debited to a contra-revenue
+ * account; fees wait in deferred revenue, usage is revenue at once (billed in arrears), and tax is
+ * owed to the tax authority. Balanced by construction: total + discounts = deferred + earned + tax.
+ */
+export function invoiceIssued(invoice: IssuedInvoiceAmounts): TransactionDraft | null {
+  const entries: EntryDraft[] = [
+    { account: 'accounts_receivable', direction: 'debit', amount: invoice.total },
+    { account: 'discounts', direction: 'debit', amount: invoice.discountTotal },
+    { account: 'deferred_revenue', direction: 'credit', amount: invoice.deferred },
+    { account: 'revenue', direction: 'credit', amount: invoice.earned },
+    { account: 'tax_payable', direction: 'credit', amount: invoice.taxTotal },
+  ];
+  for (const e of entries) {
+    if (e.amount.isNegative()) throw new Error(`ledger transaction invoice:${invoice.id}:issued: entry amounts must be positive, got ${e.amount}`);
+  }
+  const moving = entries.filter((e) => !e.amount.isZero());
+  // An invoice of nothing (a $0 plan) moves nothing; posting it would only add noise to the books.
+  if (moving.length === 0) return null;
+  const tx: TransactionDraft = {
+    idempotencyKey: `invoice:${invoice.id}:issued`,
+    description: `Invoice ${invoice.number} issued`,
+    currency: invoice.currency,
+    effectiveAt: invoice.issuedAt,
+    entries: moving,
+  };
+  assertBalanced(tx);
+  return tx;
 }
 
 /** The period has been served: what was deferred becomes revenue. */
-export function revenueRecognized(invoice: { id: string; number: string; currency: string; total: Decimal }, at: Date) {
+export function revenueRecognized(invoice: { id: string; number: string; currency: string; deferred: Decimal }, at: Date) {
   return twoLegged(
     `invoice:${invoice.id}:recognized`,
     `Revenue recognised for invoice ${invoice.number}`,
@@ -91,7 +125,7 @@ export function revenueRecognized(invoice: { id: string; number: string; currenc
     at,
     'deferred_revenue',
     'revenue',
-    invoice.total,
+    invoice.deferred,
   );
 }
 

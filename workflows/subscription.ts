@@ -38,6 +38,12 @@ const CATCH_UP_IN_ONE_RUN = 'catch-up-elapsed-periods-in-one-run';
 const MAX_PERIODS_PER_RUN = 100;
 
 /**
+ * Patch: usage is billed in arrears, so a subscription's end issues one last invoice for the usage
+ * since its last period invoice, and ends usage so that later events are refused.
+ */
+const BILL_USAGE_AT_END = 'bill-usage-at-cancellation';
+
+/**
  * One subscription's timeline: wait for its start and trial, then for each period issue the invoice
  * in advance, sleep until the period ends, recognise its revenue, and continue as new for the next
  * period. Elapsed periods of a backdated subscription pass through the same steps without sleeping,
@@ -137,7 +143,11 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     return !(await condition(() => cancelNow, ms));
   }
 
-  async function finishCanceled(): Promise<SubscriptionState> {
+  /** `last`: the invoice index after the last one issued, and when the subscription's service ended. */
+  async function finishCanceled(last: { periodIndex: number; endsAt: Date }): Promise<SubscriptionState> {
+    if (patched(BILL_USAGE_AT_END)) {
+      await billing.issueClosingInvoice({ subscriptionId: input.subscriptionId, periodIndex: last.periodIndex, endsAt: last.endsAt.toISOString() });
+    }
     state.status = 'canceled';
     state.canceledAt = new Date(Date.now()).toISOString();
     state.nextBillingAt = null;
@@ -147,17 +157,20 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     return state;
   }
 
+  // Before this run's first invoice, the subscription ends now (a cancel before the start or in the
+  // trial) or at this period's start (a cancellation at the end of the previous period).
+  const beforeFirstInvoice = () => ({ periodIndex: input.periodIndex, endsAt: new Date(Math.min(Date.now(), period.start.getTime())) });
   if (input.periodIndex === 0) {
     await publish();
-    if (!(await sleepUntil(new Date(input.startAt)))) return finishCanceled();
+    if (!(await sleepUntil(new Date(input.startAt)))) return finishCanceled(beforeFirstInvoice());
     if (input.trialEnd) {
       state.status = 'trialing';
       await publish();
-      if (!(await sleepUntil(new Date(input.trialEnd)))) return finishCanceled();
+      if (!(await sleepUntil(new Date(input.trialEnd)))) return finishCanceled(beforeFirstInvoice());
     }
   }
   // A cancellation at period end (or trial end) takes effect here, before the next invoice.
-  if (state.cancelAtPeriodEnd) return finishCanceled();
+  if (state.cancelAtPeriodEnd) return finishCanceled(beforeFirstInvoice());
 
   for (let billedThisRun = 1; ; billedThisRun++) {
     state.status = 'active';
@@ -172,12 +185,14 @@ export async function subscriptionWorkflow(input: SubscriptionWorkflowInput): Pr
     await publish();
 
     const served = await sleepUntil(period.end);
-    await billing.recognizeRevenue({ invoiceId: invoice.invoiceId, at: new Date(Math.min(Date.now(), period.end.getTime())).toISOString() });
-    if (!served || state.cancelAtPeriodEnd) return finishCanceled();
+    const servedUntil = new Date(Math.min(Date.now(), period.end.getTime()));
+    await billing.recognizeRevenue({ invoiceId: invoice.invoiceId, at: servedUntil.toISOString() });
+    const afterThisPeriod = { periodIndex: period.index + 1, endsAt: servedUntil };
+    if (!served || state.cancelAtPeriodEnd) return finishCanceled(afterThisPeriod);
 
     // A cancel-now arriving here would wait for a cancellation that continue-as-new would never make.
     await condition(() => cancelNow || allHandlersFinished());
-    if (cancelNow) return finishCanceled();
+    if (cancelNow) return finishCanceled(afterThisPeriod);
 
     // The server holds back the first task of a continued run for about a second, so a backdated
     // subscription bills its elapsed periods within one run (bounded, to keep the history small).

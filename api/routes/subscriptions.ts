@@ -13,7 +13,12 @@ import { allow } from '../auth';
 import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { fromUpdateFailure } from '../errors';
-import { subscriptionJson } from '../serializers';
+import { draftInvoiceJson, subscriptionJson } from '../serializers';
+import { computeInvoice } from '../../db/invoice-store';
+import { tierPartsJson } from '../../domain/charge-properties';
+import { decimalString, formatAmount } from '../../domain/money';
+import { periodAt } from '../../domain/period';
+import Decimal from 'decimal.js';
 import { parse, timestampField } from '../validation';
 
 const CreateSubscription = z
@@ -21,6 +26,7 @@ const CreateSubscription = z
     customer_id: z.string().min(1),
     plan_code: z.string().min(1),
     start_at: timestampField.optional(),
+    external_id: z.string().min(1).max(255).optional(),
   })
   .strict();
 
@@ -90,6 +96,9 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       currentPeriodStart: position.currentPeriodStart,
       currentPeriodEnd: position.currentPeriodEnd,
       workflowId: subscriptionWorkflowId(id),
+      externalId: body.external_id ?? null,
+      // Usage is billed from the first billing period on (after any trial).
+      usageClosedUntil: timeline.billingAnchor,
     });
     const input: SubscriptionWorkflowInput = {
       subscriptionId: id,
@@ -104,6 +113,9 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       cancelAtPeriodEnd: false,
       stateVersion: 0,
     };
+    if (body.external_id && (await em().count(Subscription, { externalId: body.external_id })) > 0) {
+      throw new BillingError('conflict_error', 'resource_already_exists', `A subscription with external_id "${body.external_id}" already exists`, 'external_id');
+    }
     // The row commits only once its workflow has started: a failed start leaves no orphan row, and
     // USE_EXISTING makes a repeated start find the same workflow instead of a second one. If the
     // commit fails after the start, the workflow is terminated so it bills nothing.
@@ -140,6 +152,50 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
   router.get('/:id', async (req, res) => {
     const { subscription, plan } = await load(String(req.params.id));
     res.json(subscriptionJson(subscription, plan.code, await liveState(subscription.workflowId)));
+  });
+
+  /**
+   * The usage not billed yet, per charge, and the next invoice as it would be issued if the period
+   * ended now (fee of the next period, usage so far, minimum, coupons, taxes). Changes nothing.
+   */
+  router.get('/:id/usage', async (req, res) => {
+    const { subscription, plan } = await load(String(req.params.id));
+    const now = new Date();
+    const timeline = { trialEnd: subscription.trialEnd ?? null, billingAnchor: subscription.billingAnchor };
+    const position = positionAt(subscription.startAt, timeline, { interval: plan.interval, intervalCount: plan.intervalCount }, now);
+    const ended = subscription.usageEndsAt ?? null;
+    const until = ended && ended < now ? ended : now;
+    const from = subscription.usageClosedUntil;
+    const nextIndex = position.status === 'active' ? position.elapsedPeriods + 1 : 0;
+    const next = periodAt(subscription.billingAnchor, { interval: plan.interval, intervalCount: plan.intervalCount }, nextIndex);
+    const computed = await computeInvoice(
+      em(),
+      subscription,
+      {
+        periodIndex: nextIndex,
+        feePeriod: ended || subscription.cancelAtPeriodEnd ? null : { start: next.start, end: next.end },
+        usageWindow: { start: from, end: until > from ? until : from },
+        wholePeriod: position.status === 'active' && !ended,
+      },
+      false,
+    );
+    const usage = computed.draft.lines.filter((l) => l.kind === 'usage');
+    res.json({
+      object: 'subscription_usage',
+      subscription_id: subscription.id,
+      currency: plan.currency,
+      from_datetime: from.toISOString(),
+      to_datetime: (until > from ? until : from).toISOString(),
+      charges: usage.map((l) => ({
+        metric_code: l.metricCode,
+        charge_model: l.chargeModel,
+        quantity: decimalString(l.quantity),
+        amount: formatAmount(l.amount, plan.currency),
+        tiers: tierPartsJson(l.tiers ?? []),
+      })),
+      amount: formatAmount(usage.reduce((t, l) => t.plus(l.amount), new Decimal(0)), plan.currency),
+      upcoming_invoice: draftInvoiceJson(computed.draft),
+    });
   });
 
   router.post('/:id/cancel', allow('admin', 'support'), async (req, res) => {

@@ -1,8 +1,34 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type Decimal from 'decimal.js';
+import type { LineKind } from '../../domain/invoice';
 import { DecimalType } from '../decimal-type';
 
 export type InvoiceStatus = 'open' | 'paid' | 'void';
+
+/** Stored as the API shows them: amounts as decimal strings. */
+export interface InvoiceDiscountJson {
+  applied_coupon_id: string;
+  name: string;
+  amount: string;
+}
+
+export interface InvoiceTaxJson {
+  tax_rate_id: string;
+  name: string;
+  percentage: string;
+  inclusive: boolean;
+  base: string;
+  amount: string;
+}
+
+export interface TierPartJson {
+  from: string;
+  up_to: string | null;
+  units: string;
+  unit_amount: string;
+  flat_amount: string;
+  amount: string;
+}
 
 export class Invoice {
   id!: string;
@@ -14,7 +40,13 @@ export class Invoice {
   status!: InvoiceStatus;
   currency!: string;
   subtotal!: Decimal;
+  discountTotal!: Decimal;
+  taxTotal!: Decimal;
+  discounts!: InvoiceDiscountJson[];
+  taxes!: InvoiceTaxJson[];
   total!: Decimal;
+  /** The fees, net of included tax, that wait in deferred revenue until the period is served. */
+  deferredAmount!: Decimal;
   amountPaid!: Decimal;
   amountDue!: Decimal;
   periodStart!: Date;
@@ -38,7 +70,12 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     status: { type: 'string' },
     currency: { type: 'string' },
     subtotal: { type: DecimalType },
+    discountTotal: { type: DecimalType },
+    taxTotal: { type: DecimalType },
+    discounts: { type: 'json' },
+    taxes: { type: 'json' },
     total: { type: DecimalType },
+    deferredAmount: { type: DecimalType },
     amountPaid: { type: DecimalType },
     amountDue: { type: DecimalType },
     periodStart: { type: 'Date' },
@@ -54,10 +91,16 @@ export class InvoiceLine {
   id!: string;
   invoiceId!: string;
   position!: number;
+  kind!: LineKind;
   description!: string;
+  metricCode?: string | null;
+  chargeModel?: string | null;
   quantity!: Decimal;
-  unitAmount!: Decimal;
+  unitAmount?: Decimal | null;
   amount!: Decimal;
+  tiers?: TierPartJson[] | null;
+  discountAmount!: Decimal;
+  taxAmount!: Decimal;
   periodStart!: Date;
   periodEnd!: Date;
 }
@@ -69,10 +112,16 @@ export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
     id: { type: 'string', primary: true },
     invoiceId: { type: 'string' },
     position: { type: 'integer' },
+    kind: { type: 'string' },
     description: { type: 'string' },
+    metricCode: { type: 'string', nullable: true },
+    chargeModel: { type: 'string', nullable: true },
     quantity: { type: DecimalType },
-    unitAmount: { type: DecimalType },
+    unitAmount: { type: DecimalType, nullable: true },
     amount: { type: DecimalType },
+    tiers: { type: 'json', nullable: true },
+    discountAmount: { type: DecimalType },
+    taxAmount: { type: DecimalType },
     periodStart: { type: 'Date' },
     periodEnd: { type: 'Date' },
   },

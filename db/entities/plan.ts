@@ -12,6 +12,8 @@ export class Plan {
   intervalCount!: number;
   trialDays!: number;
   amount!: Decimal;
+  /** Usage charges of a period below this are trued up to it; null: no commitment. */
+  minimumAmount?: Decimal | null;
   createdAt: Date = new Date();
 }
 
@@ -27,6 +29,7 @@ export const PlanSchema = new EntitySchema<Plan>({
     intervalCount: { type: 'integer' },
     trialDays: { type: 'integer' },
     amount: { type: DecimalType },
+    minimumAmount: { type: DecimalType, nullable: true },
     createdAt: { type: 'Date' },
   },
 });

@@ -16,6 +16,11 @@ export class Subscription {
   cancelAtPeriodEnd = false;
   canceledAt?: Date | null;
   workflowId!: string;
+  /** The producer's own id for the subscription, so usage events can name it without ours. */
+  externalId?: string | null;
+  /** Usage before this instant is billed (or precedes billing); written only under the usage lock. */
+  usageClosedUntil!: Date;
+  usageEndsAt?: Date | null;
   /** Version of the workflow state last written here; older writes are ignored. */
   stateVersion = 0;
   createdAt: Date = new Date();
@@ -37,6 +42,9 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
     cancelAtPeriodEnd: { type: 'boolean' },
     canceledAt: { type: 'Date', nullable: true },
     workflowId: { type: 'string' },
+    externalId: { type: 'string', nullable: true },
+    usageClosedUntil: { type: 'Date' },
+    usageEndsAt: { type: 'Date', nullable: true },
     stateVersion: { type: 'integer' },
     createdAt: { type: 'Date' },
   },

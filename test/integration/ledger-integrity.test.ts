@@ -154,8 +154,8 @@ describe('ledger integrity', () => {
         amount,
       ]);
       await sql.query(
-        `insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, workflow_id)
-         values ($1, $2, $3, 'active', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z', $4)`,
+        `insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, usage_closed_until, workflow_id)
+         values ($1, $2, $3, 'active', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z', '2027-01-01T00:00:00Z', $4)`,
         [`sub_direct_${k}`, `cus_direct_${k}`, `plan_direct_${k}`, `subscription-sub_direct_${k}`],
       );
       return `sub_direct_${k}`;

@@ -46,8 +46,8 @@ describe('mirroring workflow state into the subscription row', () => {
     await em().execute(`insert into customers (id, name, email, currency) values ('cus_mirror', 'Mirror', 'm@example.test', 'USD')`);
     await em().execute(`insert into plans (id, code, name, currency, interval, amount) values ('plan_mirror', 'mirror', 'Mirror', 'USD', 'month', 10)`);
     await em().execute(
-      `insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, workflow_id)
-       values ('sub_mirror', 'cus_mirror', 'plan_mirror', 'scheduled', '2027-01-01', '2027-01-01', 'subscription-sub_mirror')`,
+      `insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, usage_closed_until, workflow_id)
+       values ('sub_mirror', 'cus_mirror', 'plan_mirror', 'scheduled', '2027-01-01', '2027-01-01', '2027-01-01', 'subscription-sub_mirror')`,
     );
     await recordSubscriptionState(em(), state(3, 'canceled'));
     expect(await row()).toEqual({ status: 'canceled', state_version: 3 });

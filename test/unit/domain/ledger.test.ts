@@ -10,19 +10,75 @@ import {
   revenueRecognized,
   TransactionDraft,
 } from '../../../domain/ledger';
-import { decimalStringArb } from './arbitraries';
+import { buildInvoice, feeLine, InvoiceDraft, InvoiceLineInput, LineKind, revenueSplit } from '../../../domain/invoice';
+import type { Period } from '../../../domain/period';
+import { priceUsage } from '../../../domain/pricing';
+import { currencyArb, decimalStringArb } from './arbitraries';
+import { formatMinor } from './decimal-oracle';
 
 const ISSUED_AT = new Date('2026-01-31T00:00:00.000Z');
 const SERVED_AT = new Date('2026-02-28T00:00:00.000Z');
 const PAID_AT = new Date('2026-02-02T14:30:00.000Z');
 
+/** A fee-only invoice with no coupon or tax: the whole total waits in deferred revenue. */
 const invoice = (total: string) => ({
   id: 'in_123',
   number: 'PER-0001',
   currency: 'USD',
-  total: new Decimal(total),
   issuedAt: ISSUED_AT,
+  total: new Decimal(total),
+  discountTotal: new Decimal(0),
+  taxTotal: new Decimal(0),
+  deferred: new Decimal(total),
+  earned: new Decimal(0),
 });
+
+/** The amounts invoiceIssued posts for a built invoice, as the invoice store passes them. */
+const issued = (draft: InvoiceDraft, id = 'in_200', number = 'PER-0200') => ({
+  id,
+  number,
+  currency: draft.currency,
+  issuedAt: ISSUED_AT,
+  total: draft.total,
+  discountTotal: draft.discountTotal,
+  taxTotal: draft.taxTotal,
+  ...revenueSplit(draft),
+});
+
+const MAY: Period = { index: 1, start: new Date('2026-05-01T00:00:00.000Z'), end: new Date('2026-06-01T00:00:00.000Z') };
+const APRIL: Period = { index: 0, start: new Date('2026-04-01T00:00:00.000Z'), end: new Date('2026-05-01T00:00:00.000Z') };
+
+/** calls API calls at 0.0015 a call, served in April. */
+function apiCalls(calls: string, currency = 'USD', unitAmount = '0.0015'): InvoiceLineInput {
+  const charged = priceUsage({ model: 'standard', unitAmount: new Decimal(unitAmount) }, { quantity: new Decimal(calls), eventCount: 1 }, currency);
+  return { kind: 'usage', description: 'API calls', quantity: charged.quantity, unitAmount: charged.unitAmount, amount: charged.amount, periodStart: APRIL.start, periodEnd: APRIL.end };
+}
+
+/** 49.00 fee for May + 12000 calls x 0.0015 = 18.00, 10 % off, 8.875 % sales tax: see invoice.test.ts. */
+const feeUsageCouponAndTax = (): InvoiceDraft =>
+  buildInvoice('USD', [feeLine('USD', 'Pro (monthly)', '49.00', MAY), apiCalls('12000')], {
+    coupons: [{ id: 'cpa_10', name: 'Launch 10 %', percentOff: new Decimal('10'), amountOff: null }],
+    taxRates: [{ id: 'txr_nyc', name: 'NYC sales tax', percentage: new Decimal('8.875'), inclusive: false }],
+  });
+
+/** 60.00 fee + 12000 calls x 0.002 = 24.00 EUR, 12.00 off, 20 % VAT included. */
+const vatIncluded = (): InvoiceDraft =>
+  buildInvoice('EUR', [feeLine('EUR', 'Pro (monthly)', '60.00', MAY), apiCalls('12000', 'EUR', '0.002')], {
+    coupons: [{ id: 'cpa_12', name: '12.00 off', percentOff: null, amountOff: new Decimal('12.00') }],
+    taxRates: [{ id: 'txr_vat', name: 'VAT', percentage: new Decimal('20'), inclusive: true }],
+  });
+
+/** Debit-positive balance of every account after `txs`. */
+function balances(txs: Array<TransactionDraft | null>): Map<AccountCode, Decimal> {
+  const balance = new Map<AccountCode, Decimal>(ACCOUNTS.map((a) => [a.code, new Decimal(0)]));
+  for (const tx of txs) {
+    for (const e of tx?.entries ?? []) {
+      const signed = e.direction === 'debit' ? e.amount : e.amount.negated();
+      balance.set(e.account, balance.get(e.account)!.plus(signed));
+    }
+  }
+  return balance;
+}
 
 const payment = (amount: string) => ({
   id: 'py_9',
@@ -74,7 +130,67 @@ describe('invoiceIssued', () => {
   });
 
   it('a negative invoice total is refused rather than posted with its signs reversed', () => {
-    expect(() => invoiceIssued(invoice('-5.00'))).toThrow(/must be positive/);
+    expect(() => invoiceIssued({ ...invoice('-5.00'), deferred: new Decimal(0) })).toThrow(/must be positive/);
+  });
+
+  it('a negative leg (here deferred revenue) is refused too', () => {
+    expect(() => invoiceIssued({ ...invoice('5.00'), deferred: new Decimal('-5.00'), earned: new Decimal('10.00') })).toThrow(/must be positive/);
+  });
+
+  it('a fee, usage, a coupon and sales tax post five balanced legs: 65.65 + 6.70 = 49.00 + 18.00 + 5.35', () => {
+    const draft = feeUsageCouponAndTax();
+    const tx = invoiceIssued(issued(draft));
+    expect(journal(tx)).toEqual([
+      { account: 'accounts_receivable', direction: 'debit', amount: '65.65' }, // 67.00 - 6.70 + 5.35
+      { account: 'discounts', direction: 'debit', amount: '6.70' }, // 4.90 + 1.80
+      { account: 'deferred_revenue', direction: 'credit', amount: '49.00' }, // May's fee, not yet served
+      { account: 'revenue', direction: 'credit', amount: '18.00' }, // April's calls, served
+      { account: 'tax_payable', direction: 'credit', amount: '5.35' }, // 60.30 x 8.875 %
+    ]);
+    expect(() => assertBalanced(tx!)).not.toThrow();
+    expect(tx?.idempotencyKey).toBe('invoice:in_200:issued');
+  });
+
+  it('with 20 % VAT included, revenue is net of VAT: 72.00 + 12.00 = 52.00 + 20.00 + 12.00', () => {
+    const tx = invoiceIssued(issued(vatIncluded()));
+    expect(journal(tx)).toEqual([
+      { account: 'accounts_receivable', direction: 'debit', amount: '72.00' }, // 84.00 - 12.00, VAT inside
+      { account: 'discounts', direction: 'debit', amount: '12.00' },
+      { account: 'deferred_revenue', direction: 'credit', amount: '52.00' }, // 60.00 - 8.00 VAT
+      { account: 'revenue', direction: 'credit', amount: '20.00' }, // 24.00 - 4.00 VAT
+      { account: 'tax_payable', direction: 'credit', amount: '12.00' }, // 72.00 x 20 / 120
+    ]);
+    expect(tx?.currency).toBe('EUR');
+  });
+
+  it('legs of zero are left out: a 120.00 fee with 20 % VAT included posts receivable, deferred 100.00 and VAT 20.00', () => {
+    const draft = buildInvoice('EUR', [feeLine('EUR', 'Pro', '120.00', MAY)], { taxRates: [{ id: 'txr_vat', name: 'VAT', percentage: new Decimal('20'), inclusive: true }] });
+    expect(journal(invoiceIssued(issued(draft)))).toEqual([
+      { account: 'accounts_receivable', direction: 'debit', amount: '120.00' },
+      { account: 'deferred_revenue', direction: 'credit', amount: '100.00' },
+      { account: 'tax_payable', direction: 'credit', amount: '20.00' },
+    ]);
+  });
+
+  it('a usage-only invoice is revenue at once, nothing deferred: 18.00 receivable against 18.00 revenue', () => {
+    expect(journal(invoiceIssued(issued(buildInvoice('USD', [apiCalls('12000')]))))).toEqual([
+      { account: 'accounts_receivable', direction: 'debit', amount: '18.00' },
+      { account: 'revenue', direction: 'credit', amount: '18.00' },
+    ]);
+  });
+
+  it('an invoice a 100 % coupon brings to 0.00 still books the discount: discounts 49.00 against deferred revenue 49.00', () => {
+    const draft = buildInvoice('USD', [feeLine('USD', 'Pro', '49.00', MAY)], {
+      coupons: [{ id: 'cpa_free', name: 'Free month', percentOff: new Decimal('100'), amountOff: null }],
+    });
+    expect(journal(invoiceIssued(issued(draft)))).toEqual([
+      { account: 'discounts', direction: 'debit', amount: '49.00' },
+      { account: 'deferred_revenue', direction: 'credit', amount: '49.00' },
+    ]);
+  });
+
+  it('amounts that do not balance are refused rather than posted', () => {
+    expect(() => invoiceIssued({ ...issued(feeUsageCouponAndTax()), taxTotal: new Decimal('5.36') })).toThrow(/does not balance/);
   });
 });
 
@@ -92,6 +208,20 @@ describe('revenueRecognized', () => {
 
   it('recognising a zero invoice posts nothing', () => {
     expect(revenueRecognized(invoice('0.00'), SERVED_AT)).toBeNull();
+  });
+
+  it('recognises only what was deferred (the 49.00 fee), not the 18.00 of usage already earned nor the tax', () => {
+    const draft = feeUsageCouponAndTax();
+    const tx = revenueRecognized({ id: 'in_200', number: 'PER-0200', currency: 'USD', deferred: revenueSplit(draft).deferred }, SERVED_AT);
+    expect(journal(tx)).toEqual([
+      { account: 'deferred_revenue', direction: 'debit', amount: '49.00' },
+      { account: 'revenue', direction: 'credit', amount: '49.00' },
+    ]);
+  });
+
+  it('a usage-only invoice has nothing to recognise later', () => {
+    const draft = buildInvoice('USD', [apiCalls('12000')]);
+    expect(revenueRecognized({ id: 'in_201', number: 'PER-0201', currency: 'USD', ...revenueSplit(draft) }, SERVED_AT)).toBeNull();
   });
 });
 
@@ -116,18 +246,32 @@ describe('paymentReceived', () => {
 describe('the life of an invoice in the books', () => {
   it('after a 49.00 invoice is issued, served and paid in full, receivables and deferred revenue are back to 0 and cash = revenue = 49.00', () => {
     const txs = [invoiceIssued(invoice('49.00')), revenueRecognized(invoice('49.00'), SERVED_AT), paymentReceived(payment('49.00'))];
-    const balance = new Map<AccountCode, Decimal>(ACCOUNTS.map((a) => [a.code, new Decimal(0)]));
-    for (const tx of txs) {
-      for (const e of tx!.entries) {
-        const signed = e.direction === 'debit' ? e.amount : e.amount.negated();
-        balance.set(e.account, balance.get(e.account)!.plus(signed));
-      }
-    }
+    expect(txs.every((tx) => tx !== null)).toBe(true);
+    const balance = balances(txs);
     // Debit-positive balances.
     expect(balance.get('accounts_receivable')!.toFixed(2)).toBe('0.00');
     expect(balance.get('deferred_revenue')!.toFixed(2)).toBe('0.00');
     expect(balance.get('cash')!.toFixed(2)).toBe('49.00');
     expect(balance.get('revenue')!.toFixed(2)).toBe('-49.00');
+  });
+});
+
+describe('the life of an invoice with usage, a coupon and sales tax', () => {
+  it('once issued, served and paid 65.65: receivables and deferred revenue are 0, revenue 67.00 less 6.70 of discounts, 5.35 owed in tax', () => {
+    const draft = feeUsageCouponAndTax();
+    const amounts = issued(draft);
+    const balance = balances([
+      invoiceIssued(amounts),
+      revenueRecognized(amounts, SERVED_AT),
+      paymentReceived({ ...payment('65.65'), invoiceNumber: amounts.number }),
+    ]);
+    expect(balance.get('accounts_receivable')!.toFixed(2)).toBe('0.00');
+    expect(balance.get('deferred_revenue')!.toFixed(2)).toBe('0.00');
+    expect(balance.get('cash')!.toFixed(2)).toBe('65.65');
+    expect(balance.get('revenue')!.toFixed(2)).toBe('-67.00'); // 49.00 + 18.00, at list price
+    expect(balance.get('discounts')!.toFixed(2)).toBe('6.70');
+    expect(balance.get('tax_payable')!.toFixed(2)).toBe('-5.35');
+    // cash = revenue - discounts + tax: 67.00 - 6.70 + 5.35 = 65.65
   });
 });
 
@@ -205,6 +349,53 @@ describe('ledger properties', () => {
           expect(credit.amount.equals(new Decimal(amount))).toBe(true);
         }
       }),
+    );
+  });
+  it('every built invoice posts one balanced issue: receivable = total, discounts debited, deferred + earned + tax credited', () => {
+    const caseArb = currencyArb.chain(([currency, exponent]) =>
+      fc.record({
+        currency: fc.constant(currency),
+        exponent: fc.constant(exponent),
+        lines: fc.array(fc.record({ kind: fc.constantFrom<LineKind>('fee', 'usage', 'minimum'), minor: fc.bigInt({ min: 0n, max: 10n ** 9n }) }), { minLength: 1, maxLength: 5 }),
+        percentOff: fc.option(fc.integer({ min: 0, max: 100 })),
+        amountOffMinor: fc.option(fc.bigInt({ min: 0n, max: 10n ** 9n })),
+        rates: fc.array(fc.integer({ min: 0, max: 30_000 }), { maxLength: 2 }),
+        inclusive: fc.boolean(),
+      }),
+    );
+    fc.assert(
+      fc.property(caseArb, ({ currency, exponent, lines, percentOff, amountOffMinor, rates, inclusive }) => {
+        const inputs = lines.map(({ kind, minor }): InvoiceLineInput => ({
+          kind,
+          description: kind,
+          quantity: new Decimal(1),
+          unitAmount: null,
+          amount: new Decimal(formatMinor(minor, exponent)),
+          periodStart: kind === 'fee' ? MAY.start : APRIL.start,
+          periodEnd: kind === 'fee' ? MAY.end : APRIL.end,
+        }));
+        const coupons = [
+          ...(percentOff === null ? [] : [{ id: 'pct', name: 'pct', percentOff: new Decimal(percentOff), amountOff: null }]),
+          ...(amountOffMinor === null ? [] : [{ id: 'fixed', name: 'fixed', percentOff: null, amountOff: new Decimal(formatMinor(amountOffMinor, exponent)) }]),
+        ];
+        const taxRates = rates.map((r, i) => ({ id: `txr_${i}`, name: `Rate ${i}`, percentage: new Decimal(formatMinor(BigInt(r), 3)), inclusive }));
+        const draft = buildInvoice(currency, inputs, { coupons, taxRates });
+        const tx = invoiceIssued(issued(draft));
+        if (draft.total.isZero() && draft.discountTotal.isZero() && draft.taxTotal.isZero() && draft.subtotal.isZero()) {
+          expect(tx).toBeNull();
+          return;
+        }
+        expect(tx).not.toBeNull();
+        expect(() => assertBalanced(tx!)).not.toThrow();
+        const leg = (account: AccountCode) => tx!.entries.find((e) => e.account === account)?.amount ?? new Decimal(0);
+        expect(leg('accounts_receivable').equals(draft.total)).toBe(true);
+        expect(leg('discounts').equals(draft.discountTotal)).toBe(true);
+        expect(leg('tax_payable').equals(draft.taxTotal)).toBe(true);
+        const fees = draft.lines.filter((l) => l.kind === 'fee').reduce((acc, l) => acc.plus(l.amount).minus(inclusive ? l.taxAmount : 0), new Decimal(0));
+        expect(leg('deferred_revenue').equals(fees)).toBe(true);
+        expect(leg('deferred_revenue').plus(leg('revenue')).plus(leg('tax_payable')).equals(draft.subtotal.plus(inclusive ? 0 : draft.taxTotal))).toBe(true);
+      }),
+      { numRuns: 500 },
     );
   });
 });

@@ -1,0 +1,16 @@
+import { Router } from 'express';
+import type { UsageIngest } from '../usage-ingest';
+import { eventsOf } from '../usage-ingest';
+
+/**
+ * POST /v1/usage_events: 202 once the valid events are durably stored, with per-event rejections
+ * (by index) and duplicates counted; a repeated transaction_id is never counted twice.
+ */
+export function usageEventsRouter(ingest: UsageIngest): Router {
+  const router = Router();
+  router.post('/', async (req, res) => {
+    const result = await ingest.ingest(eventsOf(req.body));
+    res.status(202).json({ object: 'usage_event_batch', ...result });
+  });
+  return router;
+}

@@ -1,0 +1,109 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import Decimal from 'decimal.js';
+import type { Pool } from 'pg';
+import { weightedQuantity, type Aggregation, type Window } from '../domain/usage';
+
+/** An event ready to store: validated, its subscription and metric resolved, its value extracted. */
+export interface UsageEventRow {
+  transaction_id: string;
+  subscription_id: string;
+  metric_id: string;
+  timestamp: string;
+  value: string | null;
+  properties: Record<string, unknown>;
+}
+
+/** Why the database refused an event (codes of the ingest function in the usage migration). */
+export type StoreOutcome =
+  | 'accepted'
+  | 'duplicate'
+  | 'subscription_missing'
+  | 'timestamp_before_billing_start'
+  | 'period_already_invoiced'
+  | 'subscription_ended';
+
+/**
+ * Stores a batch in one statement and one commit (fsync'd before this resolves), and says per event
+ * whether it was accepted, was a duplicate, or fell into usage already billed.
+ */
+export async function storeUsageEvents(pool: Pool, rows: readonly UsageEventRow[]): Promise<StoreOutcome[]> {
+  const outcomes: StoreOutcome[] = rows.map(() => 'accepted');
+  if (rows.length === 0) return outcomes;
+  const result = await pool.query<{ idx: string; outcome: StoreOutcome }>('select idx, outcome from ingest_usage_events($1::jsonb)', [JSON.stringify(rows)]);
+  for (const row of result.rows) outcomes[Number(row.idx) - 1] = row.outcome;
+  return outcomes;
+}
+
+/**
+ * Closes a subscription's usage up to `until` (and, for its last invoice, ends it): from the commit
+ * of the caller's transaction on, events before `until` are refused. Waits for batches being stored
+ * for the same lock bucket, so usage read after this call in the same transaction includes every
+ * event ever acknowledged for the window. Returns the window's start (the previous close).
+ */
+export async function closeUsageWindow(tx: EntityManager, subscriptionId: string, until: Date, endsUsage: boolean): Promise<Date> {
+  await tx.execute('select pg_advisory_xact_lock(7301, usage_lock_bucket(?))', [subscriptionId]);
+  const [row] = await tx.execute<Array<{ usage_closed_until: Date }>>('select usage_closed_until from subscriptions where id = ? for update', [subscriptionId]);
+  const from = new Date(row.usage_closed_until);
+  const to = until > from ? until : from;
+  await tx.execute(
+    `update subscriptions set usage_closed_until = ?, usage_ends_at = case when ? then coalesce(usage_ends_at, ?) else usage_ends_at end where id = ?`,
+    [to, endsUsage, to, subscriptionId],
+  );
+  return from;
+}
+
+export interface MetricRef {
+  id: string;
+  aggregation: Aggregation;
+}
+
+export interface AggregatedUsage {
+  quantity: Decimal;
+  eventCount: number;
+}
+
+const WINDOW = 'subscription_id = ? and metric_id = ? and "timestamp" >= ? and "timestamp" < ?';
+
+/** A window's usage of one metric, aggregated by Postgres; domain/usage.ts states what each means. */
+export async function aggregateUsage(em: EntityManager, subscriptionId: string, metric: MetricRef, window: Window): Promise<AggregatedUsage> {
+  const params = [subscriptionId, metric.id, window.start, window.end];
+  if (metric.aggregation === 'weighted_sum') {
+    // sum(level x milliseconds held) over the window, exact in numeric; the level before the window
+    // is the sum of every earlier event.
+    const [row] = await em.execute<Array<{ held: string; events: string }>>(
+      `with opening as (
+         select coalesce(sum(value::numeric), 0) as level from usage_events
+         where subscription_id = ? and metric_id = ? and "timestamp" < ?
+       ), steps as (
+         select "timestamp" as at,
+                (select level from opening) + sum(value::numeric) over w as level,
+                lead("timestamp", 1, ?::timestamptz) over w as next_at
+         from usage_events where ${WINDOW}
+         window w as (order by "timestamp", transaction_id)
+       )
+       select (select level from opening) * extract(epoch from (coalesce((select min(at) from steps), ?::timestamptz) - ?::timestamptz)) * 1000
+              + coalesce((select sum(level * extract(epoch from (next_at - at)) * 1000) from steps), 0) as held,
+              (select count(*) from steps) as events`,
+      [subscriptionId, metric.id, window.start, window.end, ...params, window.end, window.start],
+    );
+    return { quantity: weightedQuantity(new Decimal(row.held), window), eventCount: Number(row.events) };
+  }
+  if (metric.aggregation === 'latest') {
+    const rows = await em.execute<Array<{ value: string; events: string }>>(
+      `select value, count(*) over () as events from usage_events where ${WINDOW} order by "timestamp" desc, transaction_id desc limit 1`,
+      params,
+    );
+    return rows.length === 0 ? { quantity: new Decimal(0), eventCount: 0 } : { quantity: new Decimal(rows[0].value), eventCount: Number(rows[0].events) };
+  }
+  const expression = {
+    count: 'count(*)',
+    sum: 'coalesce(sum(value::numeric), 0)',
+    max: 'coalesce(max(value::numeric), 0)',
+    unique_count: 'count(distinct value)',
+  }[metric.aggregation];
+  const [row] = await em.execute<Array<{ quantity: string; events: string }>>(
+    `select (${expression})::text as quantity, count(*) as events from usage_events where ${WINDOW}`,
+    params,
+  );
+  return { quantity: new Decimal(row.quantity), eventCount: Number(row.events) };
+}
