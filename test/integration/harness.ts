@@ -1,6 +1,7 @@
 import type { Worker } from '@temporalio/worker';
 import Decimal from 'decimal.js';
 import { createApp } from '../../api/app';
+import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient, type ApiResponse } from '../support/http';
 import { billingWorker, devServer, uniqueTaskQueue, type DevServer } from '../support/temporal';
@@ -57,7 +58,9 @@ export async function startStack(label: string, options: { worker?: boolean } = 
     cleanups.push(() => terminateWorkflows(db, temporal));
 
     const apiKeys = `admin:${KEYS.admin},support:${KEYS.support},readonly:${KEYS.readonly}`;
-    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys }));
+    const pool = usagePool(db.url);
+    cleanups.push(() => pool.end());
+    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys, usagePool: pool }));
     cleanups.push(() => server.close());
 
     return {

@@ -20,8 +20,16 @@ const histories = readdirSync(DIR)
 describe('recorded subscription histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories of a trial, backdated periods, a cancel now and a cancel at period end', () => {
-    expect(histories).toEqual(['backdated-catch-up-in-one-run.json', 'backdated-trial-then-first-period.json', 'cancel-at-period-end.json', 'cancel-now.json', 'trialing-running.json']);
+  it('has the recorded histories of a trial, backdated periods, cancellations, and usage billed at the end', () => {
+    expect(histories).toEqual([
+      'backdated-catch-up-in-one-run.json',
+      'backdated-trial-then-first-period.json',
+      'cancel-at-period-end.json',
+      'cancel-now.json',
+      'trial-canceled-ends-usage.json',
+      'trialing-running.json',
+      'usage-then-cancel-now.json',
+    ]);
   });
 
   it.each(histories)('%s replays without a determinism error', async (file) => {

@@ -1,6 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createActivities } from '../../activities';
 import { createApp } from '../../api/app';
+import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from './database';
 import { apiClient, listen, type ApiClient } from './http';
 import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from './temporal';
@@ -28,7 +29,8 @@ export async function timeSkippingStack(
   const taskQueue = uniqueTaskQueue(label);
   const worker = await billingWorker({ connection: env.nativeConnection, taskQueue, orm: db.orm, wrapActivities: options.wrapActivities });
   const running = worker.run();
-  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}` }));
+  const pool = usagePool(db.url);
+  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}`, usagePool: pool }));
   return {
     env,
     db,
@@ -41,6 +43,7 @@ export async function timeSkippingStack(
       await server.close();
       worker.shutdown();
       await running;
+      await pool.end();
       await db.drop();
       await env.teardown();
     },

@@ -444,8 +444,8 @@ describe('invoice properties', () => {
 
         const subtotal = lines.reduce((acc, l) => acc + l.minor, 0n);
         const lineDiscounts = invoice.lines.map((l) => minorOf(l.discountAmount, exponent));
-        invoice.lines.forEach((l, i) => {
-          expect(lineDiscounts[i] >= 0n && lineDiscounts[i] <= (lines[i].minor > 0n ? lines[i].minor : 0n)).toBe(true);
+        lineDiscounts.forEach((discount, i) => {
+          expect(discount >= 0n && discount <= (lines[i].minor > 0n ? lines[i].minor : 0n)).toBe(true);
         });
         const discounts = lineDiscounts.reduce((a, b) => a + b, 0n);
         expect(invoice.discounts.reduce((acc, x) => acc + minorOf(x.amount, exponent), 0n)).toBe(discounts);

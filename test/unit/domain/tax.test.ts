@@ -166,7 +166,7 @@ describe('tax properties', () => {
         parts.forEach((part, i) => {
           expect(part.decimalPlaces()).toBeLessThanOrEqual(exponent);
           // |part x weightSum - total x weight| < weightSum, in minor units
-          const partMinor = BigInt(part.times(d(10).pow(exponent)).toFixed());
+          const partMinor = BigInt(part.times(new Decimal(10).pow(exponent)).toFixed());
           const gap = partMinor * weightSum - total * weights[i];
           expect((gap < 0n ? -gap : gap) < (weightSum < 0n ? -weightSum : weightSum)).toBe(true);
         });

@@ -4,6 +4,7 @@ import { BillingError } from '../../../domain/errors';
 import { ChargePrice, priceUsage, Tier } from '../../../domain/pricing';
 import {
   aggregateEvents,
+  Aggregation,
   assertValidMetric,
   compareEvents,
   eventValue,
@@ -25,7 +26,7 @@ const event = (transactionId: string, iso: string, value: string | null): UsageE
   value,
 });
 
-const quantity = (aggregation: Parameters<typeof aggregateEvents>[0], events: UsageEventValue[], opening?: string): string =>
+const quantity = (aggregation: Aggregation, events: UsageEventValue[], opening?: string): string =>
   aggregateEvents(aggregation, events, APRIL, opening === undefined ? undefined : new Decimal(opening)).toFixed();
 
 describe('aggregateEvents: what a period of events comes to', () => {
