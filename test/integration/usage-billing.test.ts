@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
 import { issueInvoice, issuePeriodInvoice } from '../../db/invoice-store';
+import { closeUsageWindow } from '../../db/usage-store';
 import { forkEm } from '../../db/orm';
-import { expectBooksBalanced, balances, expectError, startStack, type Stack } from './harness';
+import { expectBooksBalanced, balances, eventually, expectError, startStack, type Stack } from './harness';
 
 /**
  * Usage billing through the API and the invoice activity's store, on real Postgres. The stack runs
@@ -71,6 +72,13 @@ describe('usage-based billing', () => {
     expect(res.status).toBe(200);
     return res.body;
   }
+
+  const legsOf = (invoiceId: string) =>
+    em().execute(
+      `select e.account_code, e.direction, e.amount::text from ledger_entries e join ledger_transactions t on t.id = e.transaction_id
+       where t.invoice_id = ? and t.idempotency_key like '%:issued' order by e.account_code`,
+      [invoiceId],
+    );
 
   describe('POST /v1/usage_events', () => {
     it('keeps the valid events of a batch, rejects the others by index with a reason, and counts duplicates', async () => {
@@ -160,6 +168,12 @@ describe('usage-based billing', () => {
       const first = await invoiceAt(sub.id, 0);
       expect(first).toMatchObject({ subtotal: '10.00', discount_total: '1.00', tax_total: '1.80', total: '10.80' });
       expect(first.lines).toHaveLength(1);
+      expect(await legsOf(first.id)).toEqual([
+        { account_code: 'accounts_receivable', direction: 'debit', amount: '10.800000' },
+        { account_code: 'deferred_revenue', direction: 'credit', amount: '10.000000' },
+        { account_code: 'discounts', direction: 'debit', amount: '1.000000' },
+        { account_code: 'tax_payable', direction: 'credit', amount: '1.800000' },
+      ]);
 
       const events = [
         ...[1234, 2000, 333].map((calls, i) => ({ transaction_id: `inv-calls-${i}`, code: 'api_calls', timestamp: `2027-01-1${i}T08:00:00Z`, properties: { calls } })),
@@ -197,12 +211,7 @@ describe('usage-based billing', () => {
       expect(invoice.lines.every((l: any) => l.period_start === (l.kind === 'fee' ? '2027-02-01T00:00:00.000Z' : '2027-01-01T00:00:00.000Z'))).toBe(true);
 
       // The ledger: usage is revenue at once, the fee waits in deferred revenue, VAT is owed.
-      const legs = await em().execute(
-        `select e.account_code, e.direction, e.amount::text from ledger_entries e join ledger_transactions t on t.id = e.transaction_id
-         where t.invoice_id = ? order by e.account_code`,
-        [invoice.id],
-      );
-      expect(legs).toEqual([
+      expect(await legsOf(invoice.id)).toEqual([
         { account_code: 'accounts_receivable', direction: 'debit', amount: '74.820000' },
         { account_code: 'deferred_revenue', direction: 'credit', amount: '10.000000' },
         { account_code: 'revenue', direction: 'credit', amount: '52.350000' },
@@ -258,6 +267,23 @@ describe('usage-based billing', () => {
     });
   });
 
+  it.each([
+    // 1234 calls x 0.35 JPY = 431.9 -> 432 yen; fee 980; total 1412.
+    ['JPY', '980', '0.35', '1412'],
+    // 1234 calls x 0.0004 KWD = 0.4936 -> 0.494; fee 3.500; total 3.994.
+    ['KWD', '3.500', '0.0004', '3.994'],
+  ])('bills usage exactly in %s', async (currency, fee, unit, total) => {
+    const code = `usage-${currency}-${++n}`;
+    expect(
+      (await stack.admin.post('/v1/plans', { code, name: code, currency, interval: 'month', amount: fee, charges: [{ metric_code: 'api_calls', model: 'standard', properties: { unit_amount: unit } }] }))
+        .status,
+    ).toBe(201);
+    const sub = await subscription(code, { customerId: await customer(currency) });
+    await invoiceAt(sub.id, 0);
+    await send([{ transaction_id: `${code}-1`, subscription_id: sub.id, code: 'api_calls', timestamp: '2027-01-15T00:00:00Z', properties: { calls: 1234 } }]);
+    expect((await invoiceAt(sub.id, 1)).total).toBe(total);
+  });
+
   describe('the close of a period', () => {
     it('refuses usage for a period already invoiced and keeps the next period open', async () => {
       const planCode = await plan({ charges: [{ metric_code: 'api_calls', model: 'standard', properties: { unit_amount: '1' } }] });
@@ -270,6 +296,24 @@ describe('usage-based billing', () => {
       ]);
       expect(res.body.accepted).toBe(1);
       expect(res.body.rejected).toEqual([expect.objectContaining({ index: 0, code: 'period_already_invoiced' })]);
+    });
+
+    it('makes an event that arrives while the close is running wait for it, then refuses it', async () => {
+      const planCode = await plan({ charges: [{ metric_code: 'api_calls', model: 'standard', properties: { unit_amount: '1' } }] });
+      const sub = await subscription(planCode);
+      await invoiceAt(sub.id, 0);
+      let answer: Promise<any> | undefined;
+      await em().transactional(async (tx) => {
+        await closeUsageWindow(tx, sub.id, month(1).start, false);
+        answer = send([{ transaction_id: 'mid-close', subscription_id: sub.id, code: 'api_calls', timestamp: '2027-01-31T23:00:00Z', properties: { calls: 1 } }]);
+        // The close commits only once the event's batch is seen waiting on the close's lock.
+        await eventually(
+          'the event batch waits for the close',
+          () => em().execute(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`),
+          (rows) => rows[0].n > 0,
+        );
+      });
+      expect((await answer!).body.rejected).toEqual([expect.objectContaining({ transaction_id: 'mid-close', code: 'period_already_invoiced' })]);
     });
 
     it('counts an event racing the close in exactly one invoice, or refuses it; never acknowledges and drops it', async () => {
