@@ -57,9 +57,10 @@ export function createActivities({ orm }: ActivityDeps) {
         const invoice = await issueInvoice(em(), {
           subscriptionId: request.subscriptionId,
           periodIndex: request.periodIndex,
-          feePeriod: null,
-          usageUntil: endsAt,
-          endsUsage: true,
+          billingKey: null,
+          reason: 'subscription_cancel',
+          fees: [],
+          usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
           issuedAt: endsAt,
         });
         return invoice && { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };

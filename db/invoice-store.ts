@@ -4,30 +4,52 @@ import Decimal from 'decimal.js';
 import { chargePrice, tierPartsJson } from '../domain/charge-properties';
 import { remainingAfterUse } from '../domain/discounts';
 import { BillingError } from '../domain/errors';
-import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
-import { invoiceIssued, revenueRecognized } from '../domain/ledger';
+import { buildInvoice, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
+import { creditApplied, invoiceIssued, revenueRecognized } from '../domain/ledger';
+import { segmentAmount } from '../domain/proration';
 import { decimalString } from '../domain/money';
 import { periodAt } from '../domain/period';
 import { minimumTrueUp, priceUsage } from '../domain/pricing';
-import { AppliedCoupon, Coupon, CustomerTaxRate, TaxRate } from './entities/adjustments';
-import { Invoice, InvoiceLine } from './entities/invoice';
+import { AppliedCoupon, Coupon, CustomerBalanceTransaction, CustomerTaxRate, TaxRate } from './entities/adjustments';
+import { Invoice, InvoiceLine, type BillingReason } from './entities/invoice';
 import { Plan } from './entities/plan';
 import { Subscription } from './entities/subscription';
 import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
-import { aggregateUsage, closeUsageWindow } from './usage-store';
+import { aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
+
+/** A plan's fee for [from, to) of `period`, prorated to the millisecond; `credit` gives back unused time paid in advance. */
+export interface FeeSegment {
+  planId: string;
+  period: { start: Date; end: Date };
+  from: Date;
+  to: Date;
+  credit: boolean;
+}
+
+export interface UsageClose {
+  /** Usage before this instant, not billed yet, is billed on this invoice. */
+  until: Date;
+  /** The plan whose prices the usage is billed at; null: the subscription's stored plan. */
+  planId: string | null;
+  /** The usage is a whole period's (so a minimum commitment applies); null: derive it from the stored schedule. */
+  wholePeriod: boolean | null;
+  /** No usage is accepted from `until` on (the subscription ended or paused). */
+  ends: boolean;
+}
 
 export interface InvoiceRequest {
   subscriptionId: string;
-  /** Identifies the invoice: one per (subscription, index), so a retry returns the one issued. */
-  periodIndex: number;
-  /** The period whose fee this invoice bills in advance; null for the last invoice (usage only). */
-  feePeriod: { start: Date; end: Date } | null;
-  /** Usage before this instant, not billed yet, is billed on this invoice. */
-  usageUntil: Date;
-  /** The subscription ends at `usageUntil`: no usage is accepted after it. */
-  endsUsage: boolean;
+  /** A renewal's invoice: one per (subscription, cycle), so a retry returns the one issued. */
+  periodIndex: number | null;
+  /** An invoice between renewals: one per (subscription, key). */
+  billingKey: string | null;
+  reason: BillingReason;
+  fees: FeeSegment[];
+  usage: UsageClose | null;
+  /** Usage is accepted again from this instant (a resume), in the invoice's transaction. */
+  reopenUsageAt?: Date | null;
   issuedAt: Date;
 }
 
@@ -108,11 +130,35 @@ export interface InvoiceComputation {
 }
 
 export interface InvoiceScope {
-  periodIndex: number;
-  feePeriod: { start: Date; end: Date } | null;
+  fees: FeeSegment[];
   usageWindow: { start: Date; end: Date };
+  /** Null: the subscription's stored plan. */
+  usagePlanId: string | null;
   /** The window is a whole period, so the plan's minimum commitment applies. */
   wholePeriod: boolean;
+  /** Coupons apply to renewals; proration invoices show list prices. */
+  withCoupons: boolean;
+}
+
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+async function feeLines(em: EntityManager, fees: FeeSegment[]): Promise<{ lines: InvoiceLineInput[]; currency: string | null }> {
+  const lines: InvoiceLineInput[] = [];
+  let currency: string | null = null;
+  for (const fee of fees) {
+    const plan = await em.findOneOrFail(Plan, { id: fee.planId });
+    currency = plan.currency;
+    const amount = segmentAmount(plan.amount, fee.period, fee.from, fee.to, plan.currency);
+    const whole = fee.from.getTime() === fee.period.start.getTime() && fee.to.getTime() === fee.period.end.getTime();
+    const description = fee.credit
+      ? `Unused time on ${plan.name} from ${day(fee.from)} to ${day(fee.to)}`
+      : whole
+        ? plan.name
+        : `${plan.name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
+    const signed = fee.credit ? amount.negated() : amount;
+    lines.push({ kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to });
+  }
+  return { lines, currency };
 }
 
 /**
@@ -120,11 +166,10 @@ export interface InvoiceScope {
  * customer's coupons and taxes. Reads only; used to issue (coupons locked) and to preview.
  */
 export async function computeInvoice(em: EntityManager, subscription: Subscription, scope: InvoiceScope, lockCoupons: boolean): Promise<InvoiceComputation> {
-  const plan = await em.findOneOrFail(Plan, { id: subscription.planId });
-  const lines: InvoiceLineInput[] = [];
-  if (scope.feePeriod) lines.push(feeLine(plan.currency, plan.name, plan.amount, { index: scope.periodIndex, ...scope.feePeriod }));
+  const plan = await em.findOneOrFail(Plan, { id: scope.usagePlanId ?? subscription.planId });
+  const { lines } = await feeLines(em, scope.fees);
   lines.push(...(await usageLines(em, subscription, plan, scope.usageWindow, scope.wholePeriod)));
-  const coupons = await couponsFor(em, subscription, lockCoupons);
+  const coupons = scope.withCoupons ? await couponsFor(em, subscription, lockCoupons) : [];
   const taxRates = await taxRatesFor(em, subscription.customerId);
   const draft = buildInvoice(plan.currency, lines, {
     coupons: coupons.map(({ applied, coupon }) => ({ id: applied.id, name: coupon.name, percentOff: coupon.percentOff ?? null, amountOff: coupon.amountOff ?? null })),
@@ -138,15 +183,31 @@ export function usagePeriodOf(subscription: Subscription, plan: Plan, invoiceInd
   return periodAt(subscription.billingAnchor, { interval: plan.interval, intervalCount: plan.intervalCount }, Math.max(0, invoiceIndex - 1));
 }
 
+/** Credit the customer holds in `currency`, with the customer row locked so two invoices cannot spend it twice. */
+async function availableCredit(tx: EntityManager, customerId: string, currency: string): Promise<Decimal> {
+  await tx.execute('select id from customers where id = ? for update', [customerId]);
+  const [row] = await tx.execute<Array<{ balance: string | null }>>(
+    'select sum(amount)::text as balance from customer_balance_transactions where customer_id = ? and currency = ?',
+    [customerId, currency],
+  );
+  return new Decimal(row.balance ?? 0);
+}
+
 async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, plan, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<Invoice> {
   const split = revenueSplit(draft);
-  const paid = draft.total.isZero();
+  // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
+  const credit = draft.total.isPositive() ? Decimal.min(draft.total, await availableCredit(tx, subscription.customerId, plan.currency)) : new Decimal(0);
+  const amountDue = Decimal.max(0, draft.total.minus(credit));
+  const paid = amountDue.isZero();
   const invoice = tx.create(Invoice, {
     id: newId('in'),
     ...(await nextInvoiceNumber(tx)),
     customerId: subscription.customerId,
     subscriptionId: subscription.id,
     periodIndex: request.periodIndex,
+    billingKey: request.billingKey,
+    billingReason: request.reason,
+    creditApplied: credit,
     status: paid ? 'paid' : 'open',
     currency: plan.currency,
     subtotal: draft.subtotal,
@@ -157,9 +218,9 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     total: draft.total,
     deferredAmount: split.deferred,
     amountPaid: new Decimal(0),
-    amountDue: draft.total,
-    periodStart: request.feePeriod?.start ?? usageFrom,
-    periodEnd: request.feePeriod?.end ?? request.usageUntil,
+    amountDue,
+    periodStart: request.fees[0]?.from ?? usageFrom,
+    periodEnd: request.fees.at(-1)?.to ?? request.usage?.until ?? usageFrom,
     issuedAt: request.issuedAt,
     paidAt: paid ? request.issuedAt : null,
     createdAt: new Date(),
@@ -193,6 +254,21 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
   await tx.flush();
   const posting = invoiceIssued({ ...invoice, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, deferred: split.deferred, earned: split.earned });
   if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+  const balanceChange = draft.total.isNegative() ? draft.total.negated() : credit.negated();
+  if (!balanceChange.isZero()) {
+    tx.create(CustomerBalanceTransaction, {
+      id: newId('cbt'),
+      customerId: invoice.customerId,
+      currency: invoice.currency,
+      amount: balanceChange,
+      invoiceId: invoice.id,
+      kind: draft.total.isNegative() ? 'proration_credit' : 'applied_to_invoice',
+      createdAt: new Date(),
+    });
+    await tx.flush();
+  }
+  const applied = creditApplied(invoice, credit);
+  if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
   return invoice;
 }
 
@@ -202,19 +278,33 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
  * already issued. Null when there is nothing to bill (a last invoice without usage).
  */
 export async function issueInvoice(em: EntityManager, request: InvoiceRequest): Promise<Invoice | null> {
-  const key = { subscriptionId: request.subscriptionId, periodIndex: request.periodIndex };
+  const key =
+    request.periodIndex !== null
+      ? { subscriptionId: request.subscriptionId, periodIndex: request.periodIndex }
+      : { subscriptionId: request.subscriptionId, billingKey: request.billingKey };
   const existing = await em.fork().findOne(Invoice, key);
   if (existing) return existing;
   try {
     return await em.fork().transactional(async (tx) => {
       const subscription = await loadSubscription(tx, request.subscriptionId);
-      const usageFrom = await closeUsageWindow(tx, subscription.id, request.usageUntil, request.endsUsage);
-      const plan = await tx.findOneOrFail(Plan, { id: subscription.planId });
-      const usageWindow = { start: usageFrom, end: request.usageUntil };
-      const wholePeriod = usageWindow.end.getTime() === usagePeriodOf(subscription, plan, request.periodIndex).end.getTime();
-      const computed = await computeInvoice(tx, subscription, { ...request, usageWindow, wholePeriod }, true);
-      if (!request.feePeriod && computed.draft.lines.length === 0) return null;
-      return storeInvoice(tx, request, computed, usageFrom);
+      let usageWindow = { start: subscription.usageClosedUntil, end: subscription.usageClosedUntil };
+      let wholePeriod = false;
+      if (request.usage) {
+        const usageFrom = await closeUsageWindow(tx, subscription.id, request.usage.until, request.usage.ends);
+        usageWindow = { start: usageFrom, end: request.usage.until };
+        const plan = await tx.findOneOrFail(Plan, { id: request.usage.planId ?? subscription.planId });
+        wholePeriod = request.usage.wholePeriod ?? usageWindow.end.getTime() === usagePeriodOf(subscription, plan, request.periodIndex ?? 0).end.getTime();
+      }
+      if (request.reopenUsageAt) await reopenUsage(tx, subscription.id, request.reopenUsageAt);
+      const computed = await computeInvoice(
+        tx,
+        subscription,
+        { fees: request.fees, usageWindow, usagePlanId: request.usage?.planId ?? null, wholePeriod, withCoupons: request.reason === 'subscription_cycle' },
+        true,
+      );
+      // A renewal always has its invoice (a $0 one included); anything else only when it bills something.
+      if (request.reason !== 'subscription_cycle' && computed.draft.lines.length === 0) return null;
+      return storeInvoice(tx, request, computed, usageWindow.start);
     });
   } catch (error) {
     // A concurrent attempt of the same activity won the race; its invoice is the one.
@@ -236,12 +326,15 @@ export interface PeriodInvoiceRequest {
 
 /** The invoice at a period's start: its fee in advance, and the usage of the period before, in arrears. */
 export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoiceRequest): Promise<Invoice> {
+  const subscription = await loadSubscription(em.fork(), request.subscriptionId);
+  const period = { start: request.periodStart, end: request.periodEnd };
   const invoice = await issueInvoice(em, {
     subscriptionId: request.subscriptionId,
     periodIndex: request.periodIndex,
-    feePeriod: { start: request.periodStart, end: request.periodEnd },
-    usageUntil: request.periodStart,
-    endsUsage: false,
+    billingKey: null,
+    reason: 'subscription_cycle',
+    fees: [{ planId: subscription.planId, period, from: period.start, to: period.end, credit: false }],
+    usage: { until: request.periodStart, planId: null, wholePeriod: null, ends: false },
     issuedAt: request.issuedAt,
   });
   return invoice!;

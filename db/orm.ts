@@ -2,13 +2,14 @@ import { MikroORM, type EntityManager, type Options } from '@mikro-orm/postgresq
 import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../migrations/Migration20261122000000_initial';
 import { Migration20261122100000_usage } from '../migrations/Migration20261122100000_usage';
+import { Migration20261122200000_lifecycle } from '../migrations/Migration20261122200000_lifecycle';
 import { CustomerSchema } from './entities/customer';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
 import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
 import { PaymentSchema } from './entities/payment';
 import { PlanSchema } from './entities/plan';
 import { SubscriptionSchema } from './entities/subscription';
-import { AppliedCouponSchema, CouponSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
+import { AppliedCouponSchema, CouponSchema, CustomerBalanceTransactionSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
 import { BillableMetricSchema, PlanChargeSchema } from './entities/usage';
 
 export const ENTITIES = [
@@ -26,12 +27,14 @@ export const ENTITIES = [
   AppliedCouponSchema,
   TaxRateSchema,
   CustomerTaxRateSchema,
+  CustomerBalanceTransactionSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
 const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_usage', class: Migration20261122100000_usage },
+  { name: 'Migration20261122200000_lifecycle', class: Migration20261122200000_lifecycle },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

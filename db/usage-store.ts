@@ -52,6 +52,12 @@ export async function closeUsageWindow(tx: EntityManager, subscriptionId: string
   return from;
 }
 
+/** A resumed subscription takes usage again from `at`; the paused time stays closed. */
+export async function reopenUsage(tx: EntityManager, subscriptionId: string, at: Date): Promise<void> {
+  await tx.execute('select pg_advisory_xact_lock(7301, usage_lock_bucket(?))', [subscriptionId]);
+  await tx.execute('update subscriptions set usage_closed_until = greatest(usage_closed_until, ?), usage_ends_at = null where id = ?', [at, subscriptionId]);
+}
+
 export interface MetricRef {
   id: string;
   aggregation: Aggregation;

@@ -4,7 +4,7 @@ import Decimal from 'decimal.js';
  * Posting rules of the double-entry ledger. Each business event becomes one balanced transaction;
  * the database enforces the same invariant again, so a bug here cannot unbalance the books.
  */
-export type AccountCode = 'accounts_receivable' | 'deferred_revenue' | 'revenue' | 'cash' | 'discounts' | 'tax_payable';
+export type AccountCode = 'accounts_receivable' | 'deferred_revenue' | 'revenue' | 'cash' | 'discounts' | 'tax_payable' | 'customer_credit';
 
 export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
@@ -14,6 +14,8 @@ export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'a
   // Contra-revenue: debited with what coupons gave away, so revenue stays at list price.
   { code: 'discounts', name: 'Discounts', type: 'revenue' },
   { code: 'tax_payable', name: 'Tax payable', type: 'liability' },
+  // What we owe customers as credit (a proration credit larger than the charges), spent on later invoices.
+  { code: 'customer_credit', name: 'Customer credit balances', type: 'liability' },
 ];
 
 export interface EntryDraft {
@@ -58,6 +60,8 @@ function twoLegged(
 ): TransactionDraft | null {
   // A zero amount moves nothing; posting it would only add noise to the books.
   if (amount.isZero()) return null;
+  // A negative amount (a credit reversing a charge) moves the other way.
+  if (amount.isNegative()) [debit, credit, amount] = [credit, debit, amount.negated()];
   const tx: TransactionDraft = {
     idempotencyKey,
     description,
@@ -90,19 +94,21 @@ export interface IssuedInvoiceAmounts {
  * An issued invoice: the customer owes its total; coupons' discounts are debited to a contra-revenue
  * account; fees wait in deferred revenue, usage is revenue at once (billed in arrears), and tax is
  * owed to the tax authority. Balanced by construction: total + discounts = deferred + earned + tax.
+ * Any amount may be negative (a proration credit): its leg then moves the other way, and a negative
+ * total is owed to the customer as credit instead of being a negative receivable.
  */
 export function invoiceIssued(invoice: IssuedInvoiceAmounts): TransactionDraft | null {
-  const entries: EntryDraft[] = [
-    { account: 'accounts_receivable', direction: 'debit', amount: invoice.total },
-    { account: 'discounts', direction: 'debit', amount: invoice.discountTotal },
-    { account: 'deferred_revenue', direction: 'credit', amount: invoice.deferred },
-    { account: 'revenue', direction: 'credit', amount: invoice.earned },
-    { account: 'tax_payable', direction: 'credit', amount: invoice.taxTotal },
+  // Signed as debit minus credit.
+  const legs: Array<[AccountCode, Decimal]> = [
+    [invoice.total.isNegative() ? 'customer_credit' : 'accounts_receivable', invoice.total],
+    ['discounts', invoice.discountTotal],
+    ['deferred_revenue', invoice.deferred.negated()],
+    ['revenue', invoice.earned.negated()],
+    ['tax_payable', invoice.taxTotal.negated()],
   ];
-  for (const e of entries) {
-    if (e.amount.isNegative()) throw new Error(`ledger transaction invoice:${invoice.id}:issued: entry amounts must be positive, got ${e.amount}`);
-  }
-  const moving = entries.filter((e) => !e.amount.isZero());
+  const moving: EntryDraft[] = legs
+    .filter(([, signed]) => !signed.isZero())
+    .map(([account, signed]) => ({ account, direction: signed.isPositive() ? 'debit' : 'credit', amount: signed.abs() }));
   // An invoice of nothing (a $0 plan) moves nothing; posting it would only add noise to the books.
   if (moving.length === 0) return null;
   const tx: TransactionDraft = {
@@ -114,6 +120,19 @@ export function invoiceIssued(invoice: IssuedInvoiceAmounts): TransactionDraft |
   };
   assertBalanced(tx);
   return tx;
+}
+
+/** Credit the customer holds pays part of an invoice: the liability shrinks, and so does the receivable. */
+export function creditApplied(invoice: { id: string; number: string; currency: string; issuedAt: Date }, amount: Decimal) {
+  return twoLegged(
+    `invoice:${invoice.id}:credit_applied`,
+    `Customer credit applied to invoice ${invoice.number}`,
+    invoice.currency,
+    invoice.issuedAt,
+    'customer_credit',
+    'accounts_receivable',
+    amount,
+  );
 }
 
 /** The period has been served: what was deferred becomes revenue. */

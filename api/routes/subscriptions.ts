@@ -172,10 +172,11 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       em(),
       subscription,
       {
-        periodIndex: nextIndex,
-        feePeriod: ended || subscription.cancelAtPeriodEnd ? null : { start: next.start, end: next.end },
+        fees: ended || subscription.cancelAtPeriodEnd ? [] : [{ planId: plan.id, period: next, from: next.start, to: next.end, credit: false }],
         usageWindow: { start: from, end: until > from ? until : from },
+        usagePlanId: plan.id,
         wholePeriod: position.status === 'active' && !ended,
+        withCoupons: true,
       },
       false,
     );

@@ -94,3 +94,28 @@ export const CustomerTaxRateSchema = new EntitySchema<CustomerTaxRate>({
     position: { type: 'integer' },
   },
 });
+
+/** Credit owed to a customer (positive) or spent on an invoice (negative); the balance is the sum. */
+export class CustomerBalanceTransaction {
+  id!: string;
+  customerId!: string;
+  currency!: string;
+  amount!: Decimal;
+  invoiceId!: string;
+  kind!: 'proration_credit' | 'applied_to_invoice';
+  createdAt: Date = new Date();
+}
+
+export const CustomerBalanceTransactionSchema = new EntitySchema<CustomerBalanceTransaction>({
+  class: CustomerBalanceTransaction,
+  tableName: 'customer_balance_transactions',
+  properties: {
+    id: { type: 'string', primary: true },
+    customerId: { type: 'string' },
+    currency: { type: 'string' },
+    amount: { type: DecimalType },
+    invoiceId: { type: 'string' },
+    kind: { type: 'string' },
+    createdAt: { type: 'Date' },
+  },
+});

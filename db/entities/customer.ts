@@ -6,6 +6,8 @@ export class Customer {
   email!: string;
   currency!: string;
   externalId?: string | null;
+  /** IANA time zone; billing periods are computed on this clock. */
+  timezone = 'UTC';
   createdAt: Date = new Date();
 }
 
@@ -18,6 +20,7 @@ export const CustomerSchema = new EntitySchema<Customer>({
     email: { type: 'string' },
     currency: { type: 'string' },
     externalId: { type: 'string', nullable: true },
+    timezone: { type: 'string' },
     createdAt: { type: 'Date' },
   },
 });

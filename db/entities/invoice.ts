@@ -5,6 +5,9 @@ import { DecimalType } from '../decimal-type';
 
 export type InvoiceStatus = 'open' | 'paid' | 'void';
 
+/** Stripe's names for why an invoice was issued. */
+export type BillingReason = 'subscription_cycle' | 'subscription_update' | 'subscription_pause' | 'subscription_cancel';
+
 /** Stored as the API shows them: amounts as decimal strings. */
 export interface InvoiceDiscountJson {
   applied_coupon_id: string;
@@ -36,7 +39,13 @@ export class Invoice {
   number!: string;
   customerId!: string;
   subscriptionId!: string;
-  periodIndex!: number;
+  /** The renewal cycle a period invoice bills; null for invoices between renewals. */
+  periodIndex?: number | null;
+  /** Identifies an invoice between renewals (a plan change, a pause, a cancellation); unique per subscription. */
+  billingKey?: string | null;
+  billingReason: BillingReason = 'subscription_cycle';
+  /** Customer credit spent on this invoice. */
+  creditApplied!: Decimal;
   status!: InvoiceStatus;
   currency!: string;
   subtotal!: Decimal;
@@ -66,7 +75,10 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     number: { type: 'string' },
     customerId: { type: 'string' },
     subscriptionId: { type: 'string' },
-    periodIndex: { type: 'integer' },
+    periodIndex: { type: 'integer', nullable: true },
+    billingKey: { type: 'string', nullable: true },
+    billingReason: { type: 'string' },
+    creditApplied: { type: DecimalType },
     status: { type: 'string' },
     currency: { type: 'string' },
     subtotal: { type: DecimalType },

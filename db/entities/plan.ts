@@ -6,6 +6,8 @@ import { DecimalType } from '../decimal-type';
 export class Plan {
   id!: string;
   code!: string;
+  /** A price change is a new version of the code; subscriptions keep theirs until migrated. */
+  version = 1;
   name!: string;
   currency!: string;
   interval!: Interval;
@@ -23,6 +25,7 @@ export const PlanSchema = new EntitySchema<Plan>({
   properties: {
     id: { type: 'string', primary: true },
     code: { type: 'string' },
+    version: { type: 'integer' },
     name: { type: 'string' },
     currency: { type: 'string' },
     interval: { type: 'string' },

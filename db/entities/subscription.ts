@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 
-export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'canceled';
+export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'paused' | 'canceled';
 
 /** The stored record of a subscription; its timeline is owned by its workflow, which keeps this row current. */
 export class Subscription {
@@ -21,6 +21,11 @@ export class Subscription {
   /** Usage before this instant is billed (or precedes billing); written only under the usage lock. */
   usageClosedUntil!: Date;
   usageEndsAt?: Date | null;
+  billingAlignment: 'anniversary' | 'calendar' = 'anniversary';
+  timezone = 'UTC';
+  /** What the workflow will change and when (mirrored, as the API shows it). */
+  scheduledChanges: unknown[] = [];
+  pausedAt?: Date | null;
   /** Version of the workflow state last written here; older writes are ignored. */
   stateVersion = 0;
   createdAt: Date = new Date();
@@ -45,6 +50,10 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
     externalId: { type: 'string', nullable: true },
     usageClosedUntil: { type: 'Date' },
     usageEndsAt: { type: 'Date', nullable: true },
+    billingAlignment: { type: 'string' },
+    timezone: { type: 'string' },
+    scheduledChanges: { type: 'json' },
+    pausedAt: { type: 'Date', nullable: true },
     stateVersion: { type: 'integer' },
     createdAt: { type: 'Date' },
   },

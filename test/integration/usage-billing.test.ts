@@ -344,13 +344,29 @@ describe('usage-based billing', () => {
       await invoiceAt(sub.id, 0);
       await send([{ transaction_id: 'end-1', subscription_id: sub.id, code: 'api_calls', timestamp: '2027-01-09T00:00:00Z', properties: { calls: 250 } }]);
       const endsAt = new Date('2027-01-10T12:00:00Z');
-      const last = await issueInvoice(em(), { subscriptionId: sub.id, periodIndex: 1, feePeriod: null, usageUntil: endsAt, endsUsage: true, issuedAt: endsAt });
+      const last = await issueInvoice(em(), {
+        subscriptionId: sub.id,
+        periodIndex: 1,
+        billingKey: null,
+        reason: 'subscription_cancel' as const,
+        fees: [],
+        usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
+        issuedAt: endsAt,
+      });
       // 250 x 0.01 = 2.50; cut short, so no fee and no minimum.
       expect(last?.total.toFixed(2)).toBe('2.50');
       const after = await send([{ transaction_id: 'end-2', subscription_id: sub.id, code: 'api_calls', timestamp: '2027-01-20T00:00:00Z', properties: { calls: 1 } }]);
       expect(after.body.rejected).toEqual([expect.objectContaining({ code: 'subscription_ended' })]);
       // A retry of the activity returns the same invoice and bills nothing new.
-      const retried = await issueInvoice(em(), { subscriptionId: sub.id, periodIndex: 1, feePeriod: null, usageUntil: endsAt, endsUsage: true, issuedAt: endsAt });
+      const retried = await issueInvoice(em(), {
+        subscriptionId: sub.id,
+        periodIndex: 1,
+        billingKey: null,
+        reason: 'subscription_cancel' as const,
+        fees: [],
+        usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
+        issuedAt: endsAt,
+      });
       expect(retried?.id).toBe(last?.id);
     });
   });

@@ -5,6 +5,7 @@ import {
   ACCOUNTS,
   assertBalanced,
   EntryDraft,
+  creditApplied,
   invoiceIssued,
   paymentReceived,
   revenueRecognized,
@@ -129,12 +130,34 @@ describe('invoiceIssued', () => {
     expect(invoiceIssued(invoice('0.00'))).toBeNull();
   });
 
-  it('a negative invoice total is refused rather than posted with its signs reversed', () => {
-    expect(() => invoiceIssued({ ...invoice('-5.00'), deferred: new Decimal(0) })).toThrow(/must be positive/);
+  it('a negative total (a proration credit larger than the charges) is owed to the customer as credit', () => {
+    // Unused time credited: 36.75 back out of deferred revenue; a 10.00 charge for the new plan goes in.
+    // Net fees -26.75: the customer is owed 26.75.
+    const tx = invoiceIssued({ ...invoice('-26.75'), deferred: new Decimal('-26.75'), earned: new Decimal(0) });
+    expect(tx?.entries.map((e) => [e.account, e.direction, e.amount.toFixed(2)])).toEqual([
+      ['customer_credit', 'credit', '26.75'],
+      ['deferred_revenue', 'debit', '26.75'],
+    ]);
   });
 
-  it('a negative leg (here deferred revenue) is refused too', () => {
-    expect(() => invoiceIssued({ ...invoice('5.00'), deferred: new Decimal('-5.00'), earned: new Decimal('10.00') })).toThrow(/must be positive/);
+  it('a negative leg moves the other way and the transaction still balances', () => {
+    // 5.00 owed = 10.00 of usage earned - 5.00 of fees credited back out of deferred revenue.
+    const tx = invoiceIssued({ ...invoice('5.00'), deferred: new Decimal('-5.00'), earned: new Decimal('10.00') });
+    expect(tx?.entries.map((e) => [e.account, e.direction, e.amount.toFixed(2)])).toEqual([
+      ['accounts_receivable', 'debit', '5.00'],
+      ['deferred_revenue', 'debit', '5.00'],
+      ['revenue', 'credit', '10.00'],
+    ]);
+  });
+
+  it('customer credit applied to an invoice moves from the credit liability to the receivable, once per invoice', () => {
+    const tx = creditApplied(invoice('49.00'), new Decimal('26.75'));
+    expect(tx?.idempotencyKey).toBe('invoice:in_123:credit_applied');
+    expect(tx?.entries.map((e) => [e.account, e.direction, e.amount.toFixed(2)])).toEqual([
+      ['customer_credit', 'debit', '26.75'],
+      ['accounts_receivable', 'credit', '26.75'],
+    ]);
+    expect(creditApplied(invoice('49.00'), new Decimal(0))).toBeNull();
   });
 
   it('a fee, usage, a coupon and sales tax post five balanced legs: 65.65 + 6.70 = 49.00 + 18.00 + 5.35', () => {
