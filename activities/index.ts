@@ -3,11 +3,27 @@ import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoic
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
 import { BillingError } from '../domain/errors';
-import { decimalString } from '../domain/money';
-import type { SubscriptionState } from '../workflows/messages';
+import { formatAmount } from '../domain/money';
+import { Plan } from '../db/entities/plan';
+import { Subscription } from '../db/entities/subscription';
+import { planSnapshot } from '../db/plan-snapshot';
+import type { BillingReason } from '../db/entities/invoice';
+import type { PlanSnapshot, SubscriptionState } from '../workflows/messages';
 
 export interface ActivityDeps {
   orm: Orm;
+}
+
+/** InvoiceRequest (db/invoice-store.ts) as a workflow sends it: instants as ISO strings. */
+export interface BillingRequest {
+  subscriptionId: string;
+  periodIndex: number | null;
+  billingKey: string | null;
+  reason: BillingReason;
+  fees: Array<{ planId: string; period: { start: string; end: string }; from: string; to: string; credit: boolean }>;
+  usage: { until: string; planId: string | null; wholePeriod: boolean | null; ends: boolean } | null;
+  reopenUsageAt: string | null;
+  issuedAt: string;
 }
 
 export interface IssuedInvoice {
@@ -46,7 +62,7 @@ export function createActivities({ orm }: ActivityDeps) {
           // The invoice is dated at its period's start, also when a backdated period is issued late.
           issuedAt: new Date(request.periodStart),
         });
-        return { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };
+        return { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
       });
     },
 
@@ -63,7 +79,39 @@ export function createActivities({ orm }: ActivityDeps) {
           usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
           issuedAt: endsAt,
         });
-        return invoice && { invoiceId: invoice.id, number: invoice.number, total: decimalString(invoice.total), currency: invoice.currency };
+        return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      });
+    },
+
+    /** Any invoice of the lifecycle workflow: renewal, plan change, pause, resume or cancellation. */
+    async billSubscription(request: BillingRequest): Promise<IssuedInvoice | null> {
+      return nonRetryableOnBillingError(async () => {
+        const invoice = await issueInvoice(em(), {
+          subscriptionId: request.subscriptionId,
+          periodIndex: request.periodIndex,
+          billingKey: request.billingKey,
+          reason: request.reason,
+          fees: request.fees.map((f) => ({
+            planId: f.planId,
+            period: { start: new Date(f.period.start), end: new Date(f.period.end) },
+            from: new Date(f.from),
+            to: new Date(f.to),
+            credit: f.credit,
+          })),
+          usage: request.usage && { until: new Date(request.usage.until), planId: request.usage.planId, wholePeriod: request.usage.wholePeriod, ends: request.usage.ends },
+          reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
+          issuedAt: new Date(request.issuedAt),
+        });
+        return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      });
+    },
+
+    /** The plan a subscription is on, for a workflow run that started before runs carried it. */
+    async loadPlan(request: { subscriptionId: string }): Promise<PlanSnapshot> {
+      return nonRetryableOnBillingError(async () => {
+        const subscription = await em().findOne(Subscription, { id: request.subscriptionId });
+        if (!subscription) throw new Error(`subscription ${request.subscriptionId} is not in the database (yet)`);
+        return planSnapshot(await em().findOneOrFail(Plan, { id: subscription.planId }));
       });
     },
 

@@ -16,11 +16,14 @@ const STATUS: Record<BillingErrorType, number> = {
 /** Well-formed requests the data cannot accept. */
 const UNPROCESSABLE = new Set(['currency_mismatch', 'amount_too_large']);
 
+/** Rejections of a request that makes no sense whatever the subscription's state. */
+const REQUEST_CODES = new Set(['date_in_past', 'plan_unchanged', 'currency_mismatch']);
+
 /** A workflow update rejected by its validator or failed by its handler carries our error code. */
 export function fromUpdateFailure(error: unknown): BillingError | null {
   if (!(error instanceof WorkflowUpdateFailedError) || !(error.cause instanceof ApplicationFailure)) return null;
   const code = error.cause.type ?? 'update_rejected';
-  const type: BillingErrorType = code.startsWith('invalid_') ? 'invalid_request_error' : 'state_error';
+  const type: BillingErrorType = code.startsWith('invalid_') || REQUEST_CODES.has(code) ? 'invalid_request_error' : 'state_error';
   return new BillingError(type, code, error.cause.message);
 }
 

@@ -9,14 +9,23 @@ import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
 import { decimalString, formatAmount } from '../domain/money';
-import type { SubscriptionState } from '../workflows/messages';
+import type { ScheduledChange, SubscriptionState } from '../workflows/messages';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
 const money = (amount: Decimal, currency: string): string => formatAmount(amount, currency);
 
 export function customerJson(c: Customer) {
-  return { id: c.id, object: 'customer', name: c.name, email: c.email, currency: c.currency, external_id: c.externalId ?? null, created_at: iso(c.createdAt) };
+  return {
+    id: c.id,
+    object: 'customer',
+    name: c.name,
+    email: c.email,
+    currency: c.currency,
+    timezone: c.timezone,
+    external_id: c.externalId ?? null,
+    created_at: iso(c.createdAt),
+  };
 }
 
 export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: BillableMetric }>) {
@@ -24,6 +33,7 @@ export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: B
     id: p.id,
     object: 'plan',
     code: p.code,
+    version: p.version,
     name: p.name,
     currency: p.currency,
     interval: p.interval,
@@ -36,22 +46,42 @@ export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: B
   };
 }
 
-export function subscriptionJson(s: Subscription, planCode: string, live: SubscriptionState | null) {
+function scheduledChangeJson(c: ScheduledChange) {
+  return {
+    id: c.id,
+    type: c.kind,
+    at: c.at,
+    at_period_end: c.atPeriodEnd,
+    ...(c.kind === 'change_plan' ? { plan_code: c.plan.code, plan_version: c.plan.version, proration: c.proration } : {}),
+    ...(c.kind === 'cancel' ? { prorate: c.prorate } : {}),
+  };
+}
+
+export function subscriptionJson(s: Subscription, plan: Plan, live: SubscriptionState | null) {
+  const scheduled = (live?.scheduledChanges ?? (s.scheduledChanges as ScheduledChange[])) ?? [];
   return {
     id: s.id,
     object: 'subscription',
     customer_id: s.customerId,
     external_id: s.externalId ?? null,
-    plan_code: planCode,
+    plan_code: live?.plan?.code ?? plan.code,
+    plan_version: live?.plan?.version ?? plan.version,
     status: live?.status ?? s.status,
     start_at: iso(s.startAt),
-    trial_end: iso(s.trialEnd),
+    trial_end: live ? live.trialEnd : iso(s.trialEnd),
+    billing_alignment: s.billingAlignment,
+    timezone: s.timezone,
     current_period_start: live ? (live.currentPeriod?.start ?? null) : iso(s.currentPeriodStart),
     current_period_end: live ? (live.currentPeriod?.end ?? null) : iso(s.currentPeriodEnd),
     cancel_at_period_end: live?.cancelAtPeriodEnd ?? s.cancelAtPeriodEnd,
     canceled_at: live ? live.canceledAt : iso(s.canceledAt),
+    paused_at: live ? (live.pausedAt ?? null) : iso(s.pausedAt),
     next_billing_at: live ? live.nextBillingAt : iso(s.currentPeriodEnd),
+    scheduled_changes: scheduled.map(scheduledChangeJson),
     upcoming: live ? live.upcoming : [],
+    latest_invoice: live?.latestInvoice
+      ? { id: live.latestInvoice.invoiceId, number: live.latestInvoice.number, total: live.latestInvoice.total, currency: live.latestInvoice.currency }
+      : null,
     workflow_id: s.workflowId,
     /** "workflow" when read live from the subscription's workflow, "database" when it could not be reached. */
     state_source: live ? 'workflow' : 'database',

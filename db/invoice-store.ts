@@ -295,7 +295,7 @@ export async function issueInvoice(em: EntityManager, request: InvoiceRequest): 
         const plan = await tx.findOneOrFail(Plan, { id: request.usage.planId ?? subscription.planId });
         wholePeriod = request.usage.wholePeriod ?? usageWindow.end.getTime() === usagePeriodOf(subscription, plan, request.periodIndex ?? 0).end.getTime();
       }
-      if (request.reopenUsageAt) await reopenUsage(tx, subscription.id, request.reopenUsageAt);
+      if (request.reopenUsageAt) await reopenUsage(tx, subscription.id, request.reopenUsageAt, request.periodIndex === 0);
       const computed = await computeInvoice(
         tx,
         subscription,

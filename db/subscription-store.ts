@@ -9,7 +9,8 @@ export async function recordSubscriptionState(em: EntityManager, state: Subscrip
   const result = await em.execute<{ affectedRows: number }>(
     `update subscriptions
         set status = ?, current_period_start = ?, current_period_end = ?, cancel_at_period_end = ?,
-            canceled_at = ?, state_version = ?
+            canceled_at = ?, state_version = ?, plan_id = coalesce(?, plan_id), trial_end = ?,
+            scheduled_changes = coalesce(?::jsonb, scheduled_changes), paused_at = ?
       where id = ? and state_version < ?`,
     [
       state.status,
@@ -18,6 +19,10 @@ export async function recordSubscriptionState(em: EntityManager, state: Subscrip
       state.cancelAtPeriodEnd,
       state.canceledAt,
       state.stateVersion,
+      state.plan?.id ?? null,
+      state.trialEnd,
+      state.scheduledChanges ? JSON.stringify(state.scheduledChanges) : null,
+      state.pausedAt ?? null,
       state.subscriptionId,
       state.stateVersion,
     ],

@@ -52,10 +52,18 @@ export async function closeUsageWindow(tx: EntityManager, subscriptionId: string
   return from;
 }
 
-/** A resumed subscription takes usage again from `at`; the paused time stays closed. */
-export async function reopenUsage(tx: EntityManager, subscriptionId: string, at: Date): Promise<void> {
+/**
+ * Usage is taken again from `at`: after a resume (the paused time stays closed), or when billing
+ * starts (the trial may have ended earlier or later than planned, so the start moves exactly there).
+ */
+export async function reopenUsage(tx: EntityManager, subscriptionId: string, at: Date, startsBilling: boolean): Promise<void> {
   await tx.execute('select pg_advisory_xact_lock(7301, usage_lock_bucket(?))', [subscriptionId]);
-  await tx.execute('update subscriptions set usage_closed_until = greatest(usage_closed_until, ?), usage_ends_at = null where id = ?', [at, subscriptionId]);
+  await tx.execute(
+    startsBilling
+      ? 'update subscriptions set usage_closed_until = ?, billing_anchor = ?, usage_ends_at = null where id = ?'
+      : 'update subscriptions set usage_closed_until = greatest(usage_closed_until, ?), usage_ends_at = null where id = ?',
+    startsBilling ? [at, at, subscriptionId] : [at, subscriptionId],
+  );
 }
 
 export interface MetricRef {

@@ -1,4 +1,4 @@
-import { addDays, periodAt, type Cadence } from './period';
+import { addDays, periodOf, type Alignment, type Cadence } from './period';
 
 export interface Timeline {
   trialEnd: Date | null;
@@ -23,7 +23,14 @@ export interface Position {
 }
 
 /** Where a subscription stands at `now`: not started, in its trial, or in which billing period. */
-export function positionAt(startAt: Date, timeline: Timeline, cadence: Cadence, now: Date): Position {
+export function positionAt(
+  startAt: Date,
+  timeline: Timeline,
+  cadence: Cadence,
+  now: Date,
+  clock: { zone: string; alignment: Alignment } = { zone: 'UTC', alignment: 'anniversary' },
+): Position {
+  const periodAt = (anchor: Date, c: Cadence, index: number) => periodOf({ anchor, cadence: c, ...clock }, index);
   if (now < startAt) return { status: 'scheduled', currentPeriodStart: null, currentPeriodEnd: null, elapsedPeriods: 0 };
   if (timeline.trialEnd && now < timeline.trialEnd) {
     return { status: 'trialing', currentPeriodStart: startAt, currentPeriodEnd: timeline.trialEnd, elapsedPeriods: 0 };

@@ -9,6 +9,7 @@ import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { customerJson } from '../serializers';
 import { currencyField, parse } from '../validation';
+import { isTimeZone } from '../../domain/zoned-time';
 
 const CreateCustomer = z
   .object({
@@ -16,6 +17,7 @@ const CreateCustomer = z
     email: z.email(),
     currency: currencyField,
     external_id: z.string().min(1).max(255).optional(),
+    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "America/New_York" or "UTC"').optional(),
   })
   .strict();
 
@@ -31,6 +33,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
       email: body.email,
       currency: body.currency,
       externalId: body.external_id ?? null,
+      timezone: body.timezone ?? 'UTC',
     });
     try {
       await em().persistAndFlush(customer);

@@ -8,6 +8,8 @@ import { BillableMetric, PlanCharge } from '../../db/entities/usage';
 import { newId } from '../../db/ids';
 import { forkEm } from '../../db/orm';
 import { chargePrice, type ChargeProperties } from '../../domain/charge-properties';
+import { decimalString } from '../../domain/money';
+import { planMigrationsRouter } from './plan-migrations';
 import { BillingError } from '../../domain/errors';
 import { INTERVALS } from '../../domain/period';
 import { assertValidPrice, CHARGE_MODELS } from '../../domain/pricing';
@@ -66,66 +68,115 @@ export async function chargesOf(em: EntityManager, planId: string) {
   return charges.map((c) => ({ charge: c, metric: metrics.get(c.metricId)! }));
 }
 
-export function plansRouter({ orm }: ApiDeps): Router {
-  const em = forkEm(orm);
+/** The newest version of a plan code, which new subscriptions get. */
+export async function latestPlan(em: EntityManager, code: string): Promise<Plan | null> {
+  return em.findOne(Plan, { code }, { orderBy: { version: 'desc' } });
+}
+
+type PlanFields = Omit<z.infer<typeof CreatePlan>, 'code'>;
+
+/** Validates a version's prices and builds its rows (not stored). */
+async function buildVersion(em: EntityManager, code: string, version: number, body: PlanFields) {
+  assertFitsCurrency(body.amount, body.currency, 'amount');
+  assertStorableAmount(body.amount, 'amount');
+  if (body.minimum_amount !== undefined) {
+    assertFitsCurrency(body.minimum_amount, body.currency, 'minimum_amount');
+    assertStorableAmount(body.minimum_amount, 'minimum_amount');
+  }
+  const planId = newId('plan');
+  const inputs = body.charges ?? [];
+  const metrics = new Map((await em.find(BillableMetric, { code: inputs.map((c) => c.metric_code) })).map((m) => [m.code, m]));
+  const charges = inputs.map((input, position) => {
+    const param = `charges.${position}`;
+    const metric = metrics.get(input.metric_code);
+    if (!metric) throw new BillingError('invalid_request_error', 'resource_missing', `No such billable metric: '${input.metric_code}'`, `${param}.metric_code`);
+    if (inputs.findIndex((c) => c.metric_code === input.metric_code) !== position) {
+      throw new BillingError('invalid_request_error', 'parameter_invalid', `Invalid ${param}.metric_code: metric ${input.metric_code} is already charged by this plan`, `${param}.metric_code`);
+    }
+    if (input.model === 'percentage' && metric.aggregation !== 'sum') {
+      throw new BillingError('invalid_request_error', 'parameter_invalid', `Invalid ${param}.model: percentage applies to a summed amount, but metric ${metric.code} aggregates by ${metric.aggregation}`, `${param}.model`);
+    }
+    const properties = parse(PROPERTIES[input.model], input.properties, `${param}.properties`) as ChargeProperties;
+    assertValidPrice(chargePrice(input.model, properties), `${param}.properties`);
+    return { charge: Object.assign(new PlanCharge(), { id: newId('chg'), planId, metricId: metric.id, position, model: input.model, properties }), metric };
+  });
+  const plan = Object.assign(new Plan(), {
+    id: planId,
+    code,
+    version,
+    name: body.name,
+    currency: body.currency,
+    interval: body.interval,
+    intervalCount: body.interval_count ?? 1,
+    trialDays: body.trial_days ?? 0,
+    amount: new Decimal(body.amount),
+    minimumAmount: body.minimum_amount === undefined ? null : new Decimal(body.minimum_amount),
+  });
+  return { plan, charges };
+}
+
+async function storeVersion(em: EntityManager, built: Awaited<ReturnType<typeof buildVersion>>, conflict: string): Promise<void> {
+  try {
+    await em.transactional(async (tx) => {
+      tx.persist(built.plan);
+      await tx.flush();
+      tx.persist(built.charges.map((c) => c.charge));
+    });
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException) throw new BillingError('conflict_error', 'resource_already_exists', conflict, 'code');
+    throw error;
+  }
+}
+
+/** A new version may change anything but the currency; what it leaves out is kept from the newest version. */
+const CreateVersion = CreatePlan.omit({ code: true, currency: true }).partial();
+
+export function plansRouter(deps: ApiDeps): Router {
+  const em = forkEm(deps.orm);
   const router = Router();
 
   router.post('/', allow('admin'), async (req, res) => {
     const body = parse(CreatePlan, req.body);
-    assertFitsCurrency(body.amount, body.currency, 'amount');
-    assertStorableAmount(body.amount, 'amount');
-    if (body.minimum_amount !== undefined) {
-      assertFitsCurrency(body.minimum_amount, body.currency, 'minimum_amount');
-      assertStorableAmount(body.minimum_amount, 'minimum_amount');
+    if (await latestPlan(em(), body.code)) {
+      throw new BillingError('conflict_error', 'resource_already_exists', `A plan with code "${body.code}" already exists; change its price with POST /v1/plans/${body.code}/versions`, 'code');
     }
-    const planId = newId('plan');
-    const inputs = body.charges ?? [];
-    const metrics = new Map((await em().find(BillableMetric, { code: inputs.map((c) => c.metric_code) })).map((m) => [m.code, m]));
-    const charges = inputs.map((input, position) => {
-      const param = `charges.${position}`;
-      const metric = metrics.get(input.metric_code);
-      if (!metric) throw new BillingError('invalid_request_error', 'resource_missing', `No such billable metric: '${input.metric_code}'`, `${param}.metric_code`);
-      if (inputs.findIndex((c) => c.metric_code === input.metric_code) !== position) {
-        throw new BillingError('invalid_request_error', 'parameter_invalid', `Invalid ${param}.metric_code: metric ${input.metric_code} is already charged by this plan`, `${param}.metric_code`);
-      }
-      if (input.model === 'percentage' && metric.aggregation !== 'sum') {
-        throw new BillingError('invalid_request_error', 'parameter_invalid', `Invalid ${param}.model: percentage applies to a summed amount, but metric ${metric.code} aggregates by ${metric.aggregation}`, `${param}.model`);
-      }
-      const properties = parse(PROPERTIES[input.model], input.properties, `${param}.properties`) as ChargeProperties;
-      assertValidPrice(chargePrice(input.model, properties), `${param}.properties`);
-      return Object.assign(new PlanCharge(), { id: newId('chg'), planId, metricId: metric.id, position, model: input.model, properties });
-    });
-    const plan = Object.assign(new Plan(), {
-      id: planId,
-      code: body.code,
-      name: body.name,
-      currency: body.currency,
-      interval: body.interval,
-      intervalCount: body.interval_count ?? 1,
-      trialDays: body.trial_days ?? 0,
-      amount: new Decimal(body.amount),
-      minimumAmount: body.minimum_amount === undefined ? null : new Decimal(body.minimum_amount),
-    });
-    try {
-      await em().transactional(async (tx) => {
-        tx.persist(plan);
-        await tx.flush();
-        tx.persist(charges);
-      });
-    } catch (error) {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new BillingError('conflict_error', 'resource_already_exists', `A plan with code "${body.code}" already exists`, 'code');
-      }
-      throw error;
-    }
-    res.status(201).json(planJson(plan, charges.map((charge) => ({ charge, metric: [...metrics.values()].find((m) => m.id === charge.metricId)! }))));
+    const built = await buildVersion(em(), body.code, 1, body);
+    await storeVersion(em(), built, `A plan with code "${body.code}" already exists`);
+    res.status(201).json(planJson(built.plan, built.charges));
+  });
+
+  router.post('/:code/versions', allow('admin'), async (req, res) => {
+    const body = parse(CreateVersion, req.body);
+    const latest = await latestPlan(em(), String(req.params.code));
+    if (!latest) throw new BillingError('not_found_error', 'resource_missing', `No such plan: '${req.params.code}'`, 'code');
+    const kept = await chargesOf(em(), latest.id);
+    const fields: PlanFields = {
+      name: body.name ?? latest.name,
+      currency: latest.currency,
+      interval: body.interval ?? latest.interval,
+      interval_count: body.interval_count ?? latest.intervalCount,
+      trial_days: body.trial_days ?? latest.trialDays,
+      amount: body.amount ?? decimalString(latest.amount),
+      minimum_amount: body.minimum_amount ?? (latest.minimumAmount ? decimalString(latest.minimumAmount) : undefined),
+      charges: body.charges ?? kept.map(({ charge, metric }) => ({ metric_code: metric.code, model: charge.model, properties: charge.properties })),
+    };
+    const built = await buildVersion(em(), latest.code, latest.version + 1, fields);
+    await storeVersion(em(), built, `Version ${latest.version + 1} of plan ${latest.code} was created concurrently; retry`);
+    res.status(201).json(planJson(built.plan, built.charges));
   });
 
   router.get('/:code', async (req, res) => {
-    const plan = await em().findOne(Plan, { code: req.params.code });
+    const plan = await latestPlan(em(), String(req.params.code));
     if (!plan) throw new BillingError('not_found_error', 'resource_missing', `No such plan: '${req.params.code}'`, 'code');
     res.json(planJson(plan, await chargesOf(em(), plan.id)));
   });
 
+  router.get('/:code/versions', async (req, res) => {
+    const versions = await em().find(Plan, { code: String(req.params.code) }, { orderBy: { version: 'asc' } });
+    if (versions.length === 0) throw new BillingError('not_found_error', 'resource_missing', `No such plan: '${req.params.code}'`, 'code');
+    res.json({ object: 'list', data: await Promise.all(versions.map(async (p) => planJson(p, await chargesOf(em(), p.id)))) });
+  });
+
+  router.use(planMigrationsRouter(deps));
   return router;
 }

@@ -1,23 +1,24 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { WorkflowIdConflictPolicy, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowIdConflictPolicy } from '@temporalio/client';
 import { Customer } from '../../db/entities/customer';
-import { Plan } from '../../db/entities/plan';
 import { Subscription } from '../../db/entities/subscription';
 import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
 import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../../domain/timeline';
-import { cancelUpdate, getStateQuery, subscriptionWorkflowId, type SubscriptionState, type SubscriptionWorkflowInput } from '../../workflows/messages';
+import { planSnapshot } from '../../db/plan-snapshot';
+import { subscriptionWorkflowId, type SubscriptionWorkflowInput } from '../../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../../workflows/search-attributes';
 import { allow } from '../auth';
 import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
-import { fromUpdateFailure } from '../errors';
 import { draftInvoiceJson, subscriptionJson } from '../serializers';
 import { computeInvoice } from '../../db/invoice-store';
 import { tierPartsJson } from '../../domain/charge-properties';
 import { decimalString, formatAmount } from '../../domain/money';
-import { periodAt } from '../../domain/period';
+import { liveState as queryState, loadSubscription, nextPeriodOf } from '../subscription-state';
+import { latestPlan } from './plans';
+import { subscriptionChangesRouter } from './subscription-changes';
 import Decimal from 'decimal.js';
 import { parse, timestampField } from '../validation';
 
@@ -27,41 +28,24 @@ const CreateSubscription = z
     plan_code: z.string().min(1),
     start_at: timestampField.optional(),
     external_id: z.string().min(1).max(255).optional(),
+    billing_alignment: z.enum(['anniversary', 'calendar']).optional(),
   })
   .strict();
 
-const CancelSubscription = z.object({ at: z.enum(['now', 'period_end']) }).strict();
-
-/** How long a read waits for the workflow before answering from the database. */
-const QUERY_DEADLINE_MS = 5_000;
 
 export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
+  router.use(subscriptionChangesRouter({ orm, temporal }));
 
-  async function load(id: string): Promise<{ subscription: Subscription; plan: Plan }> {
-    const subscription = await em().findOne(Subscription, { id });
-    if (!subscription) throw new BillingError('not_found_error', 'resource_missing', `No such subscription: '${id}'`, 'id');
-    const plan = await em().findOneOrFail(Plan, { id: subscription.planId });
-    return { subscription, plan };
-  }
-
-  async function liveState(workflowId: string): Promise<SubscriptionState | null> {
-    try {
-      return await temporal.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () =>
-        temporal.workflow.getHandle(workflowId).query(getStateQuery),
-      );
-    } catch (error) {
-      console.warn(`query of ${workflowId} failed; answering from the database:`, error instanceof Error ? error.message : error);
-      return null;
-    }
-  }
+  const load = (id: string) => loadSubscription(em(), id);
+  const liveState = (workflowId: string) => queryState(temporal, workflowId);
 
   router.post('/', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreateSubscription, req.body);
     const customer = await em().findOne(Customer, { id: body.customer_id });
     if (!customer) throw new BillingError('invalid_request_error', 'resource_missing', `No such customer: '${body.customer_id}'`, 'customer_id');
-    const plan = await em().findOne(Plan, { code: body.plan_code });
+    const plan = await latestPlan(em(), body.plan_code);
     if (!plan) throw new BillingError('invalid_request_error', 'resource_missing', `No such plan: '${body.plan_code}'`, 'plan_code');
     if (plan.currency !== customer.currency) {
       throw new BillingError(
@@ -75,7 +59,8 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
     const startAt = body.start_at ?? now;
     const timeline = subscriptionTimeline(startAt, plan.trialDays);
     const cadence = { interval: plan.interval, intervalCount: plan.intervalCount };
-    const position = positionAt(startAt, timeline, cadence, now);
+    const clock = { zone: customer.timezone, alignment: body.billing_alignment ?? ('anniversary' as const) };
+    const position = positionAt(startAt, timeline, cadence, now, clock);
     if (position.elapsedPeriods > MAX_ELAPSED_PERIODS) {
       throw new BillingError(
         'invalid_request_error',
@@ -99,6 +84,8 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       externalId: body.external_id ?? null,
       // Usage is billed from the first billing period on (after any trial).
       usageClosedUntil: timeline.billingAnchor,
+      billingAlignment: clock.alignment,
+      timezone: clock.zone,
     });
     const input: SubscriptionWorkflowInput = {
       subscriptionId: id,
@@ -112,6 +99,9 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       periodIndex: 0,
       cancelAtPeriodEnd: false,
       stateVersion: 0,
+      plan: planSnapshot(plan),
+      zone: clock.zone,
+      alignment: clock.alignment,
     };
     if (body.external_id && (await em().count(Subscription, { externalId: body.external_id })) > 0) {
       throw new BillingError('conflict_error', 'resource_already_exists', `A subscription with external_id "${body.external_id}" already exists`, 'external_id');
@@ -146,12 +136,12 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       }
       throw error;
     });
-    res.status(201).json(subscriptionJson(subscription, plan.code, null));
+    res.status(201).json(subscriptionJson(subscription, plan, null));
   });
 
   router.get('/:id', async (req, res) => {
     const { subscription, plan } = await load(String(req.params.id));
-    res.json(subscriptionJson(subscription, plan.code, await liveState(subscription.workflowId)));
+    res.json(subscriptionJson(subscription, plan, await liveState(subscription.workflowId)));
   });
 
   /**
@@ -160,22 +150,20 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
    */
   router.get('/:id/usage', async (req, res) => {
     const { subscription, plan } = await load(String(req.params.id));
+    const live = await liveState(subscription.workflowId);
     const now = new Date();
-    const timeline = { trialEnd: subscription.trialEnd ?? null, billingAnchor: subscription.billingAnchor };
-    const position = positionAt(subscription.startAt, timeline, { interval: plan.interval, intervalCount: plan.intervalCount }, now);
     const ended = subscription.usageEndsAt ?? null;
     const until = ended && ended < now ? ended : now;
     const from = subscription.usageClosedUntil;
-    const nextIndex = position.status === 'active' ? position.elapsedPeriods + 1 : 0;
-    const next = periodAt(subscription.billingAnchor, { interval: plan.interval, intervalCount: plan.intervalCount }, nextIndex);
+    const next = nextPeriodOf(live, plan, subscription);
     const computed = await computeInvoice(
       em(),
       subscription,
       {
-        fees: ended || subscription.cancelAtPeriodEnd ? [] : [{ planId: plan.id, period: next, from: next.start, to: next.end, credit: false }],
+        fees: next && !(live?.cancelAtPeriodEnd ?? subscription.cancelAtPeriodEnd) ? [{ planId: plan.id, period: next, from: next.start, to: next.end, credit: false }] : [],
         usageWindow: { start: from, end: until > from ? until : from },
         usagePlanId: plan.id,
-        wholePeriod: position.status === 'active' && !ended,
+        wholePeriod: (live?.status ?? subscription.status) === 'active' && !ended,
         withCoupons: true,
       },
       false,
@@ -197,26 +185,6 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       amount: formatAmount(usage.reduce((t, l) => t.plus(l.amount), new Decimal(0)), plan.currency),
       upcoming_invoice: draftInvoiceJson(computed.draft),
     });
-  });
-
-  router.post('/:id/cancel', allow('admin', 'support'), async (req, res) => {
-    const body = parse(CancelSubscription, req.body);
-    const { subscription, plan } = await load(String(req.params.id));
-    if (subscription.status === 'canceled') {
-      throw new BillingError('state_error', 'subscription_canceled', `subscription ${subscription.id} is already canceled`);
-    }
-    try {
-      const state = await temporal.workflow.getHandle(subscription.workflowId).executeUpdate(cancelUpdate, { args: [{ at: body.at }] });
-      res.json(subscriptionJson(subscription, plan.code, state));
-    } catch (error) {
-      const rejection = fromUpdateFailure(error);
-      if (rejection) throw rejection;
-      // The workflow has already ended: the subscription was canceled a moment ago.
-      if (error instanceof WorkflowNotFoundError) {
-        throw new BillingError('state_error', 'subscription_canceled', `subscription ${subscription.id} is already canceled`);
-      }
-      throw error;
-    }
   });
 
   return router;

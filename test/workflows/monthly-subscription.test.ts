@@ -22,9 +22,9 @@ describe('a monthly subscription started on 31 January', () => {
       // reporting success, so Temporal retries an activity whose work is already done.
       wrapActivities: (activities) => ({
         ...activities,
-        async issuePeriodInvoice(request: Parameters<typeof activities.issuePeriodInvoice>[0]) {
-          const result = await activities.issuePeriodInvoice(request);
-          issueAttempts.set(request.periodIndex, Context.current().info.attempt);
+        async billSubscription(request: Parameters<typeof activities.billSubscription>[0]) {
+          const result = await activities.billSubscription(request);
+          if (request.periodIndex !== null) issueAttempts.set(request.periodIndex, Context.current().info.attempt);
           if (request.periodIndex === 2 && Context.current().info.attempt === 1) {
             throw new Error('simulated crash after the invoice was committed');
           }
@@ -101,7 +101,7 @@ describe('a monthly subscription started on 31 January', () => {
     const canceled = await api.post(`/v1/subscriptions/${id}/cancel`, { at: 'period_end' });
     expect(canceled.status).toBe(200);
     expect(canceled.body).toMatchObject({ status: 'active', cancel_at_period_end: true });
-    expect(canceled.body.upcoming).toEqual([{ at: '2028-02-29T00:00:00.000Z', event: 'cancellation' }]);
+    expect(canceled.body.upcoming).toEqual([{ at: '2028-02-29T00:00:00.000Z', event: 'cancellation', changeId: expect.any(String) }]);
 
     await skipTo(new Date(Date.parse('2028-02-29T00:00:00Z') + 40 * DAY).toISOString());
     const after = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);

@@ -1,0 +1,60 @@
+import { fullPeriodOf, periodOf, type Alignment, type Cadence } from './period';
+
+/**
+ * What a plan change bills, decided once for the workflow (which bills it) and the API (which
+ * previews it). Same interval: with proration, the unused rest of the period on the old plan is
+ * credited and the same rest on the new plan charged. A new interval restarts the period at the
+ * change: the old plan's unused rest is credited (with proration) and the new plan's first period is
+ * charged in full. Amounts are the store's to compute (prorated to the millisecond, domain/proration).
+ */
+export interface Span {
+  start: Date;
+  end: Date;
+}
+
+export interface FeeSpec {
+  planId: string;
+  /** The whole period the plan's price is for. */
+  period: { start: string; end: string };
+  from: string;
+  to: string;
+  credit: boolean;
+}
+
+export interface PlanChangeBilling {
+  fees: FeeSpec[];
+  /** The new period when the interval changes; null when the period runs on. */
+  restart: { period: Span; basis: Span } | null;
+}
+
+const iso = (d: Date): string => d.toISOString();
+
+export function feeSpec(planId: string, basis: Span, from: Date, to: Date, credit: boolean): FeeSpec {
+  return { planId, period: { start: iso(basis.start), end: iso(basis.end) }, from: iso(from), to: iso(to), credit };
+}
+
+export const sameCadence = (a: Cadence, b: Cadence): boolean => a.interval === b.interval && a.intervalCount === b.intervalCount;
+
+export function planChangeBilling(change: {
+  current: { planId: string; cadence: Cadence };
+  next: { planId: string; cadence: Cadence };
+  prorate: boolean;
+  at: Date;
+  /** The current period, and the whole period its price is for (they differ for a short first calendar period). */
+  period: Span;
+  basis: Span;
+  zone: string;
+  alignment: Alignment;
+}): PlanChangeBilling {
+  const { current, next, at, period, basis } = change;
+  const rest = change.prorate && at < period.end;
+  const fees = rest ? [feeSpec(current.planId, basis, at, period.end, true)] : [];
+  if (sameCadence(current.cadence, next.cadence)) {
+    if (rest) fees.push(feeSpec(next.planId, basis, at, period.end, false));
+    return { fees, restart: null };
+  }
+  const schedule = { anchor: at, cadence: next.cadence, zone: change.zone, alignment: change.alignment };
+  const restarted = { period: periodOf(schedule, 0), basis: fullPeriodOf(schedule, 0) };
+  fees.push(feeSpec(next.planId, restarted.basis, restarted.period.start, restarted.period.end, false));
+  return { fees, restart: restarted };
+}
