@@ -29,7 +29,11 @@ alter table invoices alter column period_index drop not null;
 alter table invoices add column billing_key text;
 alter table invoices add column billing_reason text not null default 'subscription_cycle'
   check (billing_reason in ('subscription_cycle', 'subscription_update', 'subscription_pause', 'subscription_cancel'));
-alter table invoices add column credit_applied numeric(30, 6) not null default 0;
+alter table invoices add column credit_applied numeric(30, 6) not null default 0 check (credit_applied >= 0);
+-- What an invoice asks is paid, due, or covered by credit; a negative total asks nothing (it is credit).
+alter table invoices drop constraint invoices_check;
+alter table invoices add constraint invoices_amounts_check
+  check (amount_paid >= 0 and amount_due >= 0 and amount_paid + amount_due + credit_applied = greatest(total, 0));
 create unique index invoices_billing_key_idx on invoices (subscription_id, billing_key) where billing_key is not null;
 
 -- Positive: credit granted to the customer (a proration credit); negative: credit spent on an invoice.
