@@ -39,7 +39,7 @@ export async function scenarios(label: string): Promise<Scenarios> {
   const running: string[] = [];
   let n = 0;
   const invoiceBodies = async (id: string) => [...(await api.get(`/v1/invoices?subscription_id=${id}&limit=100`)).body.data].reverse();
-  return {
+  const self: Scenarios = {
     api,
     stack,
     at: (instant) => stack.skipTo(instant),
@@ -53,7 +53,7 @@ export async function scenarios(label: string): Promise<Scenarios> {
       return res.body.id;
     },
     async subscribe(fields) {
-      const customerId = fields.customer_id ?? (await this.customer());
+      const customerId = fields.customer_id ?? (await self.customer());
       const res = await api.post('/v1/subscriptions', { ...fields, customer_id: customerId });
       if (res.status !== 201) throw new Error(`subscription: ${res.status} ${JSON.stringify(res.body)}`);
       running.push(res.body.workflow_id);
@@ -73,10 +73,11 @@ export async function scenarios(label: string): Promise<Scenarios> {
       }
     },
     async stop() {
-      await this.cleanUp();
+      await self.cleanUp();
       await stack.stop();
     },
   };
+  return self;
 }
 
 /** Sum of decimal strings, for stating that parts add up. */
