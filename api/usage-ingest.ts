@@ -35,6 +35,7 @@ const STORE_MESSAGES: Record<Exclude<StoreOutcome, 'accepted' | 'duplicate'>, st
   timestamp_before_billing_start: "timestamp is before the subscription's first billing period (its start, or the end of its trial)",
   period_already_invoiced: 'timestamp falls in a period whose usage has already been invoiced',
   subscription_ended: 'timestamp is at or after the end of the subscription',
+  subscription_paused: 'the subscription is paused: usage from its pause until it resumes is not billed',
 };
 
 interface Pending {

@@ -6,6 +6,18 @@ import type { SubscriptionState } from '../workflows/messages';
  * makes the write idempotent and order-proof: a retried or late write of an older state changes nothing.
  */
 export async function recordSubscriptionState(em: EntityManager, state: SubscriptionState): Promise<void> {
+  const billingStart = state.schedule && (state.status === 'scheduled' || state.status === 'trialing') ? state.schedule.anchor : null;
+  if (billingStart) {
+    // The trial's end moved (ended early or extended): usage is billed from the new start, and
+    // events before it are refused. Under the usage lock, so no event slips in between.
+    await em.transactional(async (tx) => {
+      await tx.execute('select pg_advisory_xact_lock(7301, usage_lock_bucket(?))', [state.subscriptionId]);
+      await tx.execute(
+        'update subscriptions set billing_anchor = ?, usage_closed_until = ? where id = ? and state_version < ? and billing_anchor <> ?',
+        [billingStart, billingStart, state.subscriptionId, state.stateVersion, billingStart],
+      );
+    });
+  }
   const result = await em.execute<{ affectedRows: number }>(
     `update subscriptions
         set status = ?, current_period_start = ?, current_period_end = ?, cancel_at_period_end = ?,

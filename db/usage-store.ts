@@ -20,7 +20,8 @@ export type StoreOutcome =
   | 'subscription_missing'
   | 'timestamp_before_billing_start'
   | 'period_already_invoiced'
-  | 'subscription_ended';
+  | 'subscription_ended'
+  | 'subscription_paused';
 
 /**
  * Stores a batch in one statement and one commit (fsync'd before this resolves), and says per event

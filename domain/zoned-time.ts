@@ -126,8 +126,8 @@ function isValidLocal(local: LocalDateTime): boolean {
 export function fromLocal(zone: string, local: LocalDateTime): Date {
   if (!isValidLocal(local)) throw new RangeError(`not a valid local date and time: ${JSON.stringify(local)}`);
   const wall = wallMillis(local);
-  // No zone has changed its offset twice within two days, so the offsets a day either side are the
-  // only ones that can apply to this wall time.
+  // Since 1970 no zone in the tz database has changed its offset twice within two days, so the
+  // offsets a day either side are the only ones that can apply to this wall time.
   const offsetBefore = offsetAt(zone, wall - DAY_MS);
   const offsetAfter = offsetAt(zone, wall + DAY_MS);
   const candidates = [wall - offsetBefore, wall - offsetAfter].filter((instant) => offsetAt(zone, instant) === wall - instant);

@@ -50,6 +50,39 @@ create table customer_balance_transactions (
 create index customer_balance_customer_idx on customer_balance_transactions (customer_id, currency);
 
 insert into ledger_accounts (code, name, type) values ('customer_credit', 'Customer credit balances', 'liability');
+
+-- As in the usage migration, and an event of a paused subscription is refused as paused, not ended.
+create or replace function ingest_usage_events(events jsonb) returns table (idx bigint, outcome text) language plpgsql as $$
+begin
+  perform pg_advisory_xact_lock_shared(7301, bucket)
+  from (select distinct usage_lock_bucket(e->>'subscription_id') as bucket from jsonb_array_elements(events) e order by 1) buckets;
+  return query
+  with input as (
+    select r.*, s.billing_anchor, s.usage_closed_until, s.usage_ends_at, s.status
+    from rows from (jsonb_to_recordset(events) as (transaction_id text, subscription_id text, metric_id text, "timestamp" timestamptz, value text, properties jsonb))
+      with ordinality as r(transaction_id, subscription_id, metric_id, "timestamp", value, properties, idx)
+    left join subscriptions s on s.id = r.subscription_id
+  ), judged as (
+    select input.*, case
+      when exists (select 1 from usage_events u where u.transaction_id = input.transaction_id) then 'duplicate'
+      when input.billing_anchor is null then 'subscription_missing'
+      when input."timestamp" < input.billing_anchor then 'timestamp_before_billing_start'
+      when input."timestamp" < input.usage_closed_until then 'period_already_invoiced'
+      when input.usage_ends_at is not null and input."timestamp" >= input.usage_ends_at then
+        case when input.status = 'paused' then 'subscription_paused' else 'subscription_ended' end
+    end as rejection
+    from input
+  ), inserted as (
+    insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
+    select j.transaction_id, j.subscription_id, j.metric_id, j."timestamp", j.value, coalesce(j.properties, '{}'::jsonb)
+    from judged j where j.rejection is null
+    on conflict (transaction_id) do nothing
+    returning usage_events.transaction_id
+  )
+  select j.idx, coalesce(j.rejection, 'duplicate')
+  from judged j
+  where j.rejection is not null or not exists (select 1 from inserted i where i.transaction_id = j.transaction_id);
+end $$;
 `);
   }
 }

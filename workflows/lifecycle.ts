@@ -132,16 +132,20 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
     state.pausedAt = pausedAt ? iso(pausedAt) : null;
     state.latestInvoice = latestInvoice;
     state.nextBillingAt =
-      phase === 'active' ? iso(period.end) : phase === 'scheduled' || phase === 'trialing' ? iso(trialEnd && trialEnd > startAt ? trialEnd : startAt) : null;
+      phase === 'active' ? (renews() ? iso(period.end) : null) : phase === 'scheduled' || phase === 'trialing' ? iso(trialEnd && trialEnd > startAt ? trialEnd : startAt) : null;
     state.upcoming = upcomingEvents();
   }
+
+  /** The current period renews unless a cancellation or a pause comes first. */
+  const renews = (): boolean =>
+    !scheduled.some((c) => (c.kind === 'cancel' || c.kind === 'pause') && (c.atPeriodEnd || new Date(c.at) <= period.end));
 
   function upcomingEvents(): UpcomingEvent[] {
     if (phase === 'canceled') return [];
     const events: UpcomingEvent[] = [];
     if (phase === 'scheduled') events.push({ at: iso(startAt), event: 'start' });
     if (trialEnd && (phase === 'scheduled' || phase === 'trialing')) events.push({ at: iso(trialEnd), event: 'trial_end' });
-    if (phase === 'active' && !scheduled.some((c) => c.kind === 'cancel' && c.atPeriodEnd)) events.push({ at: iso(period.end), event: 'renewal' });
+    if (phase === 'active' && renews()) events.push({ at: iso(period.end), event: 'renewal' });
     const names = { change_plan: 'plan_change', pause: 'pause', resume: 'resume', cancel: 'cancellation' } as const;
     for (const change of scheduled) events.push({ at: change.atPeriodEnd && phase === 'active' ? iso(period.end) : change.at, event: names[change.kind], changeId: change.id });
     return events.sort((a, b) => a.at.localeCompare(b.at));
@@ -597,6 +601,18 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
       }
       phase = phase === 'scheduled' && trialEnd && trialEnd > startAt && Date.now() < trialEnd.getTime() ? 'trialing' : 'active';
       if (phase === 'active') {
+        // What was scheduled for the end of the trial (or the start) happens before the first invoice.
+        if (scheduled.some((c) => c.kind === 'cancel' && c.atPeriodEnd)) {
+          phase = 'trialing';
+          await cancel(starts, false, true);
+          return finish();
+        }
+        const changeAtStart = scheduled.find((c): c is Extract<ScheduledChange, { kind: 'change_plan' }> => c.kind === 'change_plan' && c.atPeriodEnd);
+        if (changeAtStart) {
+          scheduled = scheduled.filter((c) => c !== changeAtStart);
+          plan = changeAtStart.plan;
+          cadence = plan.cadence;
+        }
         segment = { anchor: trialEnd && trialEnd > startAt ? trialEnd : startAt, firstCycle: 0 };
         period = periodOfCycle(cycle);
       }
