@@ -20,12 +20,15 @@ const histories = readdirSync(DIR)
 describe('recorded subscription histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories of a trial, backdated periods, cancellations, and usage billed at the end', () => {
+  it('has the recorded histories of both workflow versions: trials, backdated periods, cancellations, usage billed at the end, plan changes, pause and resume, trial changes', () => {
     expect(histories).toEqual([
       'backdated-catch-up-in-one-run.json',
       'backdated-trial-then-first-period.json',
       'cancel-at-period-end.json',
       'cancel-now.json',
+      'lifecycle-backdated-continued.json',
+      'lifecycle-changes-pause-cancel.json',
+      'lifecycle-trial-calendar-reactivate.json',
       'trial-canceled-ends-usage.json',
       'trialing-running.json',
       'usage-then-cancel-now.json',
