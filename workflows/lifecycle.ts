@@ -427,6 +427,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
       if (resolved.immediate) {
         return {
           ...action(async () => {
+            if (phase !== 'active') reject(phase === 'paused' ? 'subscription_paused' : 'subscription_not_active', `subscription ${input.subscriptionId} is ${phase}`);
             await pause(newChangeId('pause'), now());
             await publish();
           }),
@@ -496,7 +497,8 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
 
   async function drain(): Promise<void> {
     while (queue.length > 0) {
-      const next = queue.shift()!;
+      // The action stays queued while it runs, so validators of later updates see it in flight.
+      const next = queue[0];
       try {
         if (phase === 'canceled') reject('subscription_canceled', `subscription ${input.subscriptionId} is canceled`);
         await next.run();
@@ -505,6 +507,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
         next.failure = error;
       }
       next.done = true;
+      queue.shift();
     }
   }
 
