@@ -1,4 +1,4 @@
-import { expectError, startStack, unique, waitForInvoices, type Stack } from './harness';
+import { eventually, expectError, startStack, unique, waitForInvoices, type Stack } from './harness';
 
 /**
  * Support changes against the real Temporal dev server. A refused change is rejected by the
@@ -51,5 +51,19 @@ describe('subscription changes on the dev server', () => {
     expect(upgraded.status).toBe(200);
     expect(upgraded.body.scheduled_changes).toEqual([expect.objectContaining({ type: 'change_plan', plan_code: pro, at_period_end: true })]);
     expect((await handle.fetchHistory()).events?.length).toBeGreaterThan(before);
+
+    // Operators find it by its new status once it is paused; the memo says what comes next.
+    const paused = await stack.support.post(`/v1/subscriptions/${id}/pause`, {});
+    expect(paused.body).toMatchObject({ status: 'paused', next_billing_at: null });
+    const found = await eventually(
+      'the paused subscription is visible by status',
+      async () => {
+        const runs = [];
+        for await (const run of stack.temporal.client.workflow.list({ query: `WorkflowId = "${sub.body.workflow_id}" AND SubscriptionStatus = "paused"` })) runs.push(run);
+        return runs;
+      },
+      (runs) => runs.length === 1,
+    );
+    expect(String((found[0].memo as { summary?: string } | undefined)?.summary)).toContain(': paused');
   });
 });
