@@ -1,4 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
+import type { EmailTransport } from '../mail/smtp';
+import type { StripeGateway } from '../payments/stripe-gateway';
+import { createCollectionActivities, type ProvisioningSettings } from './collection';
 import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
@@ -12,6 +15,10 @@ import type { PlanSnapshot, SubscriptionState } from '../workflows/messages';
 
 export interface ActivityDeps {
   orm: Orm;
+  /** Card collection, e-mail and provisioning webhooks; absent ones are not configured. */
+  stripe?: StripeGateway | null;
+  mail?: EmailTransport | null;
+  provisioning?: ProvisioningSettings | null;
 }
 
 /** InvoiceRequest (db/invoice-store.ts) as a workflow sends it: instants as ISO strings. */
@@ -31,6 +38,8 @@ export interface IssuedInvoice {
   number: string;
   total: string;
   currency: string;
+  /** What is left to collect (after customer credit); absent in results recorded before collection existed. */
+  amountDue?: string;
 }
 
 /** A BillingError will not go away by retrying; tell Temporal so, with its code as the failure type. */
@@ -44,9 +53,10 @@ async function nonRetryableOnBillingError<T>(work: () => Promise<T>): Promise<T>
 }
 
 /** Side effects of the billing workflows, built from their dependencies (real Postgres in tests too). */
-export function createActivities({ orm }: ActivityDeps) {
+export function createActivities({ orm, stripe = null, mail = null, provisioning = null }: ActivityDeps) {
   const em = forkEm(orm);
   return {
+    ...createCollectionActivities({ orm, stripe, mail, provisioning }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;
@@ -102,7 +112,15 @@ export function createActivities({ orm }: ActivityDeps) {
           reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
           issuedAt: new Date(request.issuedAt),
         });
-        return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+        return (
+          invoice && {
+            invoiceId: invoice.id,
+            number: invoice.number,
+            total: formatAmount(invoice.total, invoice.currency),
+            currency: invoice.currency,
+            amountDue: formatAmount(invoice.amountDue, invoice.currency),
+          }
+        );
       });
     },
 

@@ -6,10 +6,13 @@ import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
 import { customersRouter } from './routes/customers';
+import { emailsRouter } from './routes/emails';
 import { invoicesRouter } from './routes/invoices';
 import { ledgerRouter } from './routes/ledger';
 import { plansRouter } from './routes/plans';
 import { adjustmentsRouter } from './routes/adjustments';
+import { paymentMethodsRouter } from './routes/payment-methods';
+import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { metricsRouter } from './routes/metrics';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
@@ -25,6 +28,8 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
 
+  // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
+  app.use('/webhooks/stripe', stripeWebhooksRouter(deps));
   app.use('/v1', express.json({ limit: '5mb', strict: false }), authenticate(keys));
   // Every key may read; writes are allowed per route.
   app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
@@ -34,11 +39,13 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', idempotency(forkEm(deps.orm)));
   app.use('/v1', adjustmentsRouter(deps));
   app.use('/v1/metrics', metricsRouter(deps));
+  app.use('/v1/customers', paymentMethodsRouter(deps));
   app.use('/v1/customers', customersRouter(deps));
   app.use('/v1/plans', plansRouter(deps));
   app.use('/v1/subscriptions', subscriptionsRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));
+  app.use('/v1/emails', emailsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);
   });

@@ -3,7 +3,9 @@ import { Migrator } from '@mikro-orm/migrations';
 import { Migration20261122000000_initial } from '../migrations/Migration20261122000000_initial';
 import { Migration20261122100000_usage } from '../migrations/Migration20261122100000_usage';
 import { Migration20261122200000_lifecycle } from '../migrations/Migration20261122200000_lifecycle';
+import { Migration20261122300000_collection } from '../migrations/Migration20261122300000_collection';
 import { CustomerSchema } from './entities/customer';
+import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
 import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
 import { PaymentSchema } from './entities/payment';
@@ -28,6 +30,7 @@ export const ENTITIES = [
   TaxRateSchema,
   CustomerTaxRateSchema,
   CustomerBalanceTransactionSchema,
+  EmailMessageSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
@@ -35,6 +38,7 @@ const MIGRATIONS = [
   { name: 'Migration20261122000000_initial', class: Migration20261122000000_initial },
   { name: 'Migration20261122100000_usage', class: Migration20261122100000_usage },
   { name: 'Migration20261122200000_lifecycle', class: Migration20261122200000_lifecycle },
+  { name: 'Migration20261122300000_collection', class: Migration20261122300000_collection },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

@@ -2,7 +2,7 @@ import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type Decimal from 'decimal.js';
 import { BillingError } from '../domain/errors';
-import { paymentReceived } from '../domain/ledger';
+import { paymentReceived, writeOffRecovered } from '../domain/ledger';
 import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
 import { Invoice } from './entities/invoice';
 import { Payment } from './entities/payment';
@@ -24,8 +24,8 @@ export async function recordManualPayment(em: EntityManager, request: ManualPaym
   return em.fork().transactional(async (tx) => {
     const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!invoice) throw new BillingError('not_found_error', 'resource_missing', `No such invoice: '${request.invoiceId}'`);
-    if (invoice.status !== 'open') {
-      throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only open invoices accept payments`);
+    if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
+      throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only open (or written-off) invoices accept payments`);
     }
     if (!request.amount.isPositive() || request.amount.isZero()) {
       throw new BillingError('invalid_request_error', 'amount_invalid', 'amount must be greater than zero', 'amount');
@@ -40,6 +40,11 @@ export async function recordManualPayment(em: EntityManager, request: ManualPaym
         `amount ${decimalString(request.amount)} exceeds the ${formatAmount(invoice.amountDue, invoice.currency)} ${invoice.currency} due on invoice ${invoice.number}`,
         'amount',
       );
+    }
+    if (invoice.status === 'uncollectible') {
+      // Paid after being written off: the bad debt is recovered before the payment settles it.
+      const recovered = writeOffRecovered({ id: invoice.id, number: invoice.number, currency: invoice.currency, amount: request.amount, at: request.receivedAt });
+      if (recovered) await postTransaction(tx, { ...recovered, idempotencyKey: `${recovered.idempotencyKey}:${request.receivedAt.getTime()}` }, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     const payment = tx.create(Payment, {
       id: newId('py'),

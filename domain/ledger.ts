@@ -4,9 +4,21 @@ import Decimal from 'decimal.js';
  * Posting rules of the double-entry ledger. Each business event becomes one balanced transaction;
  * the database enforces the same invariant again, so a bug here cannot unbalance the books.
  */
-export type AccountCode = 'accounts_receivable' | 'deferred_revenue' | 'revenue' | 'cash' | 'discounts' | 'tax_payable' | 'customer_credit';
+export type AccountCode =
+  | 'accounts_receivable'
+  | 'deferred_revenue'
+  | 'revenue'
+  | 'cash'
+  | 'discounts'
+  | 'tax_payable'
+  | 'customer_credit'
+  | 'stripe_clearing'
+  | 'stripe_fees'
+  | 'bad_debt'
+  | 'refunds'
+  | 'credit_notes';
 
-export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' }> = [
+export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' | 'expense' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
   { code: 'cash', name: 'Cash', type: 'asset' },
   { code: 'deferred_revenue', name: 'Deferred revenue', type: 'liability' },
@@ -16,6 +28,13 @@ export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'a
   { code: 'tax_payable', name: 'Tax payable', type: 'liability' },
   // What we owe customers as credit (a proration credit larger than the charges), spent on later invoices.
   { code: 'customer_credit', name: 'Customer credit balances', type: 'liability' },
+  // Card payments land here until Stripe pays out; its fees come off it.
+  { code: 'stripe_clearing', name: 'Stripe clearing', type: 'asset' },
+  { code: 'stripe_fees', name: 'Payment processing fees', type: 'expense' },
+  { code: 'bad_debt', name: 'Bad debt', type: 'expense' },
+  // Contra-revenue, like discounts: revenue stays as billed and what was given back shows.
+  { code: 'refunds', name: 'Refunds', type: 'revenue' },
+  { code: 'credit_notes', name: 'Credit notes', type: 'revenue' },
 ];
 
 export interface EntryDraft {
@@ -158,4 +177,52 @@ export function paymentReceived(payment: { id: string; invoiceNumber: string; cu
     'accounts_receivable',
     payment.amount,
   );
+}
+
+/** A card payment through Stripe: the receivable is settled into Stripe's clearing account, less its fee. */
+export function cardPaymentReceived(payment: { id: string; invoiceNumber: string; currency: string; amount: Decimal; fee: Decimal | null; receivedAt: Date }) {
+  const entries: EntryDraft[] = [
+    { account: 'stripe_clearing', direction: 'debit', amount: payment.amount },
+    { account: 'accounts_receivable', direction: 'credit', amount: payment.amount },
+  ];
+  if (payment.fee && payment.fee.isPositive()) {
+    entries.push({ account: 'stripe_fees', direction: 'debit', amount: payment.fee }, { account: 'stripe_clearing', direction: 'credit', amount: payment.fee });
+  }
+  const tx: TransactionDraft = {
+    idempotencyKey: `payment:${payment.id}`,
+    description: `Card payment for invoice ${payment.invoiceNumber}`,
+    currency: payment.currency,
+    effectiveAt: payment.receivedAt,
+    entries,
+  };
+  assertBalanced(tx);
+  return tx;
+}
+
+/** Money given back on a paid invoice, out of the account it came in through. */
+export function refundIssued(refund: { id: string; invoiceNumber: string; currency: string; amount: Decimal; at: Date; via: 'cash' | 'stripe_clearing' }) {
+  return twoLegged(`refund:${refund.id}`, `Refund on invoice ${refund.invoiceNumber}`, refund.currency, refund.at, 'refunds', refund.via, refund.amount);
+}
+
+/** A credit note: less asked on an open invoice, or credit the customer holds for later invoices. */
+export function creditNoteIssued(note: { id: string; number: string; invoiceNumber: string; currency: string; amount: Decimal; at: Date; kind: 'reduce_due' | 'customer_balance' }) {
+  return twoLegged(
+    `credit_note:${note.id}`,
+    `Credit note ${note.number} on invoice ${note.invoiceNumber}`,
+    note.currency,
+    note.at,
+    'credit_notes',
+    note.kind === 'reduce_due' ? 'accounts_receivable' : 'customer_credit',
+    note.amount,
+  );
+}
+
+/** An invoice written off as uncollectible: the receivable becomes bad debt. */
+export function invoiceWrittenOff(invoice: { id: string; number: string; currency: string; amountDue: Decimal; at: Date }) {
+  return twoLegged(`invoice:${invoice.id}:written_off`, `Invoice ${invoice.number} written off`, invoice.currency, invoice.at, 'bad_debt', 'accounts_receivable', invoice.amountDue);
+}
+
+/** A written-off invoice paid after all: the bad debt is recovered into the receivable the payment then settles. */
+export function writeOffRecovered(invoice: { id: string; number: string; currency: string; amount: Decimal; at: Date }) {
+  return twoLegged(`invoice:${invoice.id}:recovered`, `Written-off invoice ${invoice.number} recovered`, invoice.currency, invoice.at, 'accounts_receivable', 'bad_debt', invoice.amount);
 }

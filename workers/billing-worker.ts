@@ -1,12 +1,18 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { ProvisioningSettings } from '../activities/collection';
 import type { Orm } from '../db/orm';
+import type { EmailTransport } from '../mail/smtp';
+import type { StripeGateway } from '../payments/stripe-gateway';
 
 export interface BillingWorkerDeps {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   orm: Orm;
+  stripe?: StripeGateway | null;
+  mail?: EmailTransport | null;
+  provisioning?: ProvisioningSettings | null;
   /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
@@ -14,7 +20,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
-  const activities = createActivities({ orm: deps.orm });
+  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

@@ -1,1 +1,2 @@
 export { subscriptionWorkflow } from './subscription';
+export { invoiceCollectionWorkflow } from './invoice-collection';

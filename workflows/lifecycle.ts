@@ -4,7 +4,10 @@ import {
   condition,
   continueAsNew,
   log,
+  ParentClosePolicy,
+  patched,
   proxyActivities,
+  startChild,
   setHandler,
   upsertMemo,
   upsertSearchAttributes,
@@ -32,6 +35,13 @@ import {
   type SubscriptionWorkflowInput,
   type UpcomingEvent,
 } from './messages';
+import {
+  invoiceCollectionFailedSignal,
+  invoiceCollectionWorkflow,
+  invoiceOverdueSignal,
+  invoiceSettledSignal,
+  invoiceWorkflowId,
+} from './invoice-collection';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from './search-attributes';
 
 // Billing must happen eventually, so retries never give up; errors the store marks non-retryable
@@ -40,6 +50,9 @@ const billing = proxyActivities<BillingActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+
+/** Patch: each invoice that asks money is collected by its own child workflow, `invoice-<id>`. */
+const COLLECT_INVOICES = 'collect-invoices';
 
 /** A backdated subscription bills its elapsed periods in one run, up to this many, to keep histories small. */
 const MAX_PERIODS_PER_RUN = 100;
@@ -82,6 +95,10 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
   let toRecognize: string[] = [];
   let latestInvoice: InvoiceSummary | null = null;
   let changeCount = 0;
+  // Invoices whose collection is behind: overdue (a charge failed) or failed (the schedule ran out).
+  const unpaid: Record<string, 'overdue' | 'failed'> = { ...(input.unpaid ?? {}) };
+  let suspendedFor: string | null = input.suspendedFor ?? null;
+  let collectionChanged = false;
   let endedAtPeriodEnd = false;
   const queue: Action[] = [];
 
@@ -118,8 +135,15 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
 
   // ---- reading the state -------------------------------------------------------------------------
 
+  /** A billing subscription is past due while an invoice is overdue, suspended once collection failed. */
+  function status(): SubscriptionStatus {
+    if (phase !== 'active') return phase;
+    const behind = Object.values(unpaid);
+    return behind.includes('failed') ? 'suspended' : behind.length > 0 ? 'past_due' : 'active';
+  }
+
   function refresh(): void {
-    state.status = phase;
+    state.status = status();
     state.plan = plan;
     state.planCode = plan.code;
     state.trialEnd = trialEnd ? iso(trialEnd) : null;
@@ -153,7 +177,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
 
   function summary(): string {
     const next = state.upcoming[0];
-    const what = `Subscription ${state.subscriptionId} of customer ${state.customerId} on plan ${plan.code} v${plan.version}: ${phase}`;
+    const what = `Subscription ${state.subscriptionId} of customer ${state.customerId} on plan ${plan.code} v${plan.version}: ${status()}`;
     return next ? `${what}; next: ${next.event} at ${next.at}` : what;
   }
 
@@ -162,7 +186,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
     state.stateVersion += 1;
     const updates: SearchAttributeUpdatePair[] = [
       { key: CustomerIdKey, value: state.customerId },
-      { key: SubscriptionStatusKey, value: phase },
+      { key: SubscriptionStatusKey, value: status() },
       { key: PlanCodeKey, value: plan.code },
       { key: NextBillingAtKey, value: state.nextBillingAt ? new Date(state.nextBillingAt) : null },
     ];
@@ -183,7 +207,45 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
   async function bill(request: Omit<BillingRequest, 'subscriptionId'>): Promise<InvoiceSummary | null> {
     const invoice = await billing.billSubscription({ subscriptionId: input.subscriptionId, ...request });
     if (invoice) latestInvoice = invoice;
+    if (invoice?.amountDue && !/^0(\.0*)?$/.test(invoice.amountDue) && patched(COLLECT_INVOICES)) {
+      // Abandoned on purpose: collection outlives this run (which continues as new every period).
+      await startChild(invoiceCollectionWorkflow, {
+        workflowId: invoiceWorkflowId(invoice.invoiceId),
+        args: [{ invoiceId: invoice.invoiceId, subscriptionId: input.subscriptionId }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+      });
+    }
     return invoice;
+  }
+
+  setHandler(invoiceOverdueSignal, ({ invoiceId }) => {
+    if (!unpaid[invoiceId]) unpaid[invoiceId] = 'overdue';
+    collectionChanged = true;
+  });
+  setHandler(invoiceCollectionFailedSignal, ({ invoiceId }) => {
+    unpaid[invoiceId] = 'failed';
+    collectionChanged = true;
+  });
+  setHandler(invoiceSettledSignal, ({ invoiceId }) => {
+    delete unpaid[invoiceId];
+    collectionChanged = true;
+  });
+
+  /** Tells the customer's service when the subscription becomes suspended, and when it is whole again. */
+  async function reconcileCollection(): Promise<void> {
+    if (!collectionChanged) return;
+    collectionChanged = false;
+    const failedInvoice = Object.keys(unpaid).find((id) => unpaid[id] === 'failed') ?? null;
+    const at = iso(now());
+    if (failedInvoice && !suspendedFor) {
+      suspendedFor = failedInvoice;
+      await billing.notifyProvisioning({ key: `suspend:${failedInvoice}`, subscriptionId: input.subscriptionId, invoiceId: failedInvoice, type: 'subscription.suspended', at });
+    } else if (!failedInvoice && suspendedFor) {
+      const settled = suspendedFor;
+      suspendedFor = null;
+      await billing.notifyProvisioning({ key: `resume:${settled}`, subscriptionId: input.subscriptionId, invoiceId: settled, type: 'subscription.resumed', at });
+    }
+    await publish();
   }
 
   async function recognize(at: Date): Promise<void> {
@@ -529,7 +591,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
 
   /** Sleeps until `deadline` (null: indefinitely), waking early for any change to apply. */
   async function waitUntil(deadline: Date | null): Promise<void> {
-    const wake = () => queue.length > 0 || (phase === 'paused' && workflowInfo().continueAsNewSuggested);
+    const wake = () => queue.length > 0 || collectionChanged || (phase === 'paused' && workflowInfo().continueAsNewSuggested);
     if (deadline === null) return void (await condition(wake));
     const ms = deadline.getTime() - Date.now();
     if (ms > 0) await condition(wake, ms);
@@ -580,6 +642,8 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
       usageCut,
       pausedAt: pausedAt ? iso(pausedAt) : null,
       reopenUsage,
+      unpaid,
+      suspendedFor,
     });
   }
 
@@ -592,6 +656,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
   let billedThisRun = 0;
   for (;;) {
     await drain();
+    await reconcileCollection();
     // Phase is changed by the awaited steps, so it is read through a function, not narrowed.
     if (!ended()) await runDue();
     if (ended()) return finish();

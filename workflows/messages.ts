@@ -6,7 +6,7 @@ export const TASK_QUEUE = 'billing';
 
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
 
-export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'paused' | 'canceled';
+export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled';
 
 /** What the workflow knows of a plan version: enough to validate a change without the database. */
 export interface PlanSnapshot {
@@ -62,6 +62,9 @@ export interface SubscriptionWorkflowInput {
   pausedAt?: string | null;
   /** The run's first invoice reopens usage (the first period after a resume). */
   reopenUsage?: boolean;
+  /** Invoices whose collection is behind, and the one the subscription is suspended for. */
+  unpaid?: Record<string, 'overdue' | 'failed'>;
+  suspendedFor?: string | null;
 }
 
 export interface UpcomingEvent {
@@ -76,6 +79,7 @@ export interface InvoiceSummary {
   number: string;
   total: string;
   currency: string;
+  amountDue?: string;
 }
 
 export interface SubscriptionState {

@@ -9,12 +9,13 @@ import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { invoiceJson, paymentJson } from '../serializers';
 import { amountField, parse } from '../validation';
+import { collectionPaid } from '../collection-signals';
 
 const ListInvoices = z
   .object({
     subscription_id: z.string().min(1).optional(),
     customer_id: z.string().min(1).optional(),
-    status: z.enum(['open', 'paid', 'void']).optional(),
+    status: z.enum(['open', 'paid', 'void', 'uncollectible']).optional(),
     limit: z.coerce.number().int().min(1).max(100).optional(),
     starting_after: z.string().min(1).optional(),
   })
@@ -27,7 +28,7 @@ const CreatePayment = z
   })
   .strict();
 
-export function invoicesRouter({ orm }: ApiDeps): Router {
+export function invoicesRouter({ orm, temporal }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
 
@@ -68,6 +69,7 @@ export function invoicesRouter({ orm }: ApiDeps): Router {
       reference: body.reference ?? null,
       receivedAt: new Date(),
     });
+    if (invoice.status === 'paid') await collectionPaid(temporal, invoice.id, 'manual_payment');
     const [invoiceBody] = await withLines([invoice]);
     res.status(201).json({ ...paymentJson(payment), invoice: invoiceBody });
   });

@@ -102,7 +102,7 @@ export class CustomerBalanceTransaction {
   currency!: string;
   amount!: Decimal;
   invoiceId!: string;
-  kind!: 'proration_credit' | 'applied_to_invoice';
+  kind!: 'proration_credit' | 'applied_to_invoice' | 'credit_note' | 'overpayment';
   createdAt: Date = new Date();
 }
 

@@ -8,6 +8,9 @@ export class Customer {
   externalId?: string | null;
   /** IANA time zone; billing periods are computed on this clock. */
   timezone = 'UTC';
+  stripeCustomerId?: string | null;
+  /** The Stripe payment method charged off-session. */
+  defaultPaymentMethod?: string | null;
   createdAt: Date = new Date();
 }
 
@@ -21,6 +24,8 @@ export const CustomerSchema = new EntitySchema<Customer>({
     currency: { type: 'string' },
     externalId: { type: 'string', nullable: true },
     timezone: { type: 'string' },
+    stripeCustomerId: { type: 'string', nullable: true },
+    defaultPaymentMethod: { type: 'string', nullable: true },
     createdAt: { type: 'Date' },
   },
 });

@@ -3,7 +3,7 @@ import type Decimal from 'decimal.js';
 import type { LineKind } from '../../domain/invoice';
 import { DecimalType } from '../decimal-type';
 
-export type InvoiceStatus = 'open' | 'paid' | 'void';
+export type InvoiceStatus = 'open' | 'paid' | 'void' | 'uncollectible';
 
 /** Stripe's names for why an invoice was issued. */
 export type BillingReason = 'subscription_cycle' | 'subscription_update' | 'subscription_pause' | 'subscription_cancel';
@@ -46,6 +46,10 @@ export class Invoice {
   billingReason: BillingReason = 'subscription_cycle';
   /** Customer credit spent on this invoice. */
   creditApplied!: Decimal;
+  amountRefunded!: Decimal;
+  /** Taken off what the invoice asks by credit notes. */
+  amountCredited!: Decimal;
+  writtenOffAt?: Date | null;
   status!: InvoiceStatus;
   currency!: string;
   subtotal!: Decimal;
@@ -79,6 +83,9 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     billingKey: { type: 'string', nullable: true },
     billingReason: { type: 'string' },
     creditApplied: { type: DecimalType },
+    amountRefunded: { type: DecimalType },
+    amountCredited: { type: DecimalType },
+    writtenOffAt: { type: 'Date', nullable: true },
     status: { type: 'string' },
     currency: { type: 'string' },
     subtotal: { type: DecimalType },

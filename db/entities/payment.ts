@@ -7,8 +7,11 @@ export class Payment {
   invoiceId!: string;
   amount!: Decimal;
   currency!: string;
-  method!: 'manual';
+  method!: 'manual' | 'card';
   reference?: string | null;
+  /** A card payment's PaymentIntent: unique, so a webhook and the charge activity record it once. */
+  stripePaymentIntentId?: string | null;
+  fee?: Decimal | null;
   receivedAt!: Date;
   createdAt: Date = new Date();
 }
@@ -23,6 +26,8 @@ export const PaymentSchema = new EntitySchema<Payment>({
     currency: { type: 'string' },
     method: { type: 'string' },
     reference: { type: 'string', nullable: true },
+    stripePaymentIntentId: { type: 'string', nullable: true },
+    fee: { type: DecimalType, nullable: true },
     receivedAt: { type: 'Date' },
     createdAt: { type: 'Date' },
   },

@@ -1,4 +1,4 @@
-import { EntitySchema } from '@mikro-orm/core';
+import { ArrayType, EntitySchema } from '@mikro-orm/core';
 import type Decimal from 'decimal.js';
 import type { Interval } from '../../domain/period';
 import { DecimalType } from '../decimal-type';
@@ -16,6 +16,8 @@ export class Plan {
   amount!: Decimal;
   /** Usage charges of a period below this are trued up to it; null: no commitment. */
   minimumAmount?: Decimal | null;
+  /** Days after the first failed charge on which it is retried. */
+  dunningSchedule: number[] = [1, 3, 5, 7];
   createdAt: Date = new Date();
 }
 
@@ -33,6 +35,7 @@ export const PlanSchema = new EntitySchema<Plan>({
     trialDays: { type: 'integer' },
     amount: { type: DecimalType },
     minimumAmount: { type: DecimalType, nullable: true },
+    dunningSchedule: { type: new ArrayType<number>((i: string) => Number(i)), columnType: 'integer[]' },
     createdAt: { type: 'Date' },
   },
 });

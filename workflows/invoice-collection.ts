@@ -1,0 +1,159 @@
+import { condition, defineQuery, defineSignal, getExternalWorkflowHandle, log, proxyActivities, setHandler } from '@temporalio/workflow';
+import type { CollectionActivities } from '../activities/collection';
+import { reminderInstant, retryInstants } from '../domain/dunning';
+import { subscriptionWorkflowId } from './messages';
+
+/** Collection of one invoice: `invoice-<invoiceId>`, started by the subscription for each invoice that asks money. */
+export const invoiceWorkflowId = (invoiceId: string): string => `invoice-${invoiceId}`;
+
+/** The invoice was paid another way (a webhook, a manual payment): stop collecting. */
+export const invoicePaidSignal = defineSignal<[{ source: string }]>('invoicePaid');
+/** The customer attached a new payment method: charge it at once. */
+export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
+
+/** What the collection tells its subscription, by signal. */
+export const invoiceOverdueSignal = defineSignal<[{ invoiceId: string }]>('invoiceOverdue');
+export const invoiceCollectionFailedSignal = defineSignal<[{ invoiceId: string }]>('invoiceCollectionFailed');
+export const invoiceSettledSignal = defineSignal<[{ invoiceId: string }]>('invoiceSettled');
+
+export interface CollectionState {
+  invoiceId: string;
+  status: 'collecting' | 'retrying' | 'awaiting_customer' | 'failed' | 'paid' | 'manual';
+  attempts: number;
+  lastOutcome: string | null;
+  firstFailureAt: string | null;
+  nextRetryAt: string | null;
+}
+
+export const collectionStateQuery = defineQuery<CollectionState>('collectionState');
+
+export interface InvoiceCollectionInput {
+  invoiceId: string;
+  subscriptionId: string;
+}
+
+const collection = proxyActivities<CollectionActivities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
+});
+
+/**
+ * Charges the invoice's payment method; on failure follows the plan's dunning schedule (soft
+ * declines retried on it, hard declines and 3-D Secure waiting for the customer), with an e-mail at
+ * each failure and a reminder before the final retry. The subscription learns, by signal, when the
+ * invoice is overdue (first failure), when collection has failed (after the final retry: suspend),
+ * and when it is paid (resume). A payment arriving later, by any route, still settles it.
+ */
+export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): Promise<CollectionState> {
+  const state: CollectionState = { invoiceId: input.invoiceId, status: 'collecting', attempts: 0, lastOutcome: null, firstFailureAt: null, nextRetryAt: null };
+  let paidElsewhere = false;
+  let newPaymentMethod = false;
+  setHandler(invoicePaidSignal, () => void (paidElsewhere = true));
+  setHandler(paymentMethodUpdatedSignal, () => void (newPaymentMethod = true));
+  setHandler(collectionStateQuery, () => state);
+
+  const subscription = getExternalWorkflowHandle(subscriptionWorkflowId(input.subscriptionId));
+  const tell = async (signal: typeof invoiceOverdueSignal): Promise<void> => {
+    try {
+      await subscription.signal(signal, { invoiceId: input.invoiceId });
+    } catch (error) {
+      // The subscription has ended; the invoice is still collected.
+      log.info('subscription did not take the signal', { error: String(error) });
+    }
+  };
+
+  const context = await collection.collectionContext({ invoiceId: input.invoiceId });
+  if (!context.stripeConfigured) {
+    // Without Stripe, invoices wait for a manual payment; nothing is charged and nobody is chased.
+    state.status = 'manual';
+    await condition(() => paidElsewhere);
+    state.status = 'paid';
+    return state;
+  }
+
+  const charge = async () => {
+    state.attempts += 1;
+    const outcome = await collection.chargeInvoice({ invoiceId: input.invoiceId, attempt: state.attempts });
+    state.lastOutcome = outcome.status === 'failed' ? `failed: ${outcome.declineCode ?? outcome.code ?? 'declined'}` : outcome.status;
+    return outcome;
+  };
+
+  let outcome = await charge();
+  let retries: Date[] = [];
+  let reminded = false;
+  let failed = false;
+  for (;;) {
+    if (paidElsewhere || outcome.status === 'succeeded' || outcome.status === 'settled') {
+      if (outcome.status === 'succeeded') await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
+      state.status = 'paid';
+      state.nextRetryAt = null;
+      if (state.firstFailureAt) await tell(invoiceSettledSignal);
+      return state;
+    }
+    const now = new Date(Date.now());
+    if (!state.firstFailureAt) {
+      state.firstFailureAt = now.toISOString();
+      retries = retryInstants(now, context.dunningSchedule);
+      await tell(invoiceOverdueSignal);
+    }
+    // Soft declines are retried on the schedule; a hard decline, an authentication request or a
+    // missing card waits for the customer (a new card retries at once) until the schedule runs out.
+    const automatic = outcome.status === 'failed' && !outcome.hard;
+    const nextRetry = automatic ? (retries.find((r) => r > now) ?? null) : null;
+    const finalAt = retries.at(-1)!;
+    state.nextRetryAt = nextRetry?.toISOString() ?? null;
+    state.status = failed ? 'failed' : automatic ? 'retrying' : 'awaiting_customer';
+    const attemptKey = `${input.invoiceId}:${state.attempts}`;
+    if (outcome.status === 'failed') {
+      await collection.notifyCustomer({
+        invoiceId: input.invoiceId,
+        template: outcome.hard ? 'payment_method_required' : 'payment_failed',
+        key: `failed:${attemptKey}`,
+        declineReason: outcome.message,
+        nextRetryAt: nextRetry?.toISOString() ?? null,
+      });
+    } else if (outcome.status === 'requires_action') {
+      await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_action_required', key: `action:${attemptKey}` });
+    } else if (outcome.status === 'no_payment_method') {
+      await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_method_required', key: `no-method:${attemptKey}`, declineReason: 'no card is on file' });
+    }
+
+    // Wait for the customer, the next retry, the reminder before the final retry, or the end of the schedule.
+    const reminder = automatic && !reminded ? reminderInstant(retries) : null;
+    for (;;) {
+      const wakeAt = [nextRetry, reminder && reminder > new Date(Date.now()) ? reminder : null, failed ? null : finalAt]
+        .filter((d): d is Date => d !== null)
+        .reduce<Date | null>((a, b) => (a === null || b < a ? b : a), null);
+      const woke = () => paidElsewhere || newPaymentMethod;
+      if (wakeAt === null) await condition(woke);
+      else if (wakeAt.getTime() > Date.now()) await condition(woke, wakeAt.getTime() - Date.now());
+      if (paidElsewhere) break;
+      if (newPaymentMethod) {
+        newPaymentMethod = false;
+        outcome = await charge();
+        break;
+      }
+      const at = Date.now();
+      if (reminder && !reminded && at >= reminder.getTime() && (!nextRetry || at < nextRetry.getTime())) {
+        reminded = true;
+        await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_reminder', key: `reminder:${input.invoiceId}`, finalRetryAt: finalAt.toISOString() });
+        continue;
+      }
+      if (nextRetry && at >= nextRetry.getTime()) {
+        outcome = await charge();
+        if (outcome.status !== 'succeeded' && outcome.status !== 'settled' && nextRetry.getTime() >= finalAt.getTime() && !failed) {
+          failed = true;
+          await tell(invoiceCollectionFailedSignal);
+        }
+        break;
+      }
+      if (!failed && at >= finalAt.getTime()) {
+        // The schedule ran out without a successful charge: the subscription is suspended.
+        failed = true;
+        state.status = 'failed';
+        state.nextRetryAt = null;
+        await tell(invoiceCollectionFailedSignal);
+      }
+    }
+  }
+}
