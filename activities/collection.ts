@@ -10,7 +10,7 @@ import { newId } from '../db/ids';
 import { forkEm, type Orm } from '../db/orm';
 import type { EmailData, EmailTemplate } from '../domain/emails';
 import { formatAmount } from '../domain/money';
-import { deliverEmail, type EmailTransport } from '../mail/smtp';
+import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
 
 export interface ProvisioningSettings {
@@ -52,7 +52,13 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning }: 
 
   async function send<T extends EmailTemplate>(key: string, customer: Customer, template: T, data: EmailData[T]): Promise<void> {
     const message = await queueEmail(em(), { idempotencyKey: key, customerId: customer.id, to: customer.email, template, data });
-    await deliverEmail(em(), mail, message.id);
+    try {
+      await deliverEmail(em(), mail, message.id);
+    } catch (error) {
+      // A refused address will be refused again; the message stays listed as failed in the outbox.
+      if (isPermanentSmtpFailure(error)) throw ApplicationFailure.nonRetryable(`e-mail ${message.id} to ${customer.email} refused: ${String(error)}`, 'email_refused');
+      throw error;
+    }
   }
 
   return {
@@ -118,7 +124,8 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning }: 
         case 'payment_receipt':
           return send(key, customer, 'payment_receipt', { ...base, amount: formatAmount(invoice.amountPaid, invoice.currency), paidOn: day(invoice.paidAt ?? new Date()) });
         case 'payment_failed':
-          return send(key, customer, 'payment_failed', { ...base, amountDue: due, failedOn: day(new Date()), declineReason: request.declineReason ?? 'the card was declined', nextRetryOn: request.nextRetryAt ? day(request.nextRetryAt) : 'when a new card is added' });
+          if (!request.nextRetryAt) throw ApplicationFailure.nonRetryable('payment_failed needs the next retry date', 'email_data_invalid');
+          return send(key, customer, 'payment_failed', { ...base, amountDue: due, failedOn: day(new Date()), declineReason: request.declineReason ?? 'the card was declined', nextRetryOn: day(request.nextRetryAt) });
         case 'payment_reminder':
           return send(key, customer, 'payment_reminder', { ...base, amountDue: due, finalRetryOn: day(request.finalRetryAt ?? new Date()) });
         case 'payment_action_required':

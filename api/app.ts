@@ -7,6 +7,7 @@ import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
 import { customersRouter } from './routes/customers';
 import { emailsRouter } from './routes/emails';
+import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoicesRouter } from './routes/invoices';
 import { ledgerRouter } from './routes/ledger';
 import { plansRouter } from './routes/plans';
@@ -43,6 +44,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/customers', customersRouter(deps));
   app.use('/v1/plans', plansRouter(deps));
   app.use('/v1/subscriptions', subscriptionsRouter(deps));
+  app.use('/v1/invoices', invoiceAdjustmentsRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));

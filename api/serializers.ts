@@ -105,6 +105,8 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     credit_applied: money(i.creditApplied, i.currency),
     amount_paid: money(i.amountPaid, i.currency),
     amount_due: money(i.amountDue, i.currency),
+    amount_refunded: money(i.amountRefunded, i.currency),
+    amount_credited: money(i.amountCredited, i.currency),
     billing_reason: i.billingReason,
     discounts: i.discounts.map((d) => ({ ...d, amount: money(new Decimal(d.amount), i.currency) })),
     taxes: i.taxes.map((t) => ({ ...t, amount: money(new Decimal(t.amount), i.currency), base: money(new Decimal(t.base), i.currency) })),

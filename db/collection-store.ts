@@ -27,7 +27,7 @@ export async function beginAttempt(em: EntityManager, invoiceId: string, attempt
   return em.fork().transactional(async (tx) => {
     const invoice = await tx.findOneOrFail(Invoice, { id: invoiceId });
     if (invoice.status !== 'open' && invoice.status !== 'uncollectible') return { kind: 'settled', status: invoice.status };
-    if (!invoice.amountDue.isPositive()) return { kind: 'settled', status: invoice.status };
+    if (!invoice.amountDue.gt(0)) return { kind: 'settled', status: invoice.status };
     const customer = await tx.findOneOrFail(Customer, { id: invoice.customerId });
     if (!customer.stripeCustomerId || !customer.defaultPaymentMethod) return { kind: 'no_payment_method', customerId: customer.id };
     const key = attemptKey(invoiceId, attempt);
@@ -91,7 +91,7 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
     const wasOpen = invoice.status === 'open' || invoice.status === 'uncollectible';
     const applied = wasOpen ? Decimal.min(payment.amount, invoice.amountDue) : new Decimal(0);
     const excess = payment.amount.minus(applied);
-    if (invoice.status === 'uncollectible' && applied.isPositive()) {
+    if (invoice.status === 'uncollectible' && applied.gt(0)) {
       const recovered = writeOffRecovered({ id: invoice.id, number: invoice.number, currency: invoice.currency, amount: applied, at: payment.receivedAt });
       if (recovered) await postTransaction(tx, { ...recovered, idempotencyKey: `${recovered.idempotencyKey}:${payment.paymentIntentId}` }, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
@@ -116,9 +116,11 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
     }
     await tx.flush();
     // The whole amount came in through Stripe; what the invoice no longer needed is owed to the customer.
-    const posting = cardPaymentReceived({ id: row.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: applied, fee: payment.fee, receivedAt: payment.receivedAt });
-    if (applied.isPositive()) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
-    if (excess.isPositive()) {
+    if (applied.gt(0)) {
+      const posting = cardPaymentReceived({ id: row.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: applied, fee: payment.fee, receivedAt: payment.receivedAt });
+      await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    }
+    if (excess.gt(0)) {
       await postTransaction(
         tx,
         {

@@ -196,7 +196,7 @@ async function availableCredit(tx: EntityManager, customerId: string, currency: 
 async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, plan, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<Invoice> {
   const split = revenueSplit(draft);
   // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
-  const credit = draft.total.isPositive() ? Decimal.min(draft.total, await availableCredit(tx, subscription.customerId, plan.currency)) : new Decimal(0);
+  const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, subscription.customerId, plan.currency)) : new Decimal(0);
   const amountDue = Decimal.max(0, draft.total.minus(credit));
   const paid = amountDue.isZero();
   const invoice = tx.create(Invoice, {

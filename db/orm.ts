@@ -10,6 +10,7 @@ import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
 import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
 import { PaymentSchema } from './entities/payment';
 import { PlanSchema } from './entities/plan';
+import { CreditNoteSchema, RefundSchema } from './entities/refund';
 import { SubscriptionSchema } from './entities/subscription';
 import { AppliedCouponSchema, CouponSchema, CustomerBalanceTransactionSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
 import { BillableMetricSchema, PlanChargeSchema } from './entities/usage';
@@ -31,6 +32,7 @@ export const ENTITIES = [
   CustomerTaxRateSchema,
   CustomerBalanceTransactionSchema,
   EmailMessageSchema,
+  RefundSchema, CreditNoteSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.

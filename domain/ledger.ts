@@ -185,7 +185,7 @@ export function cardPaymentReceived(payment: { id: string; invoiceNumber: string
     { account: 'stripe_clearing', direction: 'debit', amount: payment.amount },
     { account: 'accounts_receivable', direction: 'credit', amount: payment.amount },
   ];
-  if (payment.fee && payment.fee.isPositive()) {
+  if (payment.fee && payment.fee.gt(0)) {
     entries.push({ account: 'stripe_fees', direction: 'debit', amount: payment.fee }, { account: 'stripe_clearing', direction: 'credit', amount: payment.fee });
   }
   const tx: TransactionDraft = {

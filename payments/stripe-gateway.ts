@@ -71,8 +71,7 @@ export class StripeGateway {
           payment_method: request.paymentMethod,
           off_session: true,
           confirm: true,
-          description: `Invoice ${request.invoiceNumber}`,
-          metadata: { invoice_id: request.invoiceId, attempt_key: request.key },
+          metadata: { invoice_id: request.invoiceId, invoice_number: request.invoiceNumber, attempt_key: request.key },
         },
         { idempotencyKey: request.key },
       );
@@ -80,19 +79,31 @@ export class StripeGateway {
     } catch (error) {
       if (error instanceof Stripe.errors.StripeCardError) {
         const intent = (error.payment_intent ?? null) as Stripe.PaymentIntent | null;
+        const intentId = intent?.id ?? (await this.intentOfCharge(error.charge));
         if (error.code === 'authentication_required' || intent?.status === 'requires_action') {
           return { status: 'requires_action', paymentIntentId: intent?.id ?? '' };
         }
         return {
           status: 'failed',
-          paymentIntentId: intent?.id ?? null,
+          paymentIntentId: intentId,
           code: error.code ?? null,
-          declineCode: error.decline_code ?? null,
+          declineCode: error.decline_code || null,
           message: error.message,
           hard: isHardDecline(error.decline_code, error.code),
         };
       }
       throw error;
+    }
+  }
+
+  /** Some declines name the charge rather than the PaymentIntent; the charge knows its intent. */
+  private async intentOfCharge(chargeId: string | undefined): Promise<string | null> {
+    if (!chargeId) return null;
+    try {
+      const charge = await this.stripe.charges.retrieve(chargeId);
+      return typeof charge.payment_intent === 'string' ? charge.payment_intent : (charge.payment_intent?.id ?? null);
+    } catch {
+      return null;
     }
   }
 

@@ -33,9 +33,24 @@ export interface InvoiceCollectionInput {
 }
 
 const collection = proxyActivities<CollectionActivities>({
-  startToCloseTimeout: '1 minute',
+  startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
 });
+
+// E-mails are retried for about a day, then given up (they stay in the outbox, listed by the API).
+const mailer = proxyActivities<CollectionActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: 30 },
+});
+
+/** A message that cannot be sent must not hold up collecting the money; it stays in the outbox. */
+async function notify(request: Parameters<CollectionActivities['notifyCustomer']>[0]): Promise<void> {
+  try {
+    await mailer.notifyCustomer(request);
+  } catch (error) {
+    log.warn('customer e-mail not sent', { invoiceId: request.invoiceId, template: request.template, error: String(error) });
+  }
+}
 
 /**
  * Charges the invoice's payment method; on failure follows the plan's dunning schedule (soft
@@ -84,7 +99,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
   let failed = false;
   for (;;) {
     if (paidElsewhere || outcome.status === 'succeeded' || outcome.status === 'settled') {
-      if (outcome.status === 'succeeded') await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
+      if (outcome.status === 'succeeded') await notify({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
       state.status = 'paid';
       state.nextRetryAt = null;
       if (state.firstFailureAt) await tell(invoiceSettledSignal);
@@ -105,17 +120,18 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
     state.status = failed ? 'failed' : automatic ? 'retrying' : 'awaiting_customer';
     const attemptKey = `${input.invoiceId}:${state.attempts}`;
     if (outcome.status === 'failed') {
-      await collection.notifyCustomer({
+      await notify({
         invoiceId: input.invoiceId,
-        template: outcome.hard ? 'payment_method_required' : 'payment_failed',
+        // With no retry left (a hard decline, or the final retry), the customer is asked for another card.
+        template: outcome.hard || !nextRetry ? 'payment_method_required' : 'payment_failed',
         key: `failed:${attemptKey}`,
         declineReason: outcome.message,
         nextRetryAt: nextRetry?.toISOString() ?? null,
       });
     } else if (outcome.status === 'requires_action') {
-      await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_action_required', key: `action:${attemptKey}` });
+      await notify({ invoiceId: input.invoiceId, template: 'payment_action_required', key: `action:${attemptKey}` });
     } else if (outcome.status === 'no_payment_method') {
-      await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_method_required', key: `no-method:${attemptKey}`, declineReason: 'no card is on file' });
+      await notify({ invoiceId: input.invoiceId, template: 'payment_method_required', key: `no-method:${attemptKey}`, declineReason: 'no card is on file' });
     }
 
     // Wait for the customer, the next retry, the reminder before the final retry, or the end of the schedule.
@@ -136,7 +152,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
       const at = Date.now();
       if (reminder && !reminded && at >= reminder.getTime() && (!nextRetry || at < nextRetry.getTime())) {
         reminded = true;
-        await collection.notifyCustomer({ invoiceId: input.invoiceId, template: 'payment_reminder', key: `reminder:${input.invoiceId}`, finalRetryAt: finalAt.toISOString() });
+        await notify({ invoiceId: input.invoiceId, template: 'payment_reminder', key: `reminder:${input.invoiceId}`, finalRetryAt: finalAt.toISOString() });
         continue;
       }
       if (nextRetry && at >= nextRetry.getTime()) {

@@ -3,9 +3,8 @@ import { NativeConnection, Runtime, DefaultLogger, type Worker } from '@temporal
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Client, Connection } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
-import { createBillingWorker } from '../../workers/billing-worker';
+import { createBillingWorker, type BillingWorkerDeps } from '../../workers/billing-worker';
 import type { Orm } from '../../db/orm';
-import type { createActivities } from '../../activities';
 import { testServices } from '../setup/services';
 import { ensureSearchAttributes } from '../../scripts/search-attributes';
 import { startService, type ServiceProcess } from '../../scripts/service-process';
@@ -75,18 +74,12 @@ export async function devServer(): Promise<DevServer> {
 /** A unique task queue per suite, so suites sharing a server never steal each other's tasks. */
 export const uniqueTaskQueue = (label: string): string => `${label}-${randomBytes(4).toString('hex')}`;
 
-export async function billingWorker(options: {
-  connection: NativeConnection;
-  taskQueue: string;
-  orm: Orm;
-  wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;
-}): Promise<Worker> {
+export async function billingWorker(
+  options: { connection: NativeConnection; taskQueue: string; orm: Orm } & Pick<BillingWorkerDeps, 'wrapActivities' | 'stripe' | 'mail' | 'provisioning'>,
+): Promise<Worker> {
   return createBillingWorker({
-    connection: options.connection,
+    ...options,
     namespace: 'default',
-    taskQueue: options.taskQueue,
-    orm: options.orm,
     workflowBundle: { code: readFileSync(testServices().workflowBundlePath, 'utf8') },
-    wrapActivities: options.wrapActivities,
   });
 }

@@ -1,5 +1,8 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createActivities } from '../../activities';
+import type { ProvisioningSettings } from '../../activities/collection';
+import type { EmailTransport } from '../../mail/smtp';
+import type { StripeGateway } from '../../payments/stripe-gateway';
 import { createApp } from '../../api/app';
 import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from './database';
@@ -14,27 +17,42 @@ export interface TimeSkippingStack {
   env: TestWorkflowEnvironment;
   db: TestDatabase;
   api: ApiClient;
+  baseUrl: string;
   skipTo(instant: string): Promise<void>;
   stop(): Promise<void>;
 }
 
 const ADMIN_KEY = 'sk_test_admin_key';
 
-export async function timeSkippingStack(
-  label: string,
-  options: { wrapActivities?: (activities: ReturnType<typeof createActivities>) => object } = {},
-): Promise<TimeSkippingStack> {
+export interface TimeSkippingOptions {
+  wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;
+  /** Card collection, e-mail and provisioning for the worker; the API gets the same Stripe gateway. */
+  stripe?: { gateway: StripeGateway; webhookSecret: string | null } | null;
+  mail?: EmailTransport | null;
+  provisioning?: ProvisioningSettings | null;
+}
+
+export async function timeSkippingStack(label: string, options: TimeSkippingOptions = {}): Promise<TimeSkippingStack> {
   const env = await timeSkippingEnvironment();
   const db = await createTestDatabase();
   const taskQueue = uniqueTaskQueue(label);
-  const worker = await billingWorker({ connection: env.nativeConnection, taskQueue, orm: db.orm, wrapActivities: options.wrapActivities });
+  const worker = await billingWorker({
+    connection: env.nativeConnection,
+    taskQueue,
+    orm: db.orm,
+    wrapActivities: options.wrapActivities,
+    stripe: options.stripe?.gateway ?? null,
+    mail: options.mail ?? null,
+    provisioning: options.provisioning ?? null,
+  });
   const running = worker.run();
   const pool = usagePool(db.url);
-  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}`, usagePool: pool }));
+  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}`, usagePool: pool, stripe: options.stripe ?? null }));
   return {
     env,
     db,
     api: apiClient(server.baseUrl, ADMIN_KEY),
+    baseUrl: server.baseUrl,
     async skipTo(instant: string) {
       const ms = Date.parse(instant) - (await env.currentTimeMs());
       if (ms > 0) await env.sleep(ms);

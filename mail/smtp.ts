@@ -1,0 +1,73 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { createTransport, type Transporter } from 'nodemailer';
+import { claimEmail, markFailed, markSent } from '../db/email-outbox';
+import { EmailMessage, type EmailStatus } from '../db/entities/email';
+import { BillingError } from '../domain/errors';
+
+/** Where outbox messages go: an SMTP server, and the From address they carry. */
+export interface EmailTransport {
+  mailer: Transporter;
+  from: string;
+}
+
+/**
+ * Bounds on one SMTP conversation (connecting, the greeting, then any silence), well inside the
+ * sending activity's start-to-close timeout: an activity that times out while its message is in
+ * flight leaves the message 'unknown' (db/email-outbox.ts), never sent by the retry.
+ */
+const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
+
+/**
+ * SMTP_URL (smtp://user:pass@host:587, smtps:// for implicit TLS) and EMAIL_FROM
+ * ("Billing <billing@example.com>"). Null when SMTP_URL is unset: messages are queued and listed
+ * by the API, and nothing is sent.
+ */
+export function smtpTransportFromEnv(env: Record<string, string | undefined>): EmailTransport | null {
+  const url = env.SMTP_URL?.trim();
+  if (!url) return null;
+  const from = env.EMAIL_FROM?.trim();
+  if (!from) throw new Error('EMAIL_FROM must be set when SMTP_URL is: it is the From address of every message');
+  return { mailer: createTransport({ url, ...TIMEOUTS }), from };
+}
+
+/**
+ * Sends one queued message, at most once (db/email-outbox.ts explains why). Claims it, sends it with
+ * its fixed Message-ID, and records the outcome; returns the status the message is left in. An SMTP
+ * error marks it 'failed' and is rethrown, so the calling activity is retried and the retry sends
+ * it again. Without a transport nothing happens: the message stays 'pending' in the outbox.
+ */
+export async function deliverEmail(em: EntityManager, transport: EmailTransport | null, id: string): Promise<EmailStatus> {
+  if (!transport) return currentStatus(em, id);
+  const message = await claimEmail(em, id);
+  if (!message) return currentStatus(em, id);
+  try {
+    await transport.mailer.sendMail({
+      from: transport.from,
+      to: message.toAddress,
+      subject: message.subject,
+      text: message.body,
+      messageId: message.messageId,
+      date: message.createdAt,
+    });
+  } catch (error) {
+    await markFailed(em, id, error instanceof Error ? error.message : String(error));
+    throw error;
+  }
+  await markSent(em, id);
+  return 'sent';
+}
+
+/**
+ * True when the server refused the message for good (a 5xx reply: no such mailbox, policy): the
+ * message stays 'failed', and an activity may stop retrying it (ApplicationFailure.nonRetryable).
+ */
+export function isPermanentSmtpFailure(error: unknown): boolean {
+  const code = (error as { responseCode?: unknown } | null)?.responseCode;
+  return typeof code === 'number' && code >= 500 && code < 600;
+}
+
+async function currentStatus(em: EntityManager, id: string): Promise<EmailStatus> {
+  const message = await em.fork().findOne(EmailMessage, { id });
+  if (!message) throw new BillingError('not_found_error', 'resource_missing', `No such e-mail: '${id}'`, 'id');
+  return message.status;
+}

@@ -1,0 +1,320 @@
+import { Context } from '@temporalio/activity';
+import Decimal from 'decimal.js';
+import type Stripe from 'stripe';
+import { smtpTransportFromEnv } from '../../mail/smtp';
+import { StripeGateway, stripeClient as gatewayClient } from '../../payments/stripe-gateway';
+import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
+import { freePort } from '../../scripts/wait-for-port';
+import { faultProxy, provisioningReceiver, smtpSink } from '../support/collection-fixtures';
+import { registerEmulatorWebhook, stripeClient } from '../support/stripe';
+import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
+import { eventually } from '../integration/harness';
+
+/**
+ * Collecting invoices through Stripe (the localstripe emulator over HTTP, behind a proxy that can
+ * inject faults), with e-mail to a real SMTP server and signed provisioning webhooks to a receiver,
+ * on the time-skipping server so that a week of dunning passes in seconds. Plan: $49.00 a month,
+ * retries 1, 3, 5 and 7 days after the first failure.
+ */
+const WEBHOOK_SECRET = 'whsec_collection_suite';
+const PROVISIONING_SECRET = 'provisioning_secret_for_tests';
+
+describe('collecting invoices', () => {
+  let emulator: StripeEmulator;
+  let stripe: Stripe;
+  let proxy: Awaited<ReturnType<typeof faultProxy>>;
+  let smtp: Awaited<ReturnType<typeof smtpSink>>;
+  let receiver: Awaited<ReturnType<typeof provisioningReceiver>>;
+  let stack: TimeSkippingStack;
+  /** Our customer ids whose first charge attempt "crashes" after Stripe answered. */
+  const crashAfterStripeAnswered = new Set<string>();
+  const running: string[] = [];
+
+  beforeAll(async () => {
+    emulator = await startStripeEmulator({ port: await freePort(), quiet: true });
+    stripe = stripeClient(emulator.apiBase);
+    proxy = await faultProxy(emulator.apiBase);
+    smtp = await smtpSink();
+    receiver = await provisioningReceiver(PROVISIONING_SECRET);
+    const gateway = new StripeGateway(gatewayClient({ secretKey: 'sk_test_collection', webhookSecret: WEBHOOK_SECRET, apiBase: proxy.apiBase }));
+    stack = await timeSkippingStack('collection', {
+      stripe: { gateway, webhookSecret: WEBHOOK_SECRET },
+      mail: smtpTransportFromEnv({ SMTP_URL: smtp.url, EMAIL_FROM: 'Billing <billing@perennial.test>' }),
+      provisioning: { url: receiver.url, secret: PROVISIONING_SECRET },
+      // Fault injection: Stripe has answered (the charge is made), then the worker "dies" before
+      // the activity completes, so Temporal runs the activity again.
+      wrapActivities: (activities) => ({
+        ...activities,
+        async chargeInvoice(request: Parameters<typeof activities.chargeInvoice>[0]) {
+          const outcome = await activities.chargeInvoice(request);
+          const [invoice] = await stack.db.orm.em.fork().execute<Array<{ customer_id: string }>>('select customer_id from invoices where id = ?', [request.invoiceId]);
+          if (crashAfterStripeAnswered.has(invoice.customer_id) && Context.current().info.attempt === 1) throw new Error('simulated worker death after Stripe answered');
+          return outcome;
+        },
+      }),
+    });
+    await registerEmulatorWebhook(emulator.apiBase, 'perennial', { url: `${stack.baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET });
+    expect((await stack.api.post('/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' })).status).toBe(201);
+  });
+
+  // Each scenario's subscriptions and collections end with it, so later months renew nothing of theirs.
+  afterEach(async () => {
+    const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
+    const ids = [...running.splice(0), ...invoices.map((i) => `invoice-${i.id}`)];
+    await Promise.all(ids.map((id) => stack.env.client.workflow.getHandle(id).terminate('scenario finished').catch(() => undefined)));
+    proxy.rules.splice(0);
+  });
+
+  afterAll(async () => {
+    await stack?.stop();
+    await Promise.all([emulator?.stop(), proxy?.close(), smtp?.close(), receiver?.close()]);
+  });
+
+  let n = 0;
+  async function customerWithCard(card: string): Promise<string> {
+    const customer = await stack.api.post('/v1/customers', { name: `Payer ${++n}`, email: `payer${n}@example.test`, currency: 'USD' });
+    await attachCard(customer.body.id, card);
+    return customer.body.id;
+  }
+
+  async function attachCard(customerId: string, card: string): Promise<void> {
+    const method = await stripe.paymentMethods.create({ type: 'card', card: { number: card, exp_month: 12, exp_year: 2034, cvc: '123' } });
+    const attached = await stack.api.post(`/v1/customers/${customerId}/payment_methods`, { payment_method: method.id });
+    expect(attached.status).toBe(201);
+  }
+
+  async function subscribe(customerId: string, startAt: string): Promise<string> {
+    const res = await stack.api.post('/v1/subscriptions', { customer_id: customerId, plan_code: 'pro', start_at: startAt });
+    expect(res.status).toBe(201);
+    running.push(res.body.workflow_id);
+    return res.body.id;
+  }
+
+  const firstInvoice = async (subscriptionId: string) => (await stack.api.get(`/v1/invoices?subscription_id=${subscriptionId}`)).body.data.at(-1);
+  const status = async (subscriptionId: string) => (await stack.api.get(`/v1/subscriptions/${subscriptionId}`)).body.status;
+  const attempts = (invoiceId: string) =>
+    stack.db.orm.em.fork().execute(`select attempt, status, decline_code from payment_attempts where invoice_id = ? order by attempt`, [invoiceId]);
+  const payments = (invoiceId: string) => stack.db.orm.em.fork().execute(`select method, amount::text from payments where invoice_id = ?`, [invoiceId]);
+  const mailsTo = (address: string) => smtp.messages.filter((m) => m.to.includes(address)).map((m) => m.subject);
+  const stripeCustomerOf = async (customerId: string): Promise<string> =>
+    (await stack.db.orm.em.fork().execute<Array<{ stripe_customer_id: string }>>('select stripe_customer_id from customers where id = ?', [customerId]))[0].stripe_customer_id;
+  /** Successful charges Stripe made to a customer (each scenario bills one invoice per customer): at most one. */
+  async function succeededCharges(customerId: string): Promise<number> {
+    const charges = await stripe.charges.list({ customer: await stripeCustomerOf(customerId), limit: 100 });
+    return charges.data.filter((c) => c.status === 'succeeded' && c.paid).length;
+  }
+
+  /**
+   * localstripe declines a charge (card 4000 0000 0000 0341) with code card_declined but no decline
+   * code; Stripe says why. The proxy adds the decline code Stripe would send for this customer's
+   * charges: the one stand-in in this suite, for a detail the emulator cannot produce.
+   */
+  async function declineWith(customerId: string, declineCode: string): Promise<void> {
+    const stripeCustomer = await stripeCustomerOf(customerId);
+    proxy.rules.push({
+      matches: (method, path, body) => method === 'POST' && path === '/v1/payment_intents' && body.includes(`customer=${stripeCustomer}`),
+      rewrite: (status, body) => (status === 402 ? { status, body: { ...body, error: { ...body.error, decline_code: declineCode } } } : { status, body }),
+    });
+  }
+  const at = (instant: string) => stack.skipTo(instant);
+
+  async function expectBooksBalanced(): Promise<void> {
+    const rows = (await stack.api.get('/v1/ledger/balances')).body.data as Array<{ debits: string; credits: string }>;
+    const sum = (side: 'debits' | 'credits') => rows.reduce((t, r) => t.plus(r[side]), new Decimal(0));
+    expect(sum('debits').equals(sum('credits'))).toBe(true);
+  }
+
+  it('charges the card when the invoice is issued, records the payment once, and sends a receipt', async () => {
+    // Given a customer with a good card and a subscription starting on 1 February 2027
+    const customer = await customerWithCard('4242424242424242');
+    const id = await subscribe(customer, '2027-02-01T00:00:00Z');
+    // When the subscription starts
+    await at('2027-02-01T00:01:00Z');
+    // Then its first invoice is paid by card, in one attempt, and the customer has a receipt
+    const invoice = await firstInvoice(id);
+    expect(invoice).toMatchObject({ status: 'paid', amount_due: '0.00', amount_paid: '49.00' });
+    expect(await attempts(invoice.id)).toEqual([{ attempt: 1, status: 'succeeded', decline_code: null }]);
+    expect(await payments(invoice.id)).toEqual([{ method: 'card', amount: '49.000000' }]);
+    expect(await succeededCharges(customer)).toBe(1);
+    expect(mailsTo(`payer${n}@example.test`).some((s) => /receipt/i.test(s))).toBe(true);
+    expect(await status(id)).toBe('active');
+    await expectBooksBalanced();
+  });
+
+  it('retries a soft decline on the schedule, suspends after the last retry, and resumes when a new card pays', async () => {
+    // Given a card declined for insufficient funds, and a subscription starting on 1 March 2027
+    const customer = await customerWithCard('4000000000000341');
+    await declineWith(customer, 'insufficient_funds');
+    const email = `payer${n}@example.test`;
+    const id = await subscribe(customer, '2027-03-01T00:00:00Z');
+    // When the first charge fails
+    await at('2027-03-01T00:01:00Z');
+    const invoice = await firstInvoice(id);
+    expect(await attempts(invoice.id)).toEqual([{ attempt: 1, status: 'failed', decline_code: 'insufficient_funds' }]);
+    // Then the subscription is past due and the customer is told
+    expect(await status(id)).toBe('past_due');
+    expect(mailsTo(email).filter((s) => /failed/i.test(s))).toHaveLength(1);
+    expect(receiver.deliveries.filter((d) => d.body.data.subscription_id === id)).toEqual([]);
+
+    // When the week of retries passes (days 1, 3, 5 and 7 after the first failure)
+    await at('2027-03-08T01:00:00Z');
+    // Then it was tried five times in all, reminded before the last retry, and suspended after it
+    expect((await attempts(invoice.id)).map((a: any) => a.status)).toEqual(['failed', 'failed', 'failed', 'failed', 'failed']);
+    expect(mailsTo(email).filter((s) => /remind|final/i.test(s)).length).toBe(1);
+    expect(await status(id)).toBe('suspended');
+    const suspended = receiver.deliveries.filter((d) => d.body.data.subscription_id === id);
+    expect(suspended).toEqual([expect.objectContaining({ type: 'subscription.suspended', signatureValid: true })]);
+    expect(mailsTo(email).some((s) => /suspend/i.test(s))).toBe(true);
+
+    // When the customer attaches a good card on 10 March
+    await at('2027-03-10T00:00:00Z');
+    await attachCard(customer, '4242424242424242');
+    // Then it is charged at once (no timer involved: poll until the charge has run), paid, and resumed
+    await eventually('the new card is charged', () => firstInvoice(id), (invoice) => invoice.status === 'paid');
+    await eventually('the subscription resumes', () => status(id), (s) => s === 'active');
+    expect(await succeededCharges(customer)).toBe(1);
+    await eventually('the resume webhook is delivered', async () => receiver.deliveries.length, () => receiver.deliveries.some((d) => d.body.data.subscription_id === id && d.type === 'subscription.resumed'));
+    expect(receiver.deliveries.filter((d) => d.body.data.subscription_id === id).map((d) => d.type)).toEqual(['subscription.suspended', 'subscription.resumed']);
+    await expectBooksBalanced();
+  });
+
+  it('does not retry a hard decline: it asks for a new card, and suspends when the schedule runs out', async () => {
+    // Given a card reported stolen
+    const customer = await customerWithCard('4000000000000341');
+    await declineWith(customer, 'stolen_card');
+    const email = `payer${n}@example.test`;
+    const id = await subscribe(customer, '2027-04-01T00:00:00Z');
+    await at('2027-04-01T00:01:00Z');
+    const invoice = await firstInvoice(id);
+    // Then: one attempt, a request for a new payment method, no retries for a week, then suspension
+    expect(await attempts(invoice.id)).toEqual([{ attempt: 1, status: 'failed', decline_code: 'stolen_card' }]);
+    expect(mailsTo(email).some((s) => /payment method|new card/i.test(s))).toBe(true);
+    await at('2027-04-08T01:00:00Z');
+    expect(await attempts(invoice.id)).toHaveLength(1);
+    expect(await status(id)).toBe('suspended');
+  });
+
+  it('suspends only the subscription whose own invoice is unpaid', async () => {
+    // Given one customer with a declining card and two subscriptions
+    const customer = await customerWithCard('4000000000000341');
+    await declineWith(customer, 'insufficient_funds');
+    const unpaid = await subscribe(customer, '2027-05-01T00:00:00Z');
+    const settled = await subscribe(customer, '2027-05-01T00:00:00Z');
+    await at('2027-05-01T00:01:00Z');
+    // When one subscription's invoice is paid by bank transfer on 2 May
+    await at('2027-05-02T12:00:00Z');
+    const manual = await stack.api.post(`/v1/invoices/${(await firstInvoice(settled)).id}/payments`, { amount: '49.00', reference: 'wire 42' });
+    expect(manual.status).toBe(201);
+    await at('2027-05-09T00:00:00Z');
+    // Then only the other one is suspended, and the paid one was never charged again
+    expect(await status(unpaid)).toBe('suspended');
+    expect(await status(settled)).toBe('active');
+    expect((await attempts((await firstInvoice(settled)).id)).length).toBeLessThanOrEqual(2);
+    expect(await succeededCharges(customer)).toBe(0);
+  });
+
+  it('leaves an invoice that needs 3-D Secure open and asks the customer; the webhook of the completed payment pays it', async () => {
+    const customer = await customerWithCard('4000002760003184');
+    const email = `payer${n}@example.test`;
+    const id = await subscribe(customer, '2027-06-01T00:00:00Z');
+    await at('2027-06-01T00:01:00Z');
+    const invoice = await firstInvoice(id);
+    expect(invoice.status).toBe('open');
+    expect((await attempts(invoice.id)).map((a: any) => a.status)).toEqual(['requires_action']);
+    expect(mailsTo(email).some((s) => /action|authenticat/i.test(s))).toBe(true);
+
+    // The customer authenticates; Stripe reports the PaymentIntent succeeded.
+    const [{ payment_intent_id: intentId }] = await stack.db.orm.em.fork().execute(`select payment_intent_id from payment_attempts where invoice_id = ?`, [invoice.id]);
+    const event = await postSignedEvent('payment_intent.succeeded', { id: intentId, object: 'payment_intent', amount: 4900, amount_received: 4900, currency: 'usd', status: 'succeeded', metadata: { invoice_id: invoice.id } });
+    expect(event).toMatchObject({ status: 200, body: { outcome: 'invoice_paid', duplicate: false } });
+    expect((await firstInvoice(id)).status).toBe('paid');
+    await eventually('the subscription is active again', () => status(id), (s) => s === 'active');
+  });
+
+  async function postSignedEvent(type: string, object: Record<string, unknown>, options: { id?: string; secret?: string; timestamp?: number } = {}) {
+    const payload = JSON.stringify({ id: options.id ?? `evt_test_${++n}`, object: 'event', type, created: Math.floor(Date.now() / 1000), data: { object } });
+    const header = stripe.webhooks.generateTestHeaderString({ payload, secret: options.secret ?? WEBHOOK_SECRET, timestamp: options.timestamp });
+    const response = await fetch(`${stack.baseUrl}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', 'stripe-signature': header }, body: payload });
+    return { status: response.status, body: await response.json(), payload };
+  }
+
+  describe('faults: at most one successful charge per invoice, and balanced books', () => {
+    it('the worker dies after Stripe answered and before the activity completed: the retry finds the same PaymentIntent', async () => {
+      const customer = await customerWithCard('4242424242424242');
+      crashAfterStripeAnswered.add(customer);
+      const id = await subscribe(customer, '2027-07-01T00:00:00Z');
+      await at('2027-07-01T00:05:00Z');
+      const invoice = await firstInvoice(id);
+      expect(invoice.status).toBe('paid');
+      // The activity ran twice with one idempotency key: the second call got Stripe's first answer back.
+      expect(proxy.replayed).toContain(`invoice-${invoice.id}-attempt-1`);
+      expect(await attempts(invoice.id)).toEqual([{ attempt: 1, status: 'succeeded', decline_code: null }]);
+      expect(await succeededCharges(customer)).toBe(1);
+      expect(await payments(invoice.id)).toHaveLength(1);
+      await expectBooksBalanced();
+    });
+
+    it('Stripe answers 500 and then succeeds: one charge', async () => {
+      const customer = await customerWithCard('4242424242424242');
+      proxy.rules.push({ matches: (method, path) => method === 'POST' && path === '/v1/payment_intents', failTimes: 1 });
+      const id = await subscribe(customer, '2027-08-01T00:00:00Z');
+      await at('2027-08-01T00:05:00Z');
+      const invoice = await firstInvoice(id);
+      expect(invoice.status).toBe('paid');
+      expect(proxy.rules.at(-1)?.failTimes).toBe(0);
+      expect(await succeededCharges(customer)).toBe(1);
+      expect(await payments(invoice.id)).toHaveLength(1);
+      proxy.rules.pop();
+    });
+
+    it('the webhook arrives before the charge call returns, then twice more, late and out of order: recorded once', async () => {
+      const customer = await customerWithCard('4242424242424242');
+      const answers: Array<{ status: number; body: any; payload: string }> = [];
+      proxy.rules.push({
+        matches: (method, path) => method === 'POST' && path === '/v1/payment_intents',
+        // Stripe has charged; before our call gets the answer, its webhook reaches the API.
+        beforeReply: async (body) => {
+          const intent = JSON.parse(body);
+          if (intent.status === 'succeeded') answers.push(await postSignedEvent('payment_intent.succeeded', intent, { id: `evt_before_${intent.id}` }));
+        },
+      });
+      const id = await subscribe(customer, '2027-09-01T00:00:00Z');
+      await at('2027-09-01T00:05:00Z');
+      proxy.rules.pop();
+      const invoice = await firstInvoice(id);
+      expect(answers).toEqual([expect.objectContaining({ status: 200, body: expect.objectContaining({ outcome: 'invoice_paid' }) })]);
+      expect(invoice.status).toBe('paid');
+
+      // The same event again (Stripe retries), then a late failure event for the same PaymentIntent.
+      const again = await fetch(`${stack.baseUrl}/webhooks/stripe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload: answers[0].payload, secret: WEBHOOK_SECRET }) },
+        body: answers[0].payload,
+      });
+      expect(await again.json()).toMatchObject({ duplicate: true });
+      const intent = JSON.parse(answers[0].payload).data.object;
+      expect((await postSignedEvent('payment_intent.payment_failed', { ...intent, status: 'requires_payment_method' })).body).toMatchObject({ outcome: 'noted' });
+
+      expect((await firstInvoice(id)).status).toBe('paid');
+      expect(await payments(invoice.id)).toHaveLength(1);
+      expect(await succeededCharges(customer)).toBe(1);
+      await expectBooksBalanced();
+    });
+
+    it('refuses a webhook with a missing, forged or stale signature, changing nothing', async () => {
+      const payload = JSON.stringify({ id: 'evt_forged', object: 'event', type: 'payment_intent.succeeded', data: { object: { id: 'pi_forged', metadata: {} } } });
+      const post = (headers: Record<string, string>) => fetch(`${stack.baseUrl}/webhooks/stripe`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: payload });
+      expect((await post({})).status).toBe(400);
+      expect((await post({ 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: 'whsec_wrong' }) })).status).toBe(400);
+      const stale = Math.floor((Date.now() - 10 * 60_000) / 1000);
+      expect((await post({ 'stripe-signature': stripe.webhooks.generateTestHeaderString({ payload, secret: WEBHOOK_SECRET, timestamp: stale }) })).status).toBe(400);
+      expect(await stack.db.orm.em.fork().execute(`select count(*)::int as n from stripe_events where id = 'evt_forged'`)).toEqual([{ n: 0 }]);
+    });
+  });
+
+  it('sent every e-mail once (one Message-ID each)', async () => {
+    const ids = smtp.messages.map((m) => m.messageId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids.length).toBeGreaterThan(5);
+  });
+});
