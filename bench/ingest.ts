@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -29,19 +29,25 @@ import { createBillingWorker } from '../workers/billing-worker';
  *      tell the cost of HTTP and validation apart from the cost of the SQL function
  *   4. the raw ceiling: multi-row INSERT ... ON CONFLICT DO NOTHING from Node, same batches and concurrency
  * then 5. aggregateUsage (sum, weighted_sum, count) over one subscription's period of `agg_events` events.
+ * Each ingest phase starts from the same `background` events. Each phase also prints the cores used by the
+ * API, Postgres and this process and by anything else on the machine: on a shared machine, the
+ * events per CPU-second of our own processes compare between runs where events/s do not.
  * Prints figures; the only assertion is the exactly-once check (exit code 1 when it fails).
- *   npm run bench:ingest -- [seconds=20] [connections=16] [single_connections=64] [apis=1] [batch=100]
- *                            [subscriptions=200] [duplicates=0.05] [warmup=3] [agg_events=1000000]
+ *   npm run bench:ingest -- [seconds=20] [connections=32] [single_connections=64] [apis=1] [batch=100]
+ *                            [subscriptions=200] [duplicates=0.05] [warmup=3] [background=1000000] [agg_events=1000000]
  */
 const DEFAULTS = {
   seconds: 20,
   warmup: 3,
-  connections: 16,
+  // Measured on 2 cores: 16 leaves ~0.2 of a core idle; 32 is where the raw ceiling peaks (64 makes
+  // its concurrent commits contend) and the API gains 10% for twice the latency; 64 adds 12% more.
+  connections: 32,
   single_connections: 64,
   apis: 1,
   batch: 100,
   subscriptions: 200,
   duplicates: 0.05,
+  background: 1_000_000,
   agg_events: 1_000_000,
 };
 type Options = typeof DEFAULTS;
@@ -110,15 +116,34 @@ class CpuMeter {
     return { at: performance.now(), machine: { busy: user + nice + system + irq + softirq + steal, idle, iowait }, groups };
   }
 
-  /** Cores used by each group between two samples, e.g. "api 0.98, postgres 0.71, ... idle 0.10". */
-  static describe(a: CpuSample, b: CpuSample): string {
+  /** Cores used by each group between two samples, and by everything else on the machine. */
+  static between(a: CpuSample, b: CpuSample): CpuUse {
     const seconds = (b.at - a.at) / 1000;
-    const cores = (ticks: number) => (ticks / CLK_TCK / seconds).toFixed(2);
-    const parts = [...b.groups].map(([name, ticks]) => `${name} ${cores(ticks - (a.groups.get(name) ?? 0))}`);
-    parts.push(`machine busy ${cores(b.machine.busy - a.machine.busy)}`, `idle ${cores(b.machine.idle - a.machine.idle)}`, `iowait ${cores(b.machine.iowait - a.machine.iowait)}`);
-    return `cores used: ${parts.join(', ')}`;
+    const cores = (ticks: number) => ticks / CLK_TCK / seconds;
+    const groups = new Map([...b.groups].map(([name, ticks]) => [name, cores(ticks - (a.groups.get(name) ?? 0))]));
+    const ours = [...groups.values()].reduce((x, y) => x + y, 0);
+    return {
+      groups,
+      ours,
+      // Whatever else runs on the machine (another test run, say) competes for the same cores.
+      other: Math.max(0, cores(b.machine.busy - a.machine.busy) - ours),
+      idle: cores(b.machine.idle - a.machine.idle),
+      iowait: cores(b.machine.iowait - a.machine.iowait),
+    };
   }
 }
+
+interface CpuUse {
+  groups: Map<string, number>;
+  /** API + Postgres + Temporal + this process. */
+  ours: number;
+  other: number;
+  idle: number;
+  iowait: number;
+}
+
+const describeCpu = (use: CpuUse) =>
+  `cores used: ${[...use.groups].map(([name, cores]) => `${name} ${cores.toFixed(2)}`).join(', ')}; other processes ${use.other.toFixed(2)}, idle ${use.idle.toFixed(2)}, iowait ${use.iowait.toFixed(2)}`;
 
 // ---------------------------------------------------------------------------------------------
 // Events. Everything about an event derives from its sequence number, so a re-sent transaction id
@@ -242,7 +267,7 @@ interface PhaseResult {
   totals: Outcome;
   failures: number;
   firstFailure?: string;
-  cpu: string;
+  cpu: CpuUse | null;
 }
 
 async function runPhase(name: string, connections: number, options: Options, meter: CpuMeter, send: (connection: number) => Promise<Outcome>): Promise<PhaseResult> {
@@ -302,7 +327,7 @@ async function runPhase(name: string, connections: number, options: Options, met
     totals,
     failures,
     firstFailure,
-    cpu: cpuAtStart ? CpuMeter.describe(cpuAtStart, cpuAtEnd) : 'cores used: (phase shorter than its warmup)',
+    cpu: cpuAtStart ? CpuMeter.between(cpuAtStart, cpuAtEnd) : null,
   };
 }
 
@@ -329,7 +354,10 @@ const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 function printPhase(result: PhaseResult, f: Figures): void {
   console.log(`  ${result.name}: ${fmt(f.perSecond)} ${f.unit} (${fmt(f.requestsPerSecond)} requests/s), latency p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms, ${result.connections} connections, ${result.seconds} s`);
-  console.log(`    ${result.cpu}`);
+  if (!result.cpu) return;
+  console.log(`    ${describeCpu(result.cpu)}`);
+  // Per CPU-second of our own processes: comparable between runs even when others share the machine.
+  console.log(`    ${fmt(f.perSecond / result.cpu.ours)} ${f.unit.replace('/s', '')} per CPU-second of API + Postgres + bench`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -339,6 +367,31 @@ function printPhase(result: PhaseResult, f: Figures): void {
 interface StoreTotals {
   rows: number;
   tokens: number;
+}
+
+/**
+ * Each ingest phase starts from the same usage_events: `background` earlier events spread over the
+ * subscriptions, vacuumed and analysed, as in a system that has been running for a while. So the
+ * phases compare like for like (inserting into a b-tree of millions of random ids costs more than
+ * into an empty one), and plans are made for a table of realistic size. background=0 starts each
+ * phase from an empty table instead.
+ */
+async function resetUsageEvents(pool: Pool, subscriptions: readonly Sub[], metricId: string, background: number): Promise<StoreTotals> {
+  const started = performance.now();
+  await pool.query('truncate usage_events');
+  const chunk = 250_000;
+  for (let from = 0; from < background; from += chunk) {
+    await pool.query(
+      `insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
+       select 'bg_' || md5(g::text), ($1::text[])[1 + g % cardinality($1::text[])], $2, now() - (g % 86400) * interval '1 second',
+              ((g * 7919) % 1000 + 1)::text, jsonb_build_object('tokens', ((g * 7919) % 1000 + 1)::text, 'model', 'model-' || g % 4)
+       from generate_series($3::bigint, $4::bigint) g`,
+      [subscriptions.map((s) => s.id), metricId, from, Math.min(background, from + chunk) - 1],
+    );
+  }
+  await pool.query('vacuum analyze usage_events');
+  if (background > 0) console.log(`  usage_events reset to ${fmt(background)} background events, vacuumed and analysed, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+  return storeTotals(pool);
 }
 
 async function storeTotals(pool: Pool): Promise<StoreTotals> {
@@ -372,9 +425,6 @@ async function checkExactlyOnce(pool: Pool, before: StoreTotals, result: PhaseRe
 interface Stack {
   pool: Pool;
   orm: Orm;
-  apiPorts: number[];
-  apis: ServiceProcess[];
-  meter: CpuMeter;
 }
 
 /** Plan, metrics, customers and subscriptions through the API, as an operator would create them. */
@@ -496,7 +546,7 @@ async function main(): Promise<void> {
       `select name, setting, unit from pg_settings where name in ('fsync', 'synchronous_commit', 'full_page_writes', 'shared_buffers', 'max_wal_size', 'commit_delay') order by name`,
     );
     const settingsLine = settings.rows.map((s) => `${s.name}=${s.setting}${s.unit && s.unit !== 'ms' ? ` (${s.unit})` : ''}`).join(', ');
-    const version = (await pool.query<{ v: string }>('show server_version')).rows[0].v;
+    const version = (await pool.query<{ v: string }>(`select current_setting('server_version') as v`)).rows[0].v;
     console.log(`postgres ${version}: ${settingsLine}`);
 
     // The subscriptions' workflows issue their first invoice at start; they need a worker.
@@ -506,7 +556,8 @@ async function main(): Promise<void> {
     const worker = await createBillingWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'bench', orm });
     const running = worker.run();
     cleanups.push(async () => {
-      worker.shutdown();
+      // On Ctrl-C the Temporal runtime has already stopped it.
+      if (worker.getState() === 'RUNNING') worker.shutdown();
       await running;
     });
 
@@ -525,7 +576,7 @@ async function main(): Promise<void> {
       { name: 'temporal', pid: temporal.child.pid! },
       { name: 'bench (load generator, idle worker)', pid: process.pid },
     ]);
-    const stack: Stack = { pool, orm, apiPorts: ports, apis, meter };
+    const stack: Stack = { pool, orm };
 
     const setupStarted = performance.now();
     const { subscriptions, aggregated } = await setUp(ports[0], options.subscriptions);
@@ -544,7 +595,7 @@ async function main(): Promise<void> {
     cleanups.push(async () => agents.forEach((a) => a.destroy()));
     const apiPhase = async (name: string, tag: string, connections: number, batch: number): Promise<PhaseResult> => {
       const source = new EventSource(tag, subscriptions, options.duplicates);
-      const before = await storeTotals(pool);
+      const before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
       console.log(`${name}: ${connections} connections, ${options.warmup} s warmup + ${options.seconds} s`);
       const result = await runPhase(name, connections, options, meter, async (c) => {
         const timestamp = new Date().toISOString();
@@ -572,7 +623,7 @@ async function main(): Promise<void> {
     cleanups.push(() => writerPool.end());
     const writer = new GroupCommitWriter(writerPool);
     const writerSource = new EventSource('w', subscriptions, options.duplicates);
-    let before = await storeTotals(pool);
+    let before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
     console.log(`storage path without HTTP (GroupCommitWriter + ingest_usage_events): ${options.connections} concurrent batches of ${options.batch}`);
     const writerResult = await runPhase('writer, batches', options.connections, options, meter, async () => {
       const timestamp = new Date().toISOString();
@@ -591,7 +642,7 @@ async function main(): Promise<void> {
     const columns = 6;
     const placeholders = Array.from({ length: options.batch }, (_, r) => `(${Array.from({ length: columns }, (_, c) => `$${r * columns + c + 1}`).join(',')})`).join(',');
     const rawSql = `insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties) values ${placeholders} on conflict (transaction_id) do nothing`;
-    before = await storeTotals(pool);
+    before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
     console.log(`raw ceiling (multi-row insert ... on conflict do nothing): ${options.connections} connections, batches of ${options.batch}`);
     const rawResult = await runPhase('raw insert, batches', options.connections, options, meter, async () => {
       const timestamp = new Date().toISOString();
@@ -610,17 +661,26 @@ async function main(): Promise<void> {
     const aggregation = await aggregationPhase(stack, aggregated, metricId, options.agg_events);
     const rowsAtEnd = (await storeTotals(pool)).rows;
 
-    const line = (label: string, value: string) => console.log(`  ${label.padEnd(44)} ${value}`);
+    const line = (label: string, value: string) => console.log(`  ${label.padEnd(50)} ${value}`);
     const lat = (f: Figures) => `p50 ${f.p50.toFixed(1)} ms, p99 ${f.p99.toFixed(1)} ms`;
+    const perCpu = (r: PhaseResult, f: Figures) => (r.cpu ? f.perSecond / r.cpu.ours : NaN);
+    const cpuNote = (r: PhaseResult, f: Figures) => `, ${fmt(perCpu(r, f))} per CPU-s`;
     console.log('\n=== usage ingestion summary ===');
-    line('machine', `${(await import('node:os')).cpus().length} cores, Node ${process.version}, Postgres ${version}`);
+    line('machine', `${cpus().length} cores, Node ${process.version}, Postgres ${version}`);
     line('postgres settings', settingsLine);
-    line('API processes / subscriptions', `${options.apis} / ${subscriptions.length}, duplicates ${(options.duplicates * 100).toFixed(0)}% re-sent`);
-    line(`1. API, batches of ${options.batch} (${options.connections} conn)`, `${fmt(batchFigures.perSecond)} events/s (${fmt(batchFigures.requestsPerSecond)} req/s), ${lat(batchFigures)}`);
-    line(`2. API, single events (${options.single_connections} conn)`, `${fmt(singleFigures.perSecond)} requests/s, ${lat(singleFigures)}`);
-    line(`   storage path without HTTP (${options.connections} conn)`, `${fmt(writerFigures.perSecond)} events/s, ${lat(writerFigures)}`);
-    line(`3. raw insert ceiling (${options.connections} conn)`, `${fmt(rawFigures.perSecond)} events/s, ${lat(rawFigures)}`);
-    line('   API / raw', `${(batchFigures.perSecond / rawFigures.perSecond).toFixed(2)} (storage path / raw ${(writerFigures.perSecond / rawFigures.perSecond).toFixed(2)})`);
+    line('API processes / subscriptions / background', `${options.apis} / ${subscriptions.length}, duplicates ${(options.duplicates * 100).toFixed(0)}% re-sent, ${fmt(options.background)} background events`);
+    line(`1. API, batches of ${options.batch} (${options.connections} conn)`, `${fmt(batchFigures.perSecond)} events/s (${fmt(batchFigures.requestsPerSecond)} req/s), ${lat(batchFigures)}${cpuNote(batchResult, batchFigures)}`);
+    line(`2. API, single events (${options.single_connections} conn)`, `${fmt(singleFigures.perSecond)} requests/s, ${lat(singleFigures)}${cpuNote(singleResult, singleFigures)}`);
+    line(`   storage path without HTTP (${options.connections} conn)`, `${fmt(writerFigures.perSecond)} events/s, ${lat(writerFigures)}${cpuNote(writerResult, writerFigures)}`);
+    line(`3. raw insert ceiling (${options.connections} conn)`, `${fmt(rawFigures.perSecond)} events/s, ${lat(rawFigures)}${cpuNote(rawResult, rawFigures)}`);
+    line(
+      '   API / raw',
+      `${(batchFigures.perSecond / rawFigures.perSecond).toFixed(2)}, per CPU-s ${(perCpu(batchResult, batchFigures) / perCpu(rawResult, rawFigures)).toFixed(2)} (storage path / raw ${(writerFigures.perSecond / rawFigures.perSecond).toFixed(2)})`,
+    );
+    const phases = [batchResult, singleResult, writerResult, rawResult];
+    const others = phases.map((p) => p.cpu?.other ?? 0);
+    line('other processes on the machine (cores)', `${others.map((o) => o.toFixed(2)).join(' / ')} during phases 1 / 2 / storage / 3`);
+    if (Math.max(...others) > 0.2) console.log(`  WARNING: other processes took cores from this run; its figures understate the machine (compare the per CPU-second lines)`);
     line('4. exactly once (every phase)', allExact ? 'no event lost or double counted' : 'FAILED, see the check lines above');
     for (const a of aggregation) line(`5. aggregateUsage ${a.aggregation}, ${fmt(options.agg_events)} events`, `${a.median.toFixed(3)} s median (first ${a.first.toFixed(3)} s)`);
     line('usage_events rows at the end', fmt(rowsAtEnd));

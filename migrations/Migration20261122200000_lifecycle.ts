@@ -52,7 +52,12 @@ create index customer_balance_customer_idx on customer_balance_transactions (cus
 insert into ledger_accounts (code, name, type) values ('customer_credit', 'Customer credit balances', 'liability');
 
 -- As in the usage migration, and an event of a paused subscription is refused as paused, not ended.
-create or replace function ingest_usage_events(events jsonb) returns table (idx bigint, outcome text) language plpgsql as $$
+-- A connection caches the function's plan; one made while usage_events was nearly empty hashed the
+-- whole table for the duplicate check on every later call (ingest 4x slower, and slowing as the table
+-- grew; found by bench/ingest.ts). The check is a sub-select and sequential scans are off inside the
+-- function, so every plan looks each event up in the primary key.
+create or replace function ingest_usage_events(events jsonb) returns table (idx bigint, outcome text) language plpgsql
+set enable_seqscan = off as $$
 begin
   perform pg_advisory_xact_lock_shared(7301, bucket)
   from (select distinct usage_lock_bucket(e->>'subscription_id') as bucket from jsonb_array_elements(events) e order by 1) buckets;
@@ -64,7 +69,7 @@ begin
     left join subscriptions s on s.id = r.subscription_id
   ), judged as (
     select input.*, case
-      when exists (select 1 from usage_events u where u.transaction_id = input.transaction_id) then 'duplicate'
+      when (select true from usage_events u where u.transaction_id = input.transaction_id) then 'duplicate'
       when input.billing_anchor is null then 'subscription_missing'
       when input."timestamp" < input.billing_anchor then 'timestamp_before_billing_start'
       when input."timestamp" < input.usage_closed_until then 'period_already_invoiced'
