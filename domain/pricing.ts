@@ -1,6 +1,6 @@
 import Decimal from 'decimal.js';
 import { BillingError } from './errors';
-import { roundToCurrency, sum } from './money';
+import { decimalString, roundToCurrency, sum } from './money';
 
 /**
  * Usage charge models (Lago's names). Prices may carry more decimals than the currency (0.0015 USD
@@ -143,7 +143,7 @@ export function assertValidTiers(tiers: Tier[], param: string): void {
     if (tier.upTo === null && !last) throw invalid(`${param}.${i}.up_to`, 'only the last tier may have up_to null (no upper bound)');
     if (tier.upTo !== null && last) throw invalid(`${param}.${i}.up_to`, 'the last tier must have up_to null so that every quantity is priced');
     if (tier.upTo !== null && !tier.upTo.gt(previous)) {
-      throw invalid(`${param}.${i}.up_to`, `must be greater than the previous tier's bound ${previous.toFixed()}, so tiers neither overlap nor leave a gap`);
+      throw invalid(`${param}.${i}.up_to`, `must be greater than the previous tier's bound ${decimalString(previous)}, so tiers neither overlap nor leave a gap`);
     }
     if (tier.upTo) previous = tier.upTo;
   });

@@ -1,7 +1,7 @@
 import Decimal from 'decimal.js';
 import { currencyExponent } from './currency';
 import { BillingError } from './errors';
-import { roundToCurrency, sum } from './money';
+import { decimalString, roundToCurrency, sum } from './money';
 
 /**
  * Tax rates attached to a customer. Exclusive rates are added on top of the discounted lines;
@@ -44,7 +44,7 @@ export function shareOut(total: Decimal, weights: readonly Decimal[], currency: 
   const weightSum = sum(weights);
   if (weightSum.isZero()) {
     // Nothing to weigh by: zero can be shared as zeros, anything else would silently disappear.
-    if (!total.isZero()) throw new RangeError(`cannot share ${total.toFixed()} over weights that add up to zero`);
+    if (!total.isZero()) throw new RangeError(`cannot share ${decimalString(total)} over weights that add up to zero`);
     return weights.map(() => new Decimal(0));
   }
   const unit = new Decimal(10).pow(-currencyExponent(currency));
