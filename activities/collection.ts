@@ -1,6 +1,17 @@
 import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { beginAttempt, finishAttempt, fromMinorUnits, recordCardPayment, toMinorUnits } from '../db/collection-store';
+import type { ProvisioningSettings } from '../config/env';
+import { completePendingRefunds } from '../db/adjustment-store';
+import {
+  attemptsInFlight,
+  beginAttempt,
+  finishAttempt,
+  fromMinorUnits,
+  recordAttemptIntent,
+  recordCardPayment,
+  toMinorUnits,
+  type StoredAttempt,
+} from '../db/collection-store';
 import { queueEmail } from '../db/email-outbox';
 import { Customer } from '../db/entities/customer';
 import { Invoice } from '../db/entities/invoice';
@@ -11,18 +22,7 @@ import { forkEm, type Orm } from '../db/orm';
 import type { EmailData, EmailTemplate } from '../domain/emails';
 import { formatAmount } from '../domain/money';
 import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
-import type { StripeGateway } from '../payments/stripe-gateway';
-
-export interface ProvisioningSettings {
-  url: string;
-  secret: string;
-}
-
-export function provisioningFromEnv(env: NodeJS.ProcessEnv = process.env): ProvisioningSettings | null {
-  if (!env.PROVISIONING_WEBHOOK_URL) return null;
-  if (!env.PROVISIONING_WEBHOOK_SECRET) throw new Error('PROVISIONING_WEBHOOK_SECRET must be set with PROVISIONING_WEBHOOK_URL: receivers verify the signature with it');
-  return { url: env.PROVISIONING_WEBHOOK_URL, secret: env.PROVISIONING_WEBHOOK_SECRET };
-}
+import { StripeRequestRefused, type IntentState, type StripeGateway } from '../payments/stripe-gateway';
 
 /** `Perennial-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as Stripe signs its webhooks. */
 export function signPayload(secret: string, body: string, at: Date): string {
@@ -35,19 +35,22 @@ export interface CollectionDeps {
   stripe: StripeGateway | null;
   mail: EmailTransport | null;
   provisioning: ProvisioningSettings | null;
+  /** CUSTOMER_PAYMENT_URL: the page where a customer completes a payment ({invoice_id}, {payment_intent}). */
+  customerPaymentUrl?: string | null;
 }
 
 export type ChargeOutcome =
   | { status: 'succeeded' }
   | { status: 'settled' }
-  | { status: 'requires_action' }
+  | { status: 'requires_action'; paymentIntentId?: string; actionUrl?: string | null }
+  | { status: 'processing' }
   | { status: 'no_payment_method' }
   | { status: 'failed'; code: string | null; declineCode: string | null; message: string; hard: boolean };
 
 const day = (d: Date | string): string => new Date(d).toISOString().slice(0, 10);
 
 /** Side effects of collecting invoices: charging cards, e-mailing customers, telling the customer's service. */
-export function createCollectionActivities({ orm, stripe, mail, provisioning }: CollectionDeps) {
+export function createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl = null }: CollectionDeps) {
   const em = forkEm(orm);
 
   async function send<T extends EmailTemplate>(key: string, customer: Customer, template: T, data: EmailData[T]): Promise<void> {
@@ -61,6 +64,96 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning }: 
     }
   }
 
+  /**
+   * Records where an attempt's PaymentIntent stands. A success is recorded as the invoice's payment
+   * (once, whoever records it first: this or the webhook), and any part of it the invoice no longer
+   * needed is refunded at once.
+   */
+  async function apply(gateway: StripeGateway, attempt: StoredAttempt, state: IntentState): Promise<ChargeOutcome> {
+    const { invoiceId } = attempt;
+    switch (state.status) {
+      case 'succeeded': {
+        await recordCardPayment(em(), {
+          invoiceId,
+          paymentIntentId: state.paymentIntentId,
+          amount: fromMinorUnits(state.amountMinor, attempt.currency),
+          currency: state.currency,
+          fee: state.feeMinor === null ? null : fromMinorUnits(state.feeMinor, attempt.currency),
+          receivedAt: new Date(),
+        });
+        await finishAttempt(em(), invoiceId, attempt.attempt, { status: 'succeeded', paymentIntentId: state.paymentIntentId });
+        await completePendingRefunds(em(), gateway, invoiceId);
+        return { status: 'succeeded' };
+      }
+      case 'requires_action':
+        await finishAttempt(em(), invoiceId, attempt.attempt, { status: 'requires_action', paymentIntentId: state.paymentIntentId });
+        return { status: 'requires_action', paymentIntentId: state.paymentIntentId, actionUrl: state.actionUrl };
+      case 'processing':
+        await finishAttempt(em(), invoiceId, attempt.attempt, { status: 'processing', paymentIntentId: state.paymentIntentId });
+        return { status: 'processing' };
+      case 'canceled':
+        await finishAttempt(em(), invoiceId, attempt.attempt, { status: 'canceled', paymentIntentId: state.paymentIntentId, message: 'the PaymentIntent was canceled' });
+        return { status: 'failed', code: 'payment_intent_canceled', declineCode: null, message: 'the payment was canceled', hard: false };
+      case 'failed':
+        await finishAttempt(em(), invoiceId, attempt.attempt, {
+          status: 'failed',
+          paymentIntentId: state.paymentIntentId,
+          failureCode: state.code,
+          declineCode: state.declineCode,
+          message: state.message,
+          hardDecline: state.hard,
+        });
+        return { status: 'failed', code: state.code, declineCode: state.declineCode, message: state.message, hard: state.hard };
+    }
+  }
+
+  /** What an attempt that has already finished answered, for a retry of its activity. */
+  function recorded(attempt: StoredAttempt): ChargeOutcome | null {
+    switch (attempt.status) {
+      case 'succeeded':
+        return { status: 'succeeded' };
+      case 'failed':
+        return { status: 'failed', code: attempt.failureCode, declineCode: attempt.declineCode, message: attempt.failureMessage ?? 'declined', hard: attempt.hardDecline };
+      case 'canceled':
+        return { status: 'failed', code: 'payment_intent_canceled', declineCode: null, message: attempt.failureMessage ?? 'the payment was canceled', hard: false };
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Makes sure an attempt in flight can take no money we do not know of: its intent (found by id or
+   * by the attempt key in its metadata) is cancelled when `cancel` and it can still succeed, or read
+   * as it stands; an attempt Stripe never saw is closed.
+   */
+  async function settleAttempt(gateway: StripeGateway, attempt: StoredAttempt, cancel: boolean): Promise<ChargeOutcome> {
+    const intent = await gateway.findIntent(attempt.key, attempt.stripeCustomerId, attempt.paymentIntentId);
+    if (!intent) {
+      await finishAttempt(em(), attempt.invoiceId, attempt.attempt, { status: 'canceled', paymentIntentId: null, message: 'no PaymentIntent was created' });
+      return { status: 'failed', code: 'payment_intent_canceled', declineCode: null, message: 'no payment was made', hard: false };
+    }
+    return apply(gateway, attempt, cancel ? await gateway.settle(intent, attempt.key) : await gateway.state(intent));
+  }
+
+  /** Stripe refusing a request as such will refuse its retries too: stop and say why. */
+  async function refusedAsNonRetryable<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof StripeRequestRefused) throw ApplicationFailure.nonRetryable(error.message, error.code);
+      throw error;
+    }
+  }
+
+  /**
+   * The link a customer follows to pay: the application's page (CUSTOMER_PAYMENT_URL) when there is
+   * one, otherwise the authentication page Stripe gave for this intent, if any.
+   */
+  function paymentPage(invoiceId: string, paymentIntentId: string | null | undefined, stripeUrl: string | null | undefined): string | null {
+    if (customerPaymentUrl) return customerPaymentUrl.replaceAll('{invoice_id}', encodeURIComponent(invoiceId)).replaceAll('{payment_intent}', encodeURIComponent(paymentIntentId ?? ''));
+    return stripeUrl ?? null;
+  }
+
   return {
     async collectionContext(request: { invoiceId: string }): Promise<{ stripeConfigured: boolean; dunningSchedule: number[] }> {
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
@@ -70,51 +163,81 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning }: 
     },
 
     /**
-     * One charge attempt, confirmed off-session with the idempotency key of (invoice, attempt): a
-     * retry after a crash, a timeout or a Stripe 5xx gets the same PaymentIntent back, never a second
-     * charge. A success is recorded once even if the webhook recorded it first.
+     * One charge attempt. Its request is stored when it begins and sent unchanged, under the key of
+     * (invoice, attempt), on every retry; a retry first looks for the intent the attempt may have
+     * created (a crash can fall between Stripe's answer and our recording it). Before a new attempt
+     * begins, earlier intents that could still succeed are cancelled (or found succeeded and
+     * recorded), so one invoice never has two intents that can both take money.
      */
     async chargeInvoice(request: { invoiceId: string; attempt: number }): Promise<ChargeOutcome> {
-      if (!stripe) return { status: 'no_payment_method' };
-      const plan = await beginAttempt(em(), request.invoiceId, request.attempt);
-      if (plan.kind !== 'charge') return { status: plan.kind === 'settled' ? 'settled' : 'no_payment_method' };
-      const result = await stripe.charge({
-        key: plan.key,
-        amountMinor: toMinorUnits(plan.amount, plan.currency),
-        currency: plan.currency,
-        stripeCustomerId: plan.stripeCustomerId,
-        paymentMethod: plan.paymentMethod,
-        invoiceId: request.invoiceId,
-        invoiceNumber: plan.invoiceNumber,
+      const gateway = stripe;
+      if (!gateway) return { status: 'no_payment_method' };
+      return refusedAsNonRetryable(async () => {
+        for (;;) {
+          const plan = await beginAttempt(em(), request.invoiceId, request.attempt);
+          if (plan.kind === 'settled') return { status: 'settled' };
+          if (plan.kind === 'no_payment_method') return { status: 'no_payment_method' };
+          if (plan.kind === 'supersede') {
+            for (const earlier of plan.earlier) {
+              const outcome = await settleAttempt(gateway, earlier, true);
+              // Its result is not known yet and it cannot be cancelled: wait for it, start nothing.
+              if (outcome.status === 'processing') return outcome;
+            }
+            continue;
+          }
+          const { attempt, fresh } = plan;
+          const done = recorded(attempt);
+          if (done) return done;
+          const found = fresh ? null : await gateway.findIntent(attempt.key, attempt.stripeCustomerId, attempt.paymentIntentId);
+          const state = found
+            ? await gateway.state(found)
+            : await gateway.charge({
+                key: attempt.key,
+                amountMinor: toMinorUnits(attempt.amount, attempt.currency),
+                currency: attempt.currency,
+                stripeCustomerId: attempt.stripeCustomerId,
+                paymentMethod: attempt.paymentMethod,
+                invoiceId: attempt.invoiceId,
+                invoiceNumber: attempt.invoiceNumber,
+              });
+          if (state.paymentIntentId) await recordAttemptIntent(em(), attempt.invoiceId, attempt.attempt, state.paymentIntentId);
+          return apply(gateway, attempt, state);
+        }
       });
-      if (result.status === 'succeeded') {
-        await recordCardPayment(em(), {
-          invoiceId: request.invoiceId,
-          paymentIntentId: result.paymentIntentId,
-          amount: fromMinorUnits(result.amountMinor, plan.currency),
-          fee: result.feeMinor === null ? null : fromMinorUnits(result.feeMinor, plan.currency),
-          receivedAt: new Date(),
-        });
-        await finishAttempt(em(), request.invoiceId, request.attempt, { status: 'succeeded', paymentIntentId: result.paymentIntentId });
-        return { status: 'succeeded' };
-      }
-      if (result.status === 'requires_action') {
-        await finishAttempt(em(), request.invoiceId, request.attempt, { status: 'requires_action', paymentIntentId: result.paymentIntentId });
-        return { status: 'requires_action' };
-      }
-      await finishAttempt(em(), request.invoiceId, request.attempt, {
-        status: 'failed',
-        paymentIntentId: result.paymentIntentId,
-        failureCode: result.code,
-        declineCode: result.declineCode,
-        message: result.message,
-        hardDecline: result.hard,
+    },
+
+    /**
+     * Settles the attempts of an invoice still in flight: `cancel` when the invoice was paid another
+     * way (an old intent must not take money too), otherwise only reads them (an intent that was
+     * processing). Says whether the invoice's money came in, or is still on its way.
+     */
+    async settleAttempts(request: { invoiceId: string; cancel: boolean }): Promise<{ succeeded: boolean; processing: boolean }> {
+      const gateway = stripe;
+      if (!gateway) return { succeeded: false, processing: false };
+      return refusedAsNonRetryable(async () => {
+        let succeeded = false;
+        let processing = false;
+        for (const attempt of await attemptsInFlight(em(), request.invoiceId)) {
+          const outcome = await settleAttempt(gateway, attempt, request.cancel);
+          succeeded ||= outcome.status === 'succeeded';
+          processing ||= outcome.status === 'processing';
+        }
+        await completePendingRefunds(em(), gateway, request.invoiceId);
+        return { succeeded, processing };
       });
-      return { status: 'failed', code: result.code, declineCode: result.declineCode, message: result.message, hard: result.hard };
     },
 
     /** Queues (once per key) and sends a collection e-mail about an invoice. */
-    async notifyCustomer(request: { invoiceId: string; template: EmailTemplate; key: string; declineReason?: string; nextRetryAt?: string | null; finalRetryAt?: string }): Promise<void> {
+    async notifyCustomer(request: {
+      invoiceId: string;
+      template: EmailTemplate;
+      key: string;
+      declineReason?: string;
+      nextRetryAt?: string | null;
+      finalRetryAt?: string;
+      paymentIntentId?: string;
+      actionUrl?: string | null;
+    }): Promise<void> {
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
       const customer = await em().findOneOrFail(Customer, { id: invoice.customerId });
       const base = { customerName: customer.name, invoiceNumber: invoice.number, currency: invoice.currency };
@@ -129,9 +252,14 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning }: 
         case 'payment_reminder':
           return send(key, customer, 'payment_reminder', { ...base, amountDue: due, finalRetryOn: day(request.finalRetryAt ?? new Date()) });
         case 'payment_action_required':
-          return send(key, customer, 'payment_action_required', { ...base, amountDue: due, actionUrl: null });
+          return send(key, customer, 'payment_action_required', { ...base, amountDue: due, actionUrl: paymentPage(invoice.id, request.paymentIntentId, request.actionUrl) });
         case 'payment_method_required':
-          return send(key, customer, 'payment_method_required', { ...base, amountDue: due, declineReason: request.declineReason ?? 'the card cannot be charged', updateUrl: null });
+          return send(key, customer, 'payment_method_required', {
+            ...base,
+            amountDue: due,
+            declineReason: request.declineReason ?? 'the card cannot be charged',
+            updateUrl: paymentPage(invoice.id, null, null),
+          });
         default:
           throw ApplicationFailure.nonRetryable(`notifyCustomer does not send ${request.template}`, 'unknown_template');
       }

@@ -1,11 +1,11 @@
-import { ApplicationFailure } from '@temporalio/activity';
 import type { EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
-import { createCollectionActivities, type ProvisioningSettings } from './collection';
+import type { ProvisioningSettings } from '../config/env';
+import { createCollectionActivities } from './collection';
+import { failingPermanently } from './failures';
 import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
-import { BillingError } from '../domain/errors';
 import { formatAmount } from '../domain/money';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
@@ -19,6 +19,7 @@ export interface ActivityDeps {
   stripe?: StripeGateway | null;
   mail?: EmailTransport | null;
   provisioning?: ProvisioningSettings | null;
+  customerPaymentUrl?: string | null;
 }
 
 /** InvoiceRequest (db/invoice-store.ts) as a workflow sends it: instants as ISO strings. */
@@ -42,105 +43,90 @@ export interface IssuedInvoice {
   amountDue?: string;
 }
 
-/** A BillingError will not go away by retrying; tell Temporal so, with its code as the failure type. */
-async function nonRetryableOnBillingError<T>(work: () => Promise<T>): Promise<T> {
-  try {
-    return await work();
-  } catch (error) {
-    if (error instanceof BillingError) throw ApplicationFailure.nonRetryable(error.message, error.code);
-    throw error;
-  }
-}
-
-/** Side effects of the billing workflows, built from their dependencies (real Postgres in tests too). */
-export function createActivities({ orm, stripe = null, mail = null, provisioning = null }: ActivityDeps) {
+/**
+ * Side effects of the billing workflows, built from their dependencies (real Postgres in tests too).
+ * A failure retrying cannot fix leaves every activity as non-retryable (activities/failures.ts).
+ */
+export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null }: ActivityDeps) {
   const em = forkEm(orm);
-  return {
-    ...createCollectionActivities({ orm, stripe, mail, provisioning }),
+  return failingPermanently({
+    ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;
       periodStart: string;
       periodEnd: string;
     }): Promise<IssuedInvoice> {
-      return nonRetryableOnBillingError(async () => {
-        const invoice = await issuePeriodInvoice(em(), {
-          subscriptionId: request.subscriptionId,
-          periodIndex: request.periodIndex,
-          periodStart: new Date(request.periodStart),
-          periodEnd: new Date(request.periodEnd),
-          // The invoice is dated at its period's start, also when a backdated period is issued late.
-          issuedAt: new Date(request.periodStart),
-        });
-        return { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      const invoice = await issuePeriodInvoice(em(), {
+        subscriptionId: request.subscriptionId,
+        periodIndex: request.periodIndex,
+        periodStart: new Date(request.periodStart),
+        periodEnd: new Date(request.periodEnd),
+        // The invoice is dated at its period's start, also when a backdated period is issued late.
+        issuedAt: new Date(request.periodStart),
       });
+      return { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
     /** The last invoice: usage since the last period invoice, up to the end; null when there was none. */
     async issueClosingInvoice(request: { subscriptionId: string; periodIndex: number; endsAt: string }): Promise<IssuedInvoice | null> {
-      return nonRetryableOnBillingError(async () => {
-        const endsAt = new Date(request.endsAt);
-        const invoice = await issueInvoice(em(), {
-          subscriptionId: request.subscriptionId,
-          periodIndex: request.periodIndex,
-          billingKey: null,
-          reason: 'subscription_cancel',
-          fees: [],
-          usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
-          issuedAt: endsAt,
-        });
-        return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      const endsAt = new Date(request.endsAt);
+      const invoice = await issueInvoice(em(), {
+        subscriptionId: request.subscriptionId,
+        periodIndex: request.periodIndex,
+        billingKey: null,
+        reason: 'subscription_cancel',
+        fees: [],
+        usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
+        issuedAt: endsAt,
       });
+      return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
     /** Any invoice of the lifecycle workflow: renewal, plan change, pause, resume or cancellation. */
     async billSubscription(request: BillingRequest): Promise<IssuedInvoice | null> {
-      return nonRetryableOnBillingError(async () => {
-        const invoice = await issueInvoice(em(), {
-          subscriptionId: request.subscriptionId,
-          periodIndex: request.periodIndex,
-          billingKey: request.billingKey,
-          reason: request.reason,
-          fees: request.fees.map((f) => ({
-            planId: f.planId,
-            period: { start: new Date(f.period.start), end: new Date(f.period.end) },
-            from: new Date(f.from),
-            to: new Date(f.to),
-            credit: f.credit,
-          })),
-          usage: request.usage && { until: new Date(request.usage.until), planId: request.usage.planId, wholePeriod: request.usage.wholePeriod, ends: request.usage.ends },
-          reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
-          issuedAt: new Date(request.issuedAt),
-        });
-        return (
-          invoice && {
-            invoiceId: invoice.id,
-            number: invoice.number,
-            total: formatAmount(invoice.total, invoice.currency),
-            currency: invoice.currency,
-            amountDue: formatAmount(invoice.amountDue, invoice.currency),
-          }
-        );
+      const invoice = await issueInvoice(em(), {
+        subscriptionId: request.subscriptionId,
+        periodIndex: request.periodIndex,
+        billingKey: request.billingKey,
+        reason: request.reason,
+        fees: request.fees.map((f) => ({
+          planId: f.planId,
+          period: { start: new Date(f.period.start), end: new Date(f.period.end) },
+          from: new Date(f.from),
+          to: new Date(f.to),
+          credit: f.credit,
+        })),
+        usage: request.usage && { until: new Date(request.usage.until), planId: request.usage.planId, wholePeriod: request.usage.wholePeriod, ends: request.usage.ends },
+        reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
+        issuedAt: new Date(request.issuedAt),
       });
+      return (
+        invoice && {
+          invoiceId: invoice.id,
+          number: invoice.number,
+          total: formatAmount(invoice.total, invoice.currency),
+          currency: invoice.currency,
+          amountDue: formatAmount(invoice.amountDue, invoice.currency),
+        }
+      );
     },
 
     /** The plan a subscription is on, for a workflow run that started before runs carried it. */
     async loadPlan(request: { subscriptionId: string }): Promise<PlanSnapshot> {
-      return nonRetryableOnBillingError(async () => {
-        const subscription = await em().findOne(Subscription, { id: request.subscriptionId });
-        if (!subscription) throw new Error(`subscription ${request.subscriptionId} is not in the database (yet)`);
-        return planSnapshot(await em().findOneOrFail(Plan, { id: subscription.planId }));
-      });
+      const subscription = await em().findOne(Subscription, { id: request.subscriptionId });
+      if (!subscription) throw new Error(`subscription ${request.subscriptionId} is not in the database (yet)`);
+      return planSnapshot(await em().findOneOrFail(Plan, { id: subscription.planId }));
     },
 
     async recognizeRevenue(request: { invoiceId: string; at: string }): Promise<void> {
-      return nonRetryableOnBillingError(() => recognizeRevenue(em(), request.invoiceId, new Date(request.at)));
+      return recognizeRevenue(em(), request.invoiceId, new Date(request.at));
     },
 
     async recordSubscriptionState(state: SubscriptionState): Promise<void> {
       return recordSubscriptionState(em(), state);
     },
-  };
+  });
 }
 
 export type BillingActivities = ReturnType<typeof createActivities>;

@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { BillingError } from '../domain/errors';
-import { allow, authenticate, parseApiKeys } from './auth';
+import { allow, apiKeyDigests, authenticate } from './auth';
 import { forkEm } from '../db/orm';
 import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
@@ -20,7 +20,7 @@ import { usageEventsRouter } from './routes/usage-events';
 import { UsageIngest, usagePool } from './usage-ingest';
 
 export function createApp(deps: ApiDeps): Express {
-  const keys = parseApiKeys(deps.apiKeys);
+  const keys = apiKeyDigests(deps.apiKeys);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

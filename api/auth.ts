@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
+import type { ApiKeySetting, Role } from '../config/env';
 import { BillingError } from '../domain/errors';
 
-export type Role = 'admin' | 'support' | 'readonly';
-const ROLES: readonly Role[] = ['admin', 'support', 'readonly'];
+export type { Role };
 
 export interface Principal {
   role: Role;
@@ -17,23 +17,10 @@ interface ApiKey extends Principal {
 
 const digest = (key: string): Buffer => createHash('sha256').update(key).digest();
 
-/** BILLING_API_KEYS: `role:key` pairs separated by commas, e.g. `admin:sk_live_x,readonly:sk_ro_y`. */
-export function parseApiKeys(spec: string): ApiKey[] {
-  const keys = spec
-    .split(',')
-    .map((pair) => pair.trim())
-    .filter(Boolean)
-    .map((pair) => {
-      const at = pair.indexOf(':');
-      const role = pair.slice(0, at) as Role;
-      const key = pair.slice(at + 1);
-      if (at < 0 || !ROLES.includes(role) || key.length < 8) {
-        throw new Error(`BILLING_API_KEYS: "${pair.slice(0, at < 0 ? 12 : at)}..." must be role:key with role one of ${ROLES.join(', ')} and a key of 8+ characters`);
-      }
-      return { role, keyId: digest(key).toString('hex').slice(0, 16), digest: digest(key) };
-    });
+/** The configured keys (config/env.ts has parsed and checked them), kept only as digests. */
+export function apiKeyDigests(keys: ApiKeySetting[]): ApiKey[] {
   if (keys.length === 0) throw new Error('BILLING_API_KEYS is empty: the API would accept no request');
-  return keys;
+  return keys.map(({ role, key }) => ({ role, keyId: digest(key).toString('hex').slice(0, 16), digest: digest(key) }));
 }
 
 declare module 'express-serve-static-core' {

@@ -11,6 +11,7 @@ const STATUS: Record<BillingErrorType, number> = {
   conflict_error: 409,
   state_error: 409,
   idempotency_error: 422,
+  api_error: 502,
 };
 
 /** Well-formed requests the data cannot accept. */

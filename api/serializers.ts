@@ -82,6 +82,10 @@ export function subscriptionJson(s: Subscription, plan: Plan, live: Subscription
     latest_invoice: live?.latestInvoice
       ? { id: live.latestInvoice.invoiceId, number: live.latestInvoice.number, total: live.latestInvoice.total, currency: live.latestInvoice.currency }
       : null,
+    // Why billing stopped, while status is billing_error (read live from the workflow).
+    billing_error: live?.billingError
+      ? { activity: live.billingError.activity, code: live.billingError.code, message: live.billingError.message, at: live.billingError.at }
+      : null,
     workflow_id: s.workflowId,
     /** "workflow" when read live from the subscription's workflow, "database" when it could not be reached. */
     state_source: live ? 'workflow' : 'database',

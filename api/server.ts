@@ -1,22 +1,42 @@
 import { Client, Connection } from '@temporalio/client';
-import { loadConfig } from '../config/env';
+import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
+import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createApp } from './app';
 import { usagePool } from './usage-ingest';
 
-/** The API process: Express on PORT, Postgres through MikroORM, Temporal through its client. */
+/**
+ * The API process: Express on PORT, Postgres through MikroORM, Temporal through its client, and
+ * Stripe when STRIPE_SECRET_KEY is set. Everything is built from config/env.ts, as the worker is.
+ */
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadConfig(process.env, { database: true, apiKeys: true });
   const orm = await openOrm(config.databaseUrl);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const pool = usagePool(config.databaseUrl);
-  const app = createApp({ orm, temporal, taskQueue: config.taskQueue, apiKeys: config.apiKeys, usagePool: pool });
-  const server = app.listen(config.port, () => console.log(`api: listening on http://localhost:${config.port}`));
+  const stripe = config.stripe && { gateway: new StripeGateway(stripeClient(config.stripe)), webhookSecret: config.stripe.webhookSecret };
+  const app = createApp({ orm, temporal, taskQueue: config.taskQueue, apiKeys: config.apiKeys, usagePool: pool, stripe });
+  const server = app.listen(config.port, () => {
+    console.log(`api: listening on http://localhost:${config.port}`);
+    if (!stripe) console.log('api: STRIPE_SECRET_KEY is not set; cards cannot be attached and invoices are paid by recording payments');
+    else if (!stripe.webhookSecret) console.log('api: STRIPE_WEBHOOK_SECRET is not set; POST /webhooks/stripe takes no events');
+  });
+  // Ctrl-C in a terminal reaches this process twice (SIGINT from the terminal, SIGTERM from npm
+  // start stopping its children); the second signal must not close the pools again.
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     server.closeIdleConnections();
     server.close(() => {
-      void Promise.all([connection.close(), orm.close(), pool.end()]).then(() => process.exit(0));
+      void Promise.all([connection.close(), orm.close(), pool.end()]).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error('api: error while closing connections:', error instanceof Error ? error.message : error);
+          process.exit(1);
+        },
+      );
     });
   };
   process.on('SIGINT', stop);
@@ -24,6 +44,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('api failed to start:', error);
+  console.error('api failed to start:', error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });

@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../scripts/embedded-postgres';
 import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { freePort } from '../scripts/wait-for-port';
 import { createBillingWorker } from '../workers/billing-worker';
+import { parseApiKeySpec } from '../config/env';
 
 /**
  * How fast a migrated customer's history is billed: subscriptions backdated by DAYS days on a daily
@@ -33,7 +34,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address });
   const worker = await createBillingWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'bench', orm });
   const running = worker.run();
-  const app = createApp({ orm, temporal: new Client({ connection }), taskQueue: 'bench', apiKeys: `admin:${KEY}` });
+  const app = createApp({ orm, temporal: new Client({ connection }), taskQueue: 'bench', apiKeys: parseApiKeySpec(`admin:${KEY}`) });
   const server = app.listen(0);
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
   const post = async (path: string, body: unknown) => {

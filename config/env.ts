@@ -1,33 +1,171 @@
 import { TASK_QUEUE } from '../workflows/messages';
 
 /**
- * Every setting the processes read, in one place. `npm start` fills these with its embedded defaults;
- * in production they point at real services (see README).
+ * Every setting the processes read, parsed in one place: `api/server.ts` and `workers/main.ts` build
+ * their dependencies from this and nothing else reads the environment. `npm start` fills it with
+ * embedded defaults; in production it points at real services (see README). A setting that is given
+ * but cannot be used (a malformed URL, a secret without the URL it belongs to, a placeholder key) is
+ * refused here, all such problems at once, so the process stops before it serves anything.
  */
+export interface StripeSettings {
+  secretKey: string;
+  /** Verifies POST /webhooks/stripe; without it that endpoint takes no events. */
+  webhookSecret: string | null;
+  /** Another Stripe endpoint, e.g. the project's emulator. */
+  apiBase: string | null;
+}
+
+export interface SmtpSettings {
+  url: string;
+  from: string;
+}
+
+export interface ProvisioningSettings {
+  url: string;
+  secret: string;
+}
+
+export type Role = 'admin' | 'support' | 'readonly';
+export const ROLES: readonly Role[] = ['admin', 'support', 'readonly'];
+
+export interface ApiKeySetting {
+  role: Role;
+  key: string;
+}
+
 export interface Config {
   databaseUrl: string;
   temporalAddress: string;
   temporalNamespace: string;
   taskQueue: string;
   port: number;
-  apiKeys: string;
+  /** BILLING_API_KEYS, parsed; empty when unset (the API refuses to start without keys). */
+  apiKeys: ApiKeySetting[];
+  stripe: StripeSettings | null;
+  smtp: SmtpSettings | null;
+  provisioning: ProvisioningSettings | null;
+  /**
+   * Where a customer completes a payment that needs them (3-D Secure): a page of the application's
+   * that confirms the PaymentIntent with Stripe.js. `{invoice_id}` and `{payment_intent}` are filled in.
+   */
+  customerPaymentUrl: string | null;
 }
 
-function required(env: NodeJS.ProcessEnv, name: string): string {
-  const value = env[name];
-  if (!value) throw new Error(`${name} is not set; run "npm start" for the local stack or see README.md for the variables`);
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`the configuration cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md (Configuration) for every variable.`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Keys that example files and tutorials ship with; an API guarded by one is open to anyone. */
+const PLACEHOLDER = /change-?me|changeme|placeholder|example|your[-_]?(api[-_]?)?key|^(secret|password|test|admin|default|x+)$/i;
+
+/** `role:key` pairs separated by commas, e.g. `admin:sk_live_x,readonly:sk_ro_y`. */
+export function parseApiKeySpec(spec: string, problems: string[] = []): ApiKeySetting[] {
+  const keys: ApiKeySetting[] = [];
+  for (const pair of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf(':');
+    const role = pair.slice(0, at) as Role;
+    const key = pair.slice(at + 1);
+    if (at < 0 || !ROLES.includes(role) || key.length < 8) {
+      problems.push(`BILLING_API_KEYS: "${pair.slice(0, at < 0 ? 12 : at)}..." must be role:key with role one of ${ROLES.join(', ')} and a key of 8+ characters`);
+    } else if (PLACEHOLDER.test(key) || new Set(key).size < 4) {
+      problems.push(`BILLING_API_KEYS: the ${role} key "${key}" is a placeholder; use a random key, e.g. ${role}:sk_${role}_$(openssl rand -hex 24)`);
+    } else {
+      keys.push({ role, key });
+    }
+  }
+  return keys;
+}
+
+function url(problems: string[], name: string, value: string, protocols: string[]): string {
+  try {
+    const parsed = new URL(value);
+    if (!protocols.includes(parsed.protocol)) problems.push(`${name} must be a ${protocols.map((p) => `${p}//`).join(' or ')} URL, got "${value}"`);
+  } catch {
+    problems.push(`${name} is not a URL: "${value}"`);
+  }
   return value;
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Empty strings count as unset, as shells and compose files often leave them. */
+function read(env: NodeJS.ProcessEnv, name: string): string | null {
+  const value = env[name]?.trim();
+  return value ? value : null;
+}
+
+function stripeSettings(env: NodeJS.ProcessEnv, problems: string[]): StripeSettings | null {
+  const secretKey = read(env, 'STRIPE_SECRET_KEY');
+  const webhookSecret = read(env, 'STRIPE_WEBHOOK_SECRET');
+  const apiBase = read(env, 'STRIPE_API_BASE');
+  if (!secretKey) {
+    for (const [name, value] of [['STRIPE_WEBHOOK_SECRET', webhookSecret], ['STRIPE_API_BASE', apiBase]] as const) {
+      if (value) problems.push(`${name} is set but STRIPE_SECRET_KEY is not: card collection is off, so ${name} would be ignored`);
+    }
+    return null;
+  }
+  if (!/^(sk|rk)_(test|live)_\S+$/.test(secretKey)) problems.push('STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…)');
+  if (webhookSecret && !/^whsec_\S+$/.test(webhookSecret)) problems.push('STRIPE_WEBHOOK_SECRET must be the signing secret of a Stripe webhook endpoint (whsec_…)');
+  return { secretKey, webhookSecret, apiBase: apiBase && url(problems, 'STRIPE_API_BASE', apiBase, ['http:', 'https:']) };
+}
+
+function smtpSettings(env: NodeJS.ProcessEnv, problems: string[]): SmtpSettings | null {
+  const smtp = read(env, 'SMTP_URL');
+  const from = read(env, 'EMAIL_FROM');
+  if (!smtp) {
+    if (from) problems.push('EMAIL_FROM is set but SMTP_URL is not: no e-mail would be sent');
+    return null;
+  }
+  url(problems, 'SMTP_URL', smtp, ['smtp:', 'smtps:']);
+  if (!from) problems.push('EMAIL_FROM must be set when SMTP_URL is: it is the From address of every message');
+  return from ? { url: smtp, from } : null;
+}
+
+function provisioningSettings(env: NodeJS.ProcessEnv, problems: string[]): ProvisioningSettings | null {
+  const target = read(env, 'PROVISIONING_WEBHOOK_URL');
+  const secret = read(env, 'PROVISIONING_WEBHOOK_SECRET');
+  if (!target) {
+    if (secret) problems.push('PROVISIONING_WEBHOOK_SECRET is set but PROVISIONING_WEBHOOK_URL is not');
+    return null;
+  }
+  url(problems, 'PROVISIONING_WEBHOOK_URL', target, ['http:', 'https:']);
+  if (!secret) problems.push('PROVISIONING_WEBHOOK_SECRET must be set with PROVISIONING_WEBHOOK_URL: receivers verify the signature with it');
+  return secret ? { url: target, secret } : null;
+}
+
+/**
+ * Parses the environment. `require` names what this process cannot run without (the API needs keys;
+ * a deployment script may need neither a database nor keys).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { database?: boolean; apiKeys?: boolean } = { database: true }): Config {
+  const problems: string[] = [];
   const port = Number(env.PORT ?? 3000);
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new Error(`PORT must be a TCP port number, got "${env.PORT}"`);
-  return {
-    databaseUrl: required(env, 'DATABASE_URL'),
-    temporalAddress: env.TEMPORAL_ADDRESS ?? 'localhost:7233',
-    temporalNamespace: env.TEMPORAL_NAMESPACE ?? 'default',
-    taskQueue: env.TEMPORAL_TASK_QUEUE ?? TASK_QUEUE,
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) problems.push(`PORT must be a TCP port number, got "${env.PORT}"`);
+  const databaseUrl = read(env, 'DATABASE_URL');
+  if (databaseUrl) url(problems, 'DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']);
+  else if (require.database) problems.push('DATABASE_URL is not set; run "npm start" for the local stack');
+  const temporalAddress = read(env, 'TEMPORAL_ADDRESS') ?? 'localhost:7233';
+  if (!/^[^\s:/]+:\d{1,5}$/.test(temporalAddress) && !/^\[[0-9a-f:]+\]:\d{1,5}$/i.test(temporalAddress)) {
+    problems.push(`TEMPORAL_ADDRESS must be host:port, got "${temporalAddress}"`);
+  }
+  const keySpec = read(env, 'BILLING_API_KEYS');
+  const apiKeys = keySpec ? parseApiKeySpec(keySpec, problems) : [];
+  if (require.apiKeys && !keySpec) problems.push('BILLING_API_KEYS is not set: the API would accept no request');
+  const customerPaymentUrl = read(env, 'CUSTOMER_PAYMENT_URL');
+  if (customerPaymentUrl) url(problems, 'CUSTOMER_PAYMENT_URL', customerPaymentUrl.replaceAll(/\{[a-z_]+\}/g, 'x'), ['http:', 'https:']);
+  const config: Config = {
+    databaseUrl: databaseUrl ?? '',
+    temporalAddress,
+    temporalNamespace: read(env, 'TEMPORAL_NAMESPACE') ?? 'default',
+    taskQueue: read(env, 'TEMPORAL_TASK_QUEUE') ?? TASK_QUEUE,
     port,
-    apiKeys: env.BILLING_API_KEYS ?? '',
+    apiKeys,
+    stripe: stripeSettings(env, problems),
+    smtp: smtpSettings(env, problems),
+    provisioning: provisioningSettings(env, problems),
+    customerPaymentUrl,
   };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
 }

@@ -2,9 +2,9 @@ import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
 import { BillingError } from '../domain/errors';
-import { creditNoteIssued, invoiceWrittenOff, refundIssued, writeOffRecovered } from '../domain/ledger';
+import { creditNoteIssued, excessRefunded, invoiceWrittenOff, refundIssued, writeOffRecovered } from '../domain/ledger';
 import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
-import type { StripeGateway } from '../payments/stripe-gateway';
+import { StripeRequestRefused, type StripeGateway } from '../payments/stripe-gateway';
 import { toMinorUnits } from './collection-store';
 import { CustomerBalanceTransaction } from './entities/adjustments';
 import { Invoice } from './entities/invoice';
@@ -40,7 +40,7 @@ function tooLarge(amount: Decimal, limit: Decimal, currency: string, what: strin
 
 export interface RefundRequest {
   invoiceId: string;
-  /** Default: everything still refundable (amount paid less amount refunded). */
+  /** Default: everything still refundable (amount paid less amount refunded or being refunded). */
   amount?: Decimal | null;
   reason?: string | null;
   /** The operation's key; each payment touched gets `${idempotencyKey}:${paymentId}`, also Stripe's key. */
@@ -71,15 +71,18 @@ async function refundsOfKey(em: EntityManager, operationKey: string): Promise<Re
 
 /**
  * What a refund takes out of which payment: the most recent payments first (the money that came in
- * last goes back first), each up to what it brought in less what was already refunded from it.
+ * last goes back first), each up to what it paid of the invoice less what was refunded or is being
+ * refunded from it. Runs with the invoice locked.
  */
-async function planRefund(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest): Promise<{ invoice: Invoice; parts: RefundPart[] }> {
-  const invoice = await em.findOne(Invoice, { id: request.invoiceId });
-  if (!invoice) throw invoiceMissing(request.invoiceId);
+async function planRefund(tx: EntityManager, gateway: StripeGateway | null, invoice: Invoice, request: RefundRequest): Promise<RefundPart[]> {
   if (invoice.amountPaid.lte(0)) {
     throw new BillingError('state_error', 'invoice_not_paid', `invoice ${invoice.number} has no payment to refund`);
   }
-  const refundable = invoice.amountPaid.minus(invoice.amountRefunded);
+  const [reserved] = await tx.execute<Array<{ amount: string | null }>>(
+    `select sum(amount)::text as amount from refunds where invoice_id = ? and kind = 'requested' and status = 'pending'`,
+    [invoice.id],
+  );
+  const refundable = invoice.amountPaid.minus(invoice.amountRefunded).minus(reserved.amount ?? 0);
   const amount = request.amount ?? refundable;
   if ((request.amount === undefined || request.amount === null) && refundable.isZero()) {
     throw new BillingError('state_error', 'invoice_fully_refunded', `invoice ${invoice.number} has been refunded in full`);
@@ -87,9 +90,9 @@ async function planRefund(em: EntityManager, gateway: StripeGateway | null, requ
   assertPositiveAmount(amount, invoice.currency);
   if (amount.greaterThan(refundable)) throw tooLarge(amount, refundable, invoice.currency, `refundable on invoice ${invoice.number}`);
 
-  const payments = await em.find(Payment, { invoiceId: invoice.id }, { orderBy: { receivedAt: 'desc', createdAt: 'desc', id: 'desc' } });
-  const refunded = await em.execute<Array<{ payment_id: string; amount: string }>>(
-    'select payment_id, sum(amount)::text as amount from refunds where invoice_id = ? group by payment_id',
+  const payments = await tx.find(Payment, { invoiceId: invoice.id }, { orderBy: { receivedAt: 'desc', createdAt: 'desc', id: 'desc' } });
+  const refunded = await tx.execute<Array<{ payment_id: string; amount: string }>>(
+    `select payment_id, sum(amount)::text as amount from refunds where invoice_id = ? and kind = 'requested' and status <> 'failed' group by payment_id`,
     [invoice.id],
   );
   const refundedOf = new Map(refunded.map((r) => [r.payment_id, new Decimal(r.amount)]));
@@ -97,85 +100,152 @@ async function planRefund(em: EntityManager, gateway: StripeGateway | null, requ
   let left = amount;
   for (const payment of payments) {
     if (left.isZero()) break;
-    const available = payment.amount.minus(refundedOf.get(payment.id) ?? 0);
+    const available = payment.amount.minus(payment.amountExcess).minus(refundedOf.get(payment.id) ?? 0);
     if (available.lte(0)) continue;
     const take = Decimal.min(available, left);
     parts.push({ payment, amount: take, key: refundKey(request.idempotencyKey, payment.id) });
     left = left.minus(take);
   }
-  // amount_paid is the sum of what payments brought in, so they always cover what is refundable.
+  // amount_paid is the sum of what payments paid of the invoice, so they always cover what is refundable.
   if (!left.isZero()) throw new Error(`invoice ${invoice.number}: payments cover ${decimalString(amount.minus(left))} of a ${decimalString(amount)} refund`);
   if (!gateway && parts.some((p) => p.payment.stripePaymentIntentId)) {
     throw new BillingError('state_error', 'stripe_not_configured', `invoice ${invoice.number} was paid by card and Stripe is not configured (STRIPE_SECRET_KEY), so it cannot be refunded`);
   }
-  return { invoice, parts };
-}
-
-/** Writes the refund rows, the invoice's amount refunded and the postings, in one transaction with the invoice locked. */
-async function recordRefunds(em: EntityManager, request: RefundRequest, parts: RefundPart[], stripeRefunds: Map<string, string>, at: Date): Promise<RefundOutcome> {
-  return em.fork().transactional(async (tx) => {
-    const invoice = await tx.findOneOrFail(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
-    const refunds: Refund[] = [];
-    for (const part of parts) {
-      // A row of this key exists only if an earlier attempt committed; then none of its rows is new.
-      const inserted = await tx.execute<Array<{ id: string }>>(
-        `insert into refunds (id, invoice_id, payment_id, amount, currency, reason, idempotency_key, stripe_refund_id, created_at)
-         values (?, ?, ?, ?, ?, ?, ?, ?, ?) on conflict (idempotency_key) do nothing returning id`,
-        [newId('rf'), invoice.id, part.payment.id, decimalString(part.amount), invoice.currency, request.reason ?? null, part.key, stripeRefunds.get(part.payment.id) ?? null, at],
-      );
-      if (inserted.length === 0) continue;
-      const refund = await tx.findOneOrFail(Refund, { id: inserted[0].id });
-      refunds.push(refund);
-      invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
-      const posting = refundIssued({
-        id: refund.id,
-        invoiceNumber: invoice.number,
-        currency: invoice.currency,
-        amount: refund.amount,
-        at,
-        via: part.payment.stripePaymentIntentId ? 'stripe_clearing' : 'cash',
-      });
-      if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
-    }
-    if (invoice.amountRefunded.greaterThan(invoice.amountPaid)) {
-      throw new Error(`invoice ${invoice.number}: refunded ${decimalString(invoice.amountRefunded)} exceeds paid ${decimalString(invoice.amountPaid)}`);
-    }
-    await tx.flush();
-    if (refunds.length === 0) return { refunds: await refundsOfKey(tx, request.idempotencyKey), invoice, replayed: true };
-    return { refunds, invoice, replayed: false };
-  });
+  return parts;
 }
 
 /**
- * Gives money back on a paid (or partly paid) invoice, out of its most recent payments first. A card
- * payment is refunded through Stripe with the row's key as Stripe's idempotency key, before the
- * database transaction (a retry gets Stripe's same refund back and inserts nothing twice); a manual
- * payment is recorded as paid back by hand. Refunds of one invoice run one at a time (an advisory
- * lock held for the whole operation), so two of them cannot both spend the same refundable amount
- * while Stripe is being called. The invoice keeps its status: a refund does not reopen it.
+ * Reserves a refund: one row per payment it takes from, with the invoice locked, so two refunds
+ * cannot both spend the same refundable amount. A manual payment's part is complete at once (it is
+ * paid back by hand) with its posting; a card payment's part is pending until Stripe has refunded it.
  */
-export async function refundInvoice(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest): Promise<RefundOutcome> {
-  return em.fork().transactional(async (guard) => {
-    await guard.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`refunds:${request.invoiceId}`]);
-    const earlier = await refundsOfKey(em.fork(), request.idempotencyKey);
+async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest, at: Date): Promise<{ replayed: boolean }> {
+  return em.fork().transactional(async (tx) => {
+    const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    if (!invoice) throw invoiceMissing(request.invoiceId);
+    const earlier = await refundsOfKey(tx, request.idempotencyKey);
     if (earlier.length > 0) {
       if (earlier.some((r) => r.invoiceId !== request.invoiceId)) {
         throw new BillingError('idempotency_error', 'idempotency_key_reused', `idempotency key ${request.idempotencyKey} was used for a refund of another invoice`);
       }
-      const invoice = await em.fork().findOneOrFail(Invoice, { id: request.invoiceId });
-      return { refunds: earlier, invoice, replayed: true };
+      return { replayed: true };
     }
-    const { invoice, parts } = await planRefund(em.fork(), gateway, request);
-    const stripeRefunds = new Map<string, string>();
-    for (const part of parts) {
-      const intent = part.payment.stripePaymentIntentId;
-      if (!intent || !gateway) continue;
-      const reason = request.reason ?? undefined;
-      const id = await gateway.refund({ key: part.key, paymentIntentId: intent, amountMinor: toMinorUnits(part.amount, invoice.currency), reason });
-      stripeRefunds.set(part.payment.id, id);
+    for (const part of await planRefund(tx, gateway, invoice, request)) {
+      const byCard = Boolean(part.payment.stripePaymentIntentId);
+      const refund = tx.create(Refund, {
+        id: newId('rf'),
+        invoiceId: invoice.id,
+        paymentId: part.payment.id,
+        amount: part.amount,
+        currency: invoice.currency,
+        reason: request.reason ?? null,
+        idempotencyKey: part.key,
+        kind: 'requested',
+        status: byCard ? 'pending' : 'succeeded',
+        completedAt: byCard ? null : at,
+        createdAt: at,
+      });
+      if (byCard) continue;
+      invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
+      await tx.flush();
+      const posting = refundIssued({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at, via: 'cash' });
+      if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
-    return recordRefunds(em, request, parts, stripeRefunds, request.at ?? new Date());
+    await tx.flush();
+    return { replayed: false };
   });
+}
+
+/** Records Stripe's answer to a pending refund, with its posting, once. */
+async function completeRefund(em: EntityManager, refundId: string, result: { stripeRefundId: string } | { failure: string }, at: Date): Promise<void> {
+  await em.fork().transactional(async (tx) => {
+    const refund = await tx.findOneOrFail(Refund, { id: refundId });
+    const invoice = await tx.findOneOrFail(Invoice, { id: refund.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+    await tx.refresh(refund);
+    if (refund.status !== 'pending') return;
+    refund.completedAt = at;
+    if ('failure' in result) {
+      refund.status = 'failed';
+      refund.failureMessage = result.failure;
+      await tx.flush();
+      return;
+    }
+    refund.status = 'succeeded';
+    refund.stripeRefundId = result.stripeRefundId;
+    const refs = { customerId: invoice.customerId, invoiceId: invoice.id };
+    if (refund.kind === 'excess') {
+      await tx.flush();
+      const posting = excessRefunded({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at });
+      if (posting) await postTransaction(tx, posting, refs);
+      return;
+    }
+    invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
+    if (invoice.amountRefunded.greaterThan(invoice.amountPaid)) {
+      throw new Error(`invoice ${invoice.number}: refunded ${decimalString(invoice.amountRefunded)} exceeds paid ${decimalString(invoice.amountPaid)}`);
+    }
+    await tx.flush();
+    const posting = refundIssued({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at, via: 'stripe_clearing' });
+    if (posting) await postTransaction(tx, posting, refs);
+  });
+}
+
+/**
+ * Asks Stripe for every pending refund of an invoice (requested ones and excess payments), outside
+ * any database transaction, each under its own key so a repeat gets Stripe's same refund back. A
+ * refusal (the charge was refunded in Stripe's dashboard, say) marks the refund failed and releases
+ * its amount; a network error or a 5xx leaves it pending for the next call. Returns how many are
+ * still pending.
+ */
+export async function completePendingRefunds(em: EntityManager, gateway: StripeGateway | null, invoiceId: string): Promise<number> {
+  const pending = await em.fork().find(Refund, { invoiceId, status: 'pending' }, { orderBy: { createdAt: 'asc', id: 'asc' } });
+  if (pending.length === 0 || !gateway) return pending.length;
+  let left = 0;
+  for (const refund of pending) {
+    const payment = await em.fork().findOneOrFail(Payment, { id: refund.paymentId });
+    try {
+      const stripeRefundId = await gateway.refund({
+        key: refund.idempotencyKey,
+        paymentIntentId: payment.stripePaymentIntentId!,
+        amountMinor: toMinorUnits(refund.amount, refund.currency),
+        reason: refund.reason ?? undefined,
+      });
+      await completeRefund(em, refund.id, { stripeRefundId }, new Date());
+    } catch (error) {
+      if (error instanceof StripeRequestRefused) {
+        await completeRefund(em, refund.id, { failure: error.message }, new Date());
+        continue;
+      }
+      console.warn(`refund ${refund.id} of invoice ${invoiceId} is still pending: ${error instanceof Error ? error.message : String(error)}`);
+      left += 1;
+    }
+  }
+  return left;
+}
+
+/**
+ * Gives money back on a paid (or partly paid) invoice, out of its most recent payments first: the
+ * amount is reserved in one transaction, card parts are then refunded through Stripe outside it
+ * (with the row's key as Stripe's idempotency key), and each answer is recorded in a transaction of
+ * its own. A retry with the same key resumes what was reserved instead of refunding again; pending
+ * refunds of the invoice left by an earlier interruption are completed first. The invoice keeps its
+ * status: a refund does not reopen it.
+ */
+export async function refundInvoice(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest): Promise<RefundOutcome> {
+  const at = request.at ?? new Date();
+  const { replayed } = await reserveRefunds(em, gateway, request, at);
+  const pending = await completePendingRefunds(em, gateway, request.invoiceId);
+  const refunds = await refundsOfKey(em.fork(), request.idempotencyKey);
+  const invoice = await em.fork().findOneOrFail(Invoice, { id: request.invoiceId });
+  if (pending > 0 && refunds.some((r) => r.status === 'pending')) {
+    throw new BillingError(
+      'api_error',
+      'refund_pending',
+      `Stripe did not answer; the refund of invoice ${invoice.number} is reserved and completes when this request is retried with the same Idempotency-Key`,
+    );
+  }
+  const failed = refunds.find((r) => r.status === 'failed');
+  if (failed && !replayed) throw new BillingError('state_error', 'refund_failed', `invoice ${invoice.number}: ${failed.failureMessage ?? 'Stripe refused the refund'}`);
+  return { refunds, invoice, replayed };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -224,9 +294,14 @@ async function earlierCreditNote(em: EntityManager, request: CreditNoteRequest):
  * - Paid invoice: kind customer_balance, at most the total less earlier credit notes and refunds
  *   (nothing is given back twice); the customer's credit balance grows by the amount and the next
  *   invoice spends it. The invoice itself is unchanged.
- * Numbered CN-000001… without gaps; idempotent on the key.
+ * Numbered CN-000001… without gaps; idempotent on the key. `inTransaction` runs last inside the
+ * transaction that issues the note (the API records its idempotency key's phase there).
  */
-export async function issueCreditNote(em: EntityManager, request: CreditNoteRequest): Promise<CreditNoteOutcome> {
+export async function issueCreditNote(
+  em: EntityManager,
+  request: CreditNoteRequest,
+  inTransaction?: (tx: EntityManager, outcome: CreditNoteOutcome) => Promise<void>,
+): Promise<CreditNoteOutcome> {
   const earlier = await earlierCreditNote(em.fork(), request);
   if (earlier) return earlier;
   try {
@@ -287,7 +362,9 @@ export async function issueCreditNote(em: EntityManager, request: CreditNoteRequ
       await tx.flush();
       const posting = creditNoteIssued({ id: note.id, number: note.number, invoiceNumber: invoice.number, currency: invoice.currency, amount: note.amount, at, kind });
       if (posting) await postTransaction(tx, posting, refs);
-      return { creditNote: note, invoice, replayed: false, settled };
+      const outcome = { creditNote: note, invoice, replayed: false, settled };
+      await inTransaction?.(tx, outcome);
+      return outcome;
     });
   } catch (error) {
     // The same key, concurrently: the other request's note is the one (its number is not spent twice).
@@ -306,13 +383,20 @@ export async function issueCreditNote(em: EntityManager, request: CreditNoteRequ
 /**
  * Marks an open invoice uncollectible: its amount due becomes bad debt. It still accepts payments
  * (db/payment-store.ts, db/collection-store.ts), which recover the bad debt. A second call returns
- * the invoice unchanged.
+ * the invoice unchanged. `inTransaction` runs last inside the transaction, as in issueCreditNote.
  */
-export async function writeOffInvoice(em: EntityManager, request: { invoiceId: string; at: Date }): Promise<{ invoice: Invoice; changed: boolean }> {
+export async function writeOffInvoice(
+  em: EntityManager,
+  request: { invoiceId: string; at: Date },
+  inTransaction?: (tx: EntityManager, outcome: { invoice: Invoice; changed: boolean }) => Promise<void>,
+): Promise<{ invoice: Invoice; changed: boolean }> {
   return em.fork().transactional(async (tx) => {
     const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!invoice) throw invoiceMissing(request.invoiceId);
-    if (invoice.status === 'uncollectible') return { invoice, changed: false };
+    if (invoice.status === 'uncollectible') {
+      await inTransaction?.(tx, { invoice, changed: false });
+      return { invoice, changed: false };
+    }
     if (invoice.status !== 'open') {
       throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only open invoices can be marked uncollectible`);
     }
@@ -324,6 +408,7 @@ export async function writeOffInvoice(em: EntityManager, request: { invoiceId: s
     await tx.flush();
     const posting = invoiceWrittenOff({ id: invoice.id, number: invoice.number, currency: invoice.currency, amountDue: invoice.amountDue, at: request.at });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    await inTransaction?.(tx, { invoice, changed: true });
     return { invoice, changed: true };
   });
 }

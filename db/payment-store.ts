@@ -1,6 +1,6 @@
 import { LockMode } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type Decimal from 'decimal.js';
+import Decimal from 'decimal.js';
 import { BillingError } from '../domain/errors';
 import { paymentReceived, writeOffRecovered } from '../domain/ledger';
 import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
@@ -18,14 +18,29 @@ export interface ManualPaymentRequest {
 
 /**
  * Records money received outside the system (bank transfer, cheque) against an open invoice and
- * posts it. The invoice row is locked, so two concurrent payments cannot both pay the same amount due.
+ * posts it. The invoice row is locked, so two concurrent payments cannot both pay the same amount due,
+ * and a payment is refused while a card charge of the invoice is in flight (it would be charged twice).
+ * `inTransaction` runs last inside the transaction (the API records its idempotency key's phase there).
  */
-export async function recordManualPayment(em: EntityManager, request: ManualPaymentRequest): Promise<{ payment: Payment; invoice: Invoice }> {
+export async function recordManualPayment(
+  em: EntityManager,
+  request: ManualPaymentRequest,
+  inTransaction?: (tx: EntityManager, outcome: { payment: Payment; invoice: Invoice }) => Promise<void>,
+): Promise<{ payment: Payment; invoice: Invoice }> {
   return em.fork().transactional(async (tx) => {
     const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!invoice) throw new BillingError('not_found_error', 'resource_missing', `No such invoice: '${request.invoiceId}'`);
     if (invoice.status !== 'open' && invoice.status !== 'uncollectible') {
       throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only open (or written-off) invoices accept payments`);
+    }
+    // A card attempt between asking Stripe and recording its answer may be taking this money right
+    // now; the attempt holds this invoice's lock only while it begins, so its state is what says so.
+    const [inFlight] = await tx.execute<Array<{ n: number }>>(
+      `select count(*)::int as n from payment_attempts where invoice_id = ? and status in ('pending', 'processing')`,
+      [invoice.id],
+    );
+    if (inFlight.n > 0) {
+      throw new BillingError('conflict_error', 'payment_in_progress', `a card payment of invoice ${invoice.number} is in progress; retry when it has finished`);
     }
     if (!request.amount.isPositive() || request.amount.isZero()) {
       throw new BillingError('invalid_request_error', 'amount_invalid', 'amount must be greater than zero', 'amount');
@@ -52,6 +67,7 @@ export async function recordManualPayment(em: EntityManager, request: ManualPaym
       amount: request.amount,
       currency: invoice.currency,
       method: 'manual',
+      amountExcess: new Decimal(0),
       reference: request.reference,
       receivedAt: request.receivedAt,
       createdAt: new Date(),
@@ -65,6 +81,7 @@ export async function recordManualPayment(em: EntityManager, request: ManualPaym
     await tx.flush();
     const posting = paymentReceived({ ...payment, invoiceNumber: invoice.number });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    await inTransaction?.(tx, { payment, invoice });
     return { payment, invoice };
   });
 }

@@ -9,7 +9,9 @@ export type BillingErrorType =
   | 'not_found_error'
   | 'conflict_error'
   | 'idempotency_error'
-  | 'state_error';
+  | 'state_error'
+  /** A service we depend on (Stripe) did not answer; the request can be retried. */
+  | 'api_error';
 
 export class BillingError extends Error {
   constructor(

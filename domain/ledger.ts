@@ -16,7 +16,8 @@ export type AccountCode =
   | 'stripe_fees'
   | 'bad_debt'
   | 'refunds'
-  | 'credit_notes';
+  | 'credit_notes'
+  | 'excess_payments';
 
 export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' | 'expense' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
@@ -35,6 +36,8 @@ export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'a
   // Contra-revenue, like discounts: revenue stays as billed and what was given back shows.
   { code: 'refunds', name: 'Refunds', type: 'revenue' },
   { code: 'credit_notes', name: 'Credit notes', type: 'revenue' },
+  // Card money an invoice did not need (it was paid meanwhile): owed back until its refund completes.
+  { code: 'excess_payments', name: 'Excess payments to return', type: 'liability' },
 ];
 
 export interface EntryDraft {
@@ -197,6 +200,31 @@ export function cardPaymentReceived(payment: { id: string; invoiceNumber: string
   };
   assertBalanced(tx);
   return tx;
+}
+
+/** Card money an invoice did not need: held as owed back until the excess refund completes. */
+export function excessPaymentReceived(payment: { id: string; invoiceNumber: string; currency: string; amount: Decimal; fee: Decimal | null; receivedAt: Date }) {
+  const entries: EntryDraft[] = [
+    { account: 'stripe_clearing', direction: 'debit', amount: payment.amount },
+    { account: 'excess_payments', direction: 'credit', amount: payment.amount },
+  ];
+  if (payment.fee && payment.fee.gt(0)) {
+    entries.push({ account: 'stripe_fees', direction: 'debit', amount: payment.fee }, { account: 'stripe_clearing', direction: 'credit', amount: payment.fee });
+  }
+  const tx: TransactionDraft = {
+    idempotencyKey: `payment:${payment.id}:excess`,
+    description: `Card payment not needed by invoice ${payment.invoiceNumber}, to be returned`,
+    currency: payment.currency,
+    effectiveAt: payment.receivedAt,
+    entries,
+  };
+  assertBalanced(tx);
+  return tx;
+}
+
+/** The excess returned through Stripe. */
+export function excessRefunded(refund: { id: string; invoiceNumber: string; currency: string; amount: Decimal; at: Date }) {
+  return twoLegged(`refund:${refund.id}`, `Excess payment on invoice ${refund.invoiceNumber} returned`, refund.currency, refund.at, 'excess_payments', 'stripe_clearing', refund.amount);
 }
 
 /** Money given back on a paid invoice, out of the account it came in through. */

@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { createTransport, type Transporter } from 'nodemailer';
 import { claimEmail, markFailed, markSent } from '../db/email-outbox';
 import { EmailMessage, type EmailStatus } from '../db/entities/email';
+import type { SmtpSettings } from '../config/env';
 import { BillingError } from '../domain/errors';
 
 /** Where outbox messages go: an SMTP server, and the From address they carry. */
@@ -17,17 +18,9 @@ export interface EmailTransport {
  */
 const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
 
-/**
- * SMTP_URL (smtp://user:pass@host:587, smtps:// for implicit TLS) and EMAIL_FROM
- * ("Billing <billing@example.com>"). Null when SMTP_URL is unset: messages are queued and listed
- * by the API, and nothing is sent.
- */
-export function smtpTransportFromEnv(env: Record<string, string | undefined>): EmailTransport | null {
-  const url = env.SMTP_URL?.trim();
-  if (!url) return null;
-  const from = env.EMAIL_FROM?.trim();
-  if (!from) throw new Error('EMAIL_FROM must be set when SMTP_URL is: it is the From address of every message');
-  return { mailer: createTransport({ url, ...TIMEOUTS }), from };
+/** The transport for SMTP_URL and EMAIL_FROM (config/env.ts); null when unset: messages wait in the outbox. */
+export function smtpTransport(settings: SmtpSettings | null): EmailTransport | null {
+  return settings && { mailer: createTransport({ url: settings.url, ...TIMEOUTS }), from: settings.from };
 }
 
 /**

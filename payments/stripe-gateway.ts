@@ -1,22 +1,12 @@
 import Stripe from 'stripe';
+import type { StripeSettings } from '../config/env';
 import { isHardDecline } from '../domain/dunning';
 
 /**
  * Everything the system asks of Stripe, in one place. Every charge and refund carries an idempotency
  * key derived from our own facts, so a retried activity gets Stripe's first answer back instead of
- * a second charge. STRIPE_API_BASE points the SDK at an emulator (tests use localstripe).
+ * a second charge. STRIPE_API_BASE points the SDK at an emulator (scripts/stripe-emulator.ts).
  */
-export interface StripeSettings {
-  secretKey: string;
-  webhookSecret: string | null;
-  apiBase: string | null;
-}
-
-export function stripeSettingsFromEnv(env: NodeJS.ProcessEnv = process.env): StripeSettings | null {
-  if (!env.STRIPE_SECRET_KEY) return null;
-  return { secretKey: env.STRIPE_SECRET_KEY, webhookSecret: env.STRIPE_WEBHOOK_SECRET ?? null, apiBase: env.STRIPE_API_BASE ?? null };
-}
-
 export function stripeClient(settings: StripeSettings): Stripe {
   const base = settings.apiBase ? new URL(settings.apiBase) : null;
   return new Stripe(settings.secretKey, {
@@ -27,10 +17,54 @@ export function stripeClient(settings: StripeSettings): Stripe {
   });
 }
 
-export type ChargeResult =
-  | { status: 'succeeded'; paymentIntentId: string; amountMinor: number; feeMinor: number | null }
-  | { status: 'requires_action'; paymentIntentId: string }
-  | { status: 'failed'; paymentIntentId: string | null; code: string | null; declineCode: string | null; message: string; hard: boolean };
+/**
+ * Where a PaymentIntent stands, as collection acts on it:
+ * - succeeded: the money is taken;
+ * - requires_action: only the customer can finish it (3-D Secure, or an off-session payment Stripe
+ *   declined with authentication_required: the same intent can still be confirmed on-session);
+ * - processing: the result is not known yet (some payment methods settle later); wait, never retry;
+ * - failed: declined, the intent can no longer succeed without a new confirmation;
+ * - canceled: it will never take money.
+ */
+export type IntentState =
+  | { status: 'succeeded'; paymentIntentId: string; amountMinor: number; currency: string; feeMinor: number | null }
+  | { status: 'requires_action'; paymentIntentId: string; actionUrl: string | null }
+  | { status: 'processing'; paymentIntentId: string }
+  | { status: 'failed'; paymentIntentId: string | null; code: string | null; declineCode: string | null; message: string; hard: boolean }
+  | { status: 'canceled'; paymentIntentId: string };
+
+export interface ChargeRequest {
+  /** The attempt's idempotency key, also stored in the intent's metadata to find it again. */
+  key: string;
+  amountMinor: number;
+  currency: string;
+  stripeCustomerId: string;
+  paymentMethod: string;
+  invoiceId: string;
+  invoiceNumber: string;
+}
+
+/** Stripe refused a request for a reason that retrying it cannot change (a reused idempotency key, an invalid request). */
+export class StripeRequestRefused extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+  ) {
+    super(message);
+    this.name = 'StripeRequestRefused';
+  }
+}
+
+/** Errors Stripe answers with that the same request will get again: retrying them only repeats them. */
+function refusal(error: unknown): never {
+  if (error instanceof Stripe.errors.StripeIdempotencyError) {
+    throw new StripeRequestRefused(`Stripe refused the idempotency key: ${error.message}`, 'stripe_idempotency_error');
+  }
+  if (error instanceof Stripe.errors.StripeInvalidRequestError || error instanceof Stripe.errors.StripeAuthenticationError || error instanceof Stripe.errors.StripePermissionError) {
+    throw new StripeRequestRefused(`Stripe refused the request (${error.type}${error.code ? `, ${error.code}` : ''}): ${error.message}`, error.code ?? error.type);
+  }
+  throw error;
+}
 
 export class StripeGateway {
   constructor(readonly stripe: Stripe) {}
@@ -57,11 +91,12 @@ export class StripeGateway {
   }
 
   /**
-   * Confirms an off-session PaymentIntent. Declines come back as results (the dunning schedule acts
-   * on them); anything else (a network error, a 5xx, a rate limit) is thrown, for a retry with the
-   * same idempotency key.
+   * Confirms an off-session PaymentIntent for an attempt, under the attempt's idempotency key. The
+   * caller passes the same request on every retry (it is stored when the attempt begins), so Stripe
+   * answers a retry with the first intent. Declines come back as states; network errors, 5xx and rate
+   * limits are thrown for a retry; a request Stripe refuses as such is thrown as StripeRequestRefused.
    */
-  async charge(request: { key: string; amountMinor: number; currency: string; stripeCustomerId: string; paymentMethod: string; invoiceId: string; invoiceNumber: string }): Promise<ChargeResult> {
+  async charge(request: ChargeRequest): Promise<IntentState> {
     try {
       const intent = await this.stripe.paymentIntents.create(
         {
@@ -75,13 +110,13 @@ export class StripeGateway {
         },
         { idempotencyKey: request.key },
       );
-      return this.resultOf(intent);
+      return this.stateOf(intent);
     } catch (error) {
       if (error instanceof Stripe.errors.StripeCardError) {
         const intent = (error.payment_intent ?? null) as Stripe.PaymentIntent | null;
         const intentId = intent?.id ?? (await this.intentOfCharge(error.charge));
         if (error.code === 'authentication_required' || intent?.status === 'requires_action') {
-          return { status: 'requires_action', paymentIntentId: intent?.id ?? '' };
+          return { status: 'requires_action', paymentIntentId: intentId ?? '', actionUrl: intent ? actionUrlOf(intent) : null };
         }
         return {
           status: 'failed',
@@ -92,8 +127,53 @@ export class StripeGateway {
           hard: isHardDecline(error.decline_code, error.code),
         };
       }
-      throw error;
+      return refusal(error);
     }
+  }
+
+  /**
+   * The intent an attempt created, if any: by its id when the attempt recorded one, otherwise by the
+   * attempt key in its metadata (a crash can fall between Stripe creating it and our recording it,
+   * and Stripe forgets idempotency keys after about a day, so the key alone cannot be relied on).
+   */
+  async findIntent(key: string, stripeCustomerId: string, paymentIntentId: string | null): Promise<Stripe.PaymentIntent | null> {
+    if (paymentIntentId) return this.stripe.paymentIntents.retrieve(paymentIntentId).catch(refusal);
+    for await (const intent of this.stripe.paymentIntents.list({ customer: stripeCustomerId, limit: 100 })) {
+      if (intent.metadata?.attempt_key === key) return intent;
+    }
+    return null;
+  }
+
+  async state(intent: Stripe.PaymentIntent): Promise<IntentState> {
+    return this.stateOf(intent);
+  }
+
+  /**
+   * Makes sure an earlier intent can no longer take money: cancels it if it still could succeed
+   * (waiting for the customer or for confirmation), captures it if it is authorised (an authorised
+   * intent is the payment), and reports what it ended as. A processing intent cannot be cancelled:
+   * it is reported as processing and the caller waits.
+   */
+  async settle(intent: Stripe.PaymentIntent, key: string): Promise<IntentState> {
+    let current = intent;
+    try {
+      if (current.status === 'requires_capture') {
+        current = await this.stripe.paymentIntents.capture(current.id, {}, { idempotencyKey: `${key}-capture` });
+      } else if (current.status === 'requires_action' || current.status === 'requires_payment_method' || current.status === 'requires_confirmation') {
+        current = await this.stripe.paymentIntents.cancel(current.id, {}, { idempotencyKey: `${key}-cancel` });
+      }
+    } catch (error) {
+      // The customer finished it between our read and the cancel: read what it became.
+      if (!(error instanceof Stripe.errors.StripeInvalidRequestError)) throw error;
+      current = await this.stripe.paymentIntents.retrieve(current.id);
+      if (current.status !== 'succeeded' && current.status !== 'canceled' && current.status !== 'processing') return refusal(error);
+    }
+    if (current.status === 'requires_payment_method') return { status: 'canceled', paymentIntentId: current.id };
+    return this.stateOf(current);
+  }
+
+  async retrieve(paymentIntentId: string): Promise<Stripe.PaymentIntent> {
+    return this.stripe.paymentIntents.retrieve(paymentIntentId).catch(refusal);
   }
 
   /** Some declines name the charge rather than the PaymentIntent; the charge knows its intent. */
@@ -107,10 +187,25 @@ export class StripeGateway {
     }
   }
 
-  private async resultOf(intent: Stripe.PaymentIntent): Promise<ChargeResult> {
-    if (intent.status === 'succeeded') return { status: 'succeeded', paymentIntentId: intent.id, amountMinor: intent.amount_received || intent.amount, feeMinor: await this.feeOf(intent) };
-    if (intent.status === 'requires_action') return { status: 'requires_action', paymentIntentId: intent.id };
+  private async stateOf(intent: Stripe.PaymentIntent): Promise<IntentState> {
+    switch (intent.status) {
+      case 'succeeded':
+        return { status: 'succeeded', paymentIntentId: intent.id, amountMinor: intent.amount_received || intent.amount, currency: intent.currency, feeMinor: await this.feeOf(intent) };
+      case 'requires_action':
+      case 'requires_confirmation':
+        return { status: 'requires_action', paymentIntentId: intent.id, actionUrl: actionUrlOf(intent) };
+      case 'processing':
+        return { status: 'processing', paymentIntentId: intent.id };
+      case 'canceled':
+        return { status: 'canceled', paymentIntentId: intent.id };
+      case 'requires_capture':
+        // Collection confirms with automatic capture; an authorised intent is settled by capturing it.
+        return this.settle(intent, `intent-${intent.id}`);
+      default:
+        break;
+    }
     const error = intent.last_payment_error;
+    if (error?.code === 'authentication_required') return { status: 'requires_action', paymentIntentId: intent.id, actionUrl: actionUrlOf(intent) };
     return {
       status: 'failed',
       paymentIntentId: intent.id,
@@ -134,11 +229,21 @@ export class StripeGateway {
     }
   }
 
+  /** A refund under our key: a retry gets Stripe's same refund back. A refusal (already refunded, say) is thrown as StripeRequestRefused. */
   async refund(request: { key: string; paymentIntentId: string; amountMinor: number; reason?: string }): Promise<string> {
-    const refund = await this.stripe.refunds.create(
-      { payment_intent: request.paymentIntentId, amount: request.amountMinor, metadata: request.reason ? { reason: request.reason } : {} },
-      { idempotencyKey: request.key },
-    );
-    return refund.id;
+    try {
+      const refund = await this.stripe.refunds.create(
+        { payment_intent: request.paymentIntentId, amount: request.amountMinor, metadata: request.reason ? { reason: request.reason } : {} },
+        { idempotencyKey: request.key },
+      );
+      return refund.id;
+    } catch (error) {
+      return refusal(error);
+    }
   }
+}
+
+/** Stripe's page for the customer to authenticate, when it gives one (a redirect-based next action). */
+function actionUrlOf(intent: Stripe.PaymentIntent): string | null {
+  return intent.next_action?.redirect_to_url?.url ?? null;
 }

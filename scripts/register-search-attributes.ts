@@ -3,7 +3,7 @@ import { registerSearchAttributesAt } from './search-attributes';
 
 /** Registers the subscription search attributes on TEMPORAL_ADDRESS (a deployment step). */
 async function main(): Promise<void> {
-  const config = loadConfig({ ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'unused' });
+  const config = loadConfig(process.env, { database: false });
   const added = await registerSearchAttributesAt(config.temporalAddress, config.temporalNamespace);
   console.log(added.length ? `registered: ${added.join(', ')}` : 'search attributes already registered');
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { loadConfig } from '../config/env';
 import { migrate, openOrm } from '../db/orm';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
 import { registerSearchAttributesAt } from './search-attributes';
@@ -87,6 +88,9 @@ async function shutdown(code: number): Promise<void> {
 async function main(): Promise<void> {
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
+  // Every setting is checked before anything starts: a placeholder key or a half-configured Stripe
+  // stops here with the list of problems, not after Postgres and Temporal have been started.
+  loadConfig(process.env, { database: false });
   await mkdir(dataDir, { recursive: true });
   const { keys, printed } = await apiKeys();
   const databaseUrl = await startDatabase();

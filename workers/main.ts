@@ -1,28 +1,31 @@
 import { NativeConnection } from '@temporalio/worker';
-import { loadConfig } from '../config/env';
+import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
-import { provisioningFromEnv } from '../activities/collection';
-import { smtpTransportFromEnv } from '../mail/smtp';
-import { StripeGateway, stripeClient, stripeSettingsFromEnv } from '../payments/stripe-gateway';
+import { smtpTransport } from '../mail/smtp';
+import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createBillingWorker } from './billing-worker';
 
-/** The worker process: runs subscription workflows and their activities until SIGINT or SIGTERM. */
+/**
+ * The worker process: runs subscription and collection workflows and their activities until SIGINT
+ * or SIGTERM. Its dependencies are built from config/env.ts, as the API's are.
+ */
 async function main(): Promise<void> {
   const config = loadConfig();
   const orm = await openOrm(config.databaseUrl);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
-    const stripe = stripeSettingsFromEnv();
     const worker = await createBillingWorker({
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
       orm,
-      stripe: stripe ? new StripeGateway(stripeClient(stripe)) : null,
-      mail: smtpTransportFromEnv(process.env),
-      provisioning: provisioningFromEnv(),
+      stripe: config.stripe ? new StripeGateway(stripeClient(config.stripe)) : null,
+      mail: smtpTransport(config.smtp),
+      provisioning: config.provisioning,
+      customerPaymentUrl: config.customerPaymentUrl,
     });
-    if (!stripe) console.log('worker: STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
+    if (!config.stripe) console.log('worker: STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
+    if (!config.smtp) console.log('worker: SMTP_URL is not set; e-mails are kept in the outbox (GET /v1/emails)');
     console.log(`worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress}`);
     await worker.run();
   } finally {
@@ -32,6 +35,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('worker failed:', error);
+  console.error('worker failed:', error instanceof ConfigError ? error.message : error);
   process.exit(1);
 });

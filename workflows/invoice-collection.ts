@@ -1,5 +1,16 @@
-import { condition, defineQuery, defineSignal, getExternalWorkflowHandle, log, proxyActivities, setHandler } from '@temporalio/workflow';
-import type { CollectionActivities } from '../activities/collection';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  defineQuery,
+  defineSignal,
+  getExternalWorkflowHandle,
+  log,
+  patched,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { ChargeOutcome, CollectionActivities } from '../activities/collection';
 import { reminderInstant, retryInstants } from '../domain/dunning';
 import { subscriptionWorkflowId } from './messages';
 
@@ -18,7 +29,8 @@ export const invoiceSettledSignal = defineSignal<[{ invoiceId: string }]>('invoi
 
 export interface CollectionState {
   invoiceId: string;
-  status: 'collecting' | 'retrying' | 'awaiting_customer' | 'failed' | 'paid' | 'manual';
+  /** error: Stripe refused a request as such (lastOutcome says why); a new card or a payment resumes it. */
+  status: 'collecting' | 'retrying' | 'awaiting_customer' | 'processing' | 'failed' | 'paid' | 'manual' | 'error';
   attempts: number;
   lastOutcome: string | null;
   firstFailureAt: string | null;
@@ -42,6 +54,12 @@ const mailer = proxyActivities<CollectionActivities>({
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '1 hour', maximumAttempts: 30 },
 });
+
+/** Patch: a payment made another way cancels the invoice's intents still in flight, so a late 3-D Secure cannot charge again. */
+const CANCEL_IN_FLIGHT = 'cancel-in-flight-intents';
+
+/** How often an intent whose result is not known yet (processing) is read again, besides its webhook. */
+const PROCESSING_CHECK_MS = 60 * 60 * 1000;
 
 /** A message that cannot be sent must not hold up collecting the money; it stays in the outbox. */
 async function notify(request: Parameters<CollectionActivities['notifyCustomer']>[0]): Promise<void> {
@@ -86,9 +104,31 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
     return state;
   }
 
-  const charge = async () => {
+  const charge = async (): Promise<ChargeOutcome> => {
     state.attempts += 1;
-    const outcome = await collection.chargeInvoice({ invoiceId: input.invoiceId, attempt: state.attempts });
+    let outcome: ChargeOutcome;
+    try {
+      outcome = await collection.chargeInvoice({ invoiceId: input.invoiceId, attempt: state.attempts });
+    } catch (error) {
+      // Stripe refused the request as such (a reused key, a request it cannot take): retrying the
+      // same request would be refused again. Say why and wait for a new card or another payment.
+      if (!(error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable)) throw error;
+      state.status = 'error';
+      state.lastOutcome = `error: ${error.cause.type ?? 'refused'}: ${error.cause.message}`;
+      log.error('invoice collection stopped', { invoiceId: input.invoiceId, reason: state.lastOutcome });
+      await condition(() => paidElsewhere || newPaymentMethod);
+      newPaymentMethod = false;
+      return paidElsewhere ? { status: 'settled' } : charge();
+    }
+    // The result is not known yet: wait for its webhook (a payment signal) or read it again later.
+    while (outcome.status === 'processing' && !paidElsewhere) {
+      state.status = 'processing';
+      state.lastOutcome = 'processing';
+      await condition(() => paidElsewhere, PROCESSING_CHECK_MS);
+      if (paidElsewhere) break;
+      const read = await collection.settleAttempts({ invoiceId: input.invoiceId, cancel: false });
+      outcome = read.succeeded ? { status: 'succeeded' } : read.processing ? outcome : { status: 'failed', code: 'processing_failed', declineCode: null, message: 'the payment did not go through', hard: false };
+    }
     state.lastOutcome = outcome.status === 'failed' ? `failed: ${outcome.declineCode ?? outcome.code ?? 'declined'}` : outcome.status;
     return outcome;
   };
@@ -99,6 +139,10 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
   let failed = false;
   for (;;) {
     if (paidElsewhere || outcome.status === 'succeeded' || outcome.status === 'settled') {
+      if (paidElsewhere && outcome.status !== 'succeeded' && patched(CANCEL_IN_FLIGHT)) {
+        // An intent left waiting for the customer must not take the money a second time.
+        await collection.settleAttempts({ invoiceId: input.invoiceId, cancel: true });
+      }
       if (outcome.status === 'succeeded') await notify({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
       state.status = 'paid';
       state.nextRetryAt = null;
@@ -129,7 +173,13 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
         nextRetryAt: nextRetry?.toISOString() ?? null,
       });
     } else if (outcome.status === 'requires_action') {
-      await notify({ invoiceId: input.invoiceId, template: 'payment_action_required', key: `action:${attemptKey}` });
+      await notify({
+        invoiceId: input.invoiceId,
+        template: 'payment_action_required',
+        key: `action:${attemptKey}`,
+        paymentIntentId: outcome.paymentIntentId,
+        actionUrl: outcome.actionUrl ?? null,
+      });
     } else if (outcome.status === 'no_payment_method') {
       await notify({ invoiceId: input.invoiceId, template: 'payment_method_required', key: `no-method:${attemptKey}`, declineReason: 'no card is on file' });
     }

@@ -1,4 +1,5 @@
 import {
+  ActivityFailure,
   allHandlersFinished,
   ApplicationFailure,
   condition,
@@ -23,8 +24,10 @@ import {
   getStateQuery,
   pauseUpdate,
   resumeUpdate,
+  retryBillingSignal,
   setTrialEndUpdate,
   unscheduleUpdate,
+  type BillingErrorInfo,
   type CancelRequest,
   type ChangePlanRequest,
   type InvoiceSummary,
@@ -44,12 +47,15 @@ import {
 } from './invoice-collection';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from './search-attributes';
 
-// Billing must happen eventually, so retries never give up; errors the store marks non-retryable
-// fail the workflow visibly instead of retrying forever.
-const billing = proxyActivities<BillingActivities>({
+// Billing must happen eventually, so transient failures are retried without end; failures retrying
+// cannot fix arrive non-retryable (activities/failures.ts) and stop billing visibly (billing_error).
+const activities = proxyActivities<BillingActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes' },
 });
+
+/** Patch: a non-retryable activity failure stops billing as billing_error until `retryBilling`, instead of failing the run. */
+const BILLING_ERROR_WAITS = 'billing-error-waits';
 
 /** Patch: each invoice that asks money is collected by its own child workflow, `invoice-<id>`. */
 const COLLECT_INVOICES = 'collect-invoices';
@@ -131,12 +137,60 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
     latestInvoice: null,
   };
 
+  // ---- failures retrying cannot fix ---------------------------------------------------------------
+
+  let billingError: BillingErrorInfo | null = null;
+  let retryRequested = false;
+  setHandler(retryBillingSignal, () => void (retryRequested = true));
+
+  /**
+   * Every activity through one guard: a non-retryable failure stops here, shows the subscription as
+   * billing_error (status, search attribute, memo and the state the API reads, with the reason) and
+   * waits for an operator's `retryBilling`; then the same step runs again. Nothing after it happens
+   * meanwhile, so no later period is billed past a broken one.
+   */
+  const billing = new Proxy(activities, {
+    get(target, name: string) {
+      const activity = target[name as keyof BillingActivities] as (...args: unknown[]) => Promise<unknown>;
+      return async (...args: unknown[]) => {
+        for (;;) {
+          try {
+            return await activity(...args);
+          } catch (error) {
+            if (!(error instanceof ActivityFailure && error.cause instanceof ApplicationFailure && error.cause.nonRetryable)) throw error;
+            if (!patched(BILLING_ERROR_WAITS)) throw error;
+            billingError = { activity: name, code: error.cause.type ?? 'error', message: error.cause.message, at: iso(now()) };
+            log.error('billing stopped', { subscriptionId: input.subscriptionId, ...billingError });
+            retryRequested = false;
+            await publishBillingError();
+            await condition(() => retryRequested);
+            billingError = null;
+          }
+        }
+      };
+    },
+  }) as BillingActivities;
+
+  async function publishBillingError(): Promise<void> {
+    refresh();
+    state.stateVersion += 1;
+    upsertSearchAttributes([{ key: SubscriptionStatusKey, value: status() }]);
+    upsertMemo({ summary: summary(), billingError });
+    try {
+      await activities.recordSubscriptionState({ ...state });
+    } catch (error) {
+      // The state write may be what failed; the workflow's own status and memo still say why.
+      log.warn('billing_error not recorded in Postgres', { error: String(error) });
+    }
+  }
+
   const newChangeId = (kind: string): string => `${kind}-${workflowInfo().runId.slice(0, 8)}-${++changeCount}`;
 
   // ---- reading the state -------------------------------------------------------------------------
 
   /** A billing subscription is past due while an invoice is overdue, suspended once collection failed. */
   function status(): SubscriptionStatus {
+    if (billingError) return 'billing_error';
     if (phase !== 'active') return phase;
     const behind = Object.values(unpaid);
     return behind.includes('failed') ? 'suspended' : behind.length > 0 ? 'past_due' : 'active';
@@ -155,6 +209,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
     state.cancelAtPeriodEnd = endedAtPeriodEnd || scheduled.some((c) => c.kind === 'cancel' && c.atPeriodEnd);
     state.pausedAt = pausedAt ? iso(pausedAt) : null;
     state.latestInvoice = latestInvoice;
+    state.billingError = billingError;
     state.nextBillingAt =
       phase === 'active' ? (renews() ? iso(period.end) : null) : phase === 'scheduled' || phase === 'trialing' ? iso(trialEnd && trialEnd > startAt ? trialEnd : startAt) : null;
     state.upcoming = upcomingEvents();
@@ -177,7 +232,7 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
 
   function summary(): string {
     const next = state.upcoming[0];
-    const what = `Subscription ${state.subscriptionId} of customer ${state.customerId} on plan ${plan.code} v${plan.version}: ${status()}`;
+    const what = `Subscription ${state.subscriptionId} of customer ${state.customerId} on plan ${plan.code} v${plan.version}: ${status()}${billingError ? ` (${billingError.activity} failed: ${billingError.code}: ${billingError.message}; fix the cause, then signal retryBilling)` : ''}`;
     return next ? `${what}; next: ${next.event} at ${next.at}` : what;
   }
 

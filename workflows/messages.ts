@@ -1,4 +1,4 @@
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { Alignment, Cadence } from '../domain/period';
 
 /** Shared by the API (client side) and the workflows: the default task queue and every message definition. */
@@ -6,7 +6,16 @@ export const TASK_QUEUE = 'billing';
 
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
 
-export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled';
+/** billing_error: billing stopped on a failure retrying cannot fix; `billingError` says which, `retryBilling` resumes it. */
+export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled' | 'billing_error';
+
+/** Why a subscription's billing stopped: the activity, its failure's type and message, and when. */
+export interface BillingErrorInfo {
+  activity: string;
+  code: string;
+  message: string;
+  at: string;
+}
 
 /** What the workflow knows of a plan version: enough to validate a change without the database. */
 export interface PlanSnapshot {
@@ -105,6 +114,8 @@ export interface SubscriptionState {
   periodBasis?: { start: string; end: string } | null;
   /** Periods are counted from `anchor`: cycle `firstCycle + i` is period i; with the zone and alignment, every boundary. */
   schedule?: { anchor: string; firstCycle: number; zone: string; alignment: Alignment };
+  /** Set while billing is stopped (status billing_error). */
+  billingError?: BillingErrorInfo | null;
 }
 
 /** "now", "period_end", or an ISO 8601 instant in the future. */
@@ -130,3 +141,5 @@ export const setTrialEndUpdate = defineUpdate<SubscriptionState, [{ at: When }]>
 /** Removes a scheduled change before it happens (a scheduled cancellation: reactivates). */
 export const unscheduleUpdate = defineUpdate<SubscriptionState, [{ changeId: string }]>('unschedule');
 export const getStateQuery = defineQuery<SubscriptionState>('getState');
+/** After the cause of a billing_error has been fixed (data corrected, a deploy): try the stopped step again. */
+export const retryBillingSignal = defineSignal('retryBilling');

@@ -1,5 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
-import type Decimal from 'decimal.js';
+import Decimal from 'decimal.js';
 import { DecimalType } from '../decimal-type';
 
 export class Payment {
@@ -12,6 +12,8 @@ export class Payment {
   /** A card payment's PaymentIntent: unique, so a webhook and the charge activity record it once. */
   stripePaymentIntentId?: string | null;
   fee?: Decimal | null;
+  /** The part of `amount` the invoice did not need (it was paid meanwhile): returned by an excess refund. */
+  amountExcess: Decimal = new Decimal(0);
   receivedAt!: Date;
   createdAt: Date = new Date();
 }
@@ -28,6 +30,7 @@ export const PaymentSchema = new EntitySchema<Payment>({
     reference: { type: 'string', nullable: true },
     stripePaymentIntentId: { type: 'string', nullable: true },
     fee: { type: DecimalType, nullable: true },
+    amountExcess: { type: DecimalType },
     receivedAt: { type: 'Date' },
     createdAt: { type: 'Date' },
   },

@@ -14,8 +14,17 @@ export class Refund {
   idempotencyKey!: string;
   /** Stripe's refund of a card payment; null for a manual payment paid back by hand. */
   stripeRefundId?: string | null;
+  /** requested through the API, or excess: money an invoice did not need, returned automatically. */
+  kind: RefundKind = 'requested';
+  /** pending while Stripe is asked (the amount is reserved); failed when Stripe refused it. */
+  status: RefundStatus = 'succeeded';
+  failureMessage?: string | null;
+  completedAt?: Date | null;
   createdAt: Date = new Date();
 }
+
+export type RefundKind = 'requested' | 'excess';
+export type RefundStatus = 'pending' | 'succeeded' | 'failed';
 
 export const RefundSchema = new EntitySchema<Refund>({
   class: Refund,
@@ -29,6 +38,10 @@ export const RefundSchema = new EntitySchema<Refund>({
     reason: { type: 'string', nullable: true },
     idempotencyKey: { type: 'string' },
     stripeRefundId: { type: 'string', nullable: true },
+    kind: { type: 'string' },
+    status: { type: 'string' },
+    failureMessage: { type: 'string', nullable: true },
+    completedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
   },
 });

@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 
-export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled';
+export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled' | 'billing_error';
 
 /** The stored record of a subscription; its timeline is owned by its workflow, which keeps this row current. */
 export class Subscription {

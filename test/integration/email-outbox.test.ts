@@ -1,7 +1,8 @@
 import { claimEmail, queueEmail, type QueueEmailRequest } from '../../db/email-outbox';
 import { EmailMessage } from '../../db/entities/email';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { deliverEmail, isPermanentSmtpFailure, smtpTransportFromEnv, type EmailTransport } from '../../mail/smtp';
+import { loadConfig } from '../../config/env';
+import { deliverEmail, isPermanentSmtpFailure, smtpTransport, type EmailTransport } from '../../mail/smtp';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp';
 import { expectError, startStack, unique, type Stack } from './harness';
 
@@ -22,7 +23,7 @@ describe('e-mail outbox', () => {
   beforeAll(async () => {
     stack = await startStack('email-outbox', { worker: false });
     smtp = await startSmtpServer();
-    transport = smtpTransportFromEnv({ SMTP_URL: smtp.url, EMAIL_FROM: 'Billing <billing@perennial.test>' })!;
+    transport = smtpTransport({ url: smtp.url, from: 'Billing <billing@perennial.test>' })!;
     const customer = await stack.admin.post('/v1/customers', { name: 'Grace Hopper', email: 'grace@example.test', currency: 'USD' });
     expect(customer.status).toBe(201);
     customerId = customer.body.id;
@@ -152,9 +153,9 @@ describe('e-mail outbox', () => {
   });
 
   it('without SMTP_URL nothing is sent: the message stays pending and the API lists it', async () => {
-    expect(smtpTransportFromEnv({ EMAIL_FROM: 'billing@perennial.test' })).toBeNull();
-    expect(smtpTransportFromEnv({ SMTP_URL: '', EMAIL_FROM: 'billing@perennial.test' })).toBeNull();
-    expect(() => smtpTransportFromEnv({ SMTP_URL: smtp.url })).toThrow(/EMAIL_FROM/);
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/perennial' }).smtp).toBeNull();
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/perennial', SMTP_URL: '' }).smtp).toBeNull();
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://localhost/perennial', SMTP_URL: smtp.url })).toThrow(/EMAIL_FROM/);
 
     // A customer of its own, so the list holds only this message.
     const customer = await stack.admin.post('/v1/customers', { name: 'Alan Turing', email: 'alan@example.test', currency: 'USD' });
@@ -175,7 +176,7 @@ describe('e-mail outbox', () => {
         periodEnd: '2027-07-01',
       },
     });
-    expect(await deliverEmail(em(), smtpTransportFromEnv({}), queued.id)).toBe('pending');
+    expect(await deliverEmail(em(), smtpTransport(null), queued.id)).toBe('pending');
     expect(smtp.received).toHaveLength(0);
     expect(await row(queued.id)).toMatchObject({ status: 'pending', attempts: 0 });
 

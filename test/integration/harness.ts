@@ -5,6 +5,7 @@ import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient, type ApiResponse } from '../support/http';
 import { billingWorker, devServer, uniqueTaskQueue, type DevServer } from '../support/temporal';
+import { parseApiKeySpec } from '../../config/env';
 
 /**
  * One suite's stack for the integration tests: a fresh migrated database, clients of the run's
@@ -60,7 +61,7 @@ export async function startStack(label: string, options: { worker?: boolean } = 
     const apiKeys = `admin:${KEYS.admin},support:${KEYS.support},readonly:${KEYS.readonly}`;
     const pool = usagePool(db.url);
     cleanups.push(() => pool.end());
-    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys, usagePool: pool }));
+    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys: parseApiKeySpec(apiKeys), usagePool: pool }));
     cleanups.push(() => server.close());
 
     return {

@@ -33,6 +33,7 @@ import {
   type Balance,
   type Stack,
 } from './harness';
+import { parseApiKeySpec } from '../../config/env';
 
 /**
  * Refunds, credit notes and write-offs of invoices issued by real subscription workflows, through
@@ -401,7 +402,7 @@ describe('refunds, credit notes and write-offs', () => {
       stripe = stripeClient(emulator.apiBase);
       pool = usagePool(stack.db.url);
       const apiKeys = `admin:${KEYS.admin},support:${KEYS.support},readonly:${KEYS.readonly}`;
-      const app = createApp({ orm: stack.db.orm, temporal: stack.temporal.client, taskQueue: stack.taskQueue, apiKeys, usagePool: pool, stripe: { gateway: new StripeGateway(stripe), webhookSecret: null } });
+      const app = createApp({ orm: stack.db.orm, temporal: stack.temporal.client, taskQueue: stack.taskQueue, apiKeys: parseApiKeySpec(apiKeys), usagePool: pool, stripe: { gateway: new StripeGateway(stripe), webhookSecret: null } });
       const listening = await listen(app);
       server = listening;
       withStripe = apiClient(listening.baseUrl, KEYS.admin);
@@ -420,7 +421,7 @@ describe('refunds, credit notes and write-offs', () => {
       const paymentMethod = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
       const intent = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: paymentMethod.id, off_session: true, confirm: true });
       expect(intent.status).toBe('succeeded');
-      const recorded = await recordCardPayment(em(), { invoiceId: invoice.id, paymentIntentId: intent.id, amount: new Decimal('10.00'), fee: null, receivedAt: new Date() });
+      const recorded = await recordCardPayment(em(), { invoiceId: invoice.id, paymentIntentId: intent.id, amount: new Decimal('10.00'), currency: 'usd', fee: null, receivedAt: new Date() });
       expect(recorded.invoice.status).toBe('paid');
       return { invoice, intent };
     }

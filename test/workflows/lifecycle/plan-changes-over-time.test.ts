@@ -4,6 +4,7 @@ import { createApp } from '../../../api/app';
 import { usagePool } from '../../../api/usage-ingest';
 import { listen } from '../../support/http';
 import { scenarios, type Scenarios } from '../../support/scenarios';
+import { parseApiKeySpec } from '../../../config/env';
 
 /**
  * Plan changes over time, as support staff make them, one scenario per month (or year) of a clock
@@ -30,7 +31,7 @@ describe('plan changes over time', () => {
   beforeAll(async () => {
     s = await scenarios('plan-changes-over-time');
     sidePool = usagePool(s.stack.db.url);
-    side = await listen(createApp({ orm: s.stack.db.orm, temporal: s.stack.env.client, taskQueue: 'plan-changes-over-time-side', apiKeys: `admin:${SIDE_KEY}`, usagePool: sidePool }));
+    side = await listen(createApp({ orm: s.stack.db.orm, temporal: s.stack.env.client, taskQueue: 'plan-changes-over-time-side', apiKeys: parseApiKeySpec(`admin:${SIDE_KEY}`), usagePool: sidePool }));
 
     await s.plan('starter', { amount: '30.00' });
     await s.plan('growth', { amount: '90.00' });
