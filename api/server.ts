@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
+import { roleWarning } from '../db/roles';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createApp } from './app';
 import { usagePool } from './usage-ingest';
@@ -12,6 +13,8 @@ import { usagePool } from './usage-ingest';
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { database: true, apiKeys: true });
   const orm = await openOrm(config.databaseUrl);
+  const roleProblem = await roleWarning(config.databaseUrl);
+  if (roleProblem) console.warn(`api: ${roleProblem}`);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const pool = usagePool(config.databaseUrl);

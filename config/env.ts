@@ -34,7 +34,10 @@ export interface ApiKeySetting {
 }
 
 export interface Config {
+  /** The application's role: a member of perennial_app, which reads and writes rows and owns nothing. */
   databaseUrl: string;
+  /** DATABASE_OWNER_URL: the role that owns the schema, used only to run migrations; null: DATABASE_URL's. */
+  databaseOwnerUrl: string | null;
   temporalAddress: string;
   temporalNamespace: string;
   taskQueue: string;
@@ -145,6 +148,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   const databaseUrl = read(env, 'DATABASE_URL');
   if (databaseUrl) url(problems, 'DATABASE_URL', databaseUrl, ['postgres:', 'postgresql:']);
   else if (require.database) problems.push('DATABASE_URL is not set; run "npm start" for the local stack');
+  const databaseOwnerUrl = read(env, 'DATABASE_OWNER_URL');
+  if (databaseOwnerUrl) url(problems, 'DATABASE_OWNER_URL', databaseOwnerUrl, ['postgres:', 'postgresql:']);
   const temporalAddress = read(env, 'TEMPORAL_ADDRESS') ?? 'localhost:7233';
   if (!/^[^\s:/]+:\d{1,5}$/.test(temporalAddress) && !/^\[[0-9a-f:]+\]:\d{1,5}$/i.test(temporalAddress)) {
     problems.push(`TEMPORAL_ADDRESS must be host:port, got "${temporalAddress}"`);
@@ -156,6 +161,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   if (customerPaymentUrl) url(problems, 'CUSTOMER_PAYMENT_URL', customerPaymentUrl.replaceAll(/\{[a-z_]+\}/g, 'x'), ['http:', 'https:']);
   const config: Config = {
     databaseUrl: databaseUrl ?? '',
+    databaseOwnerUrl,
     temporalAddress,
     temporalNamespace: read(env, 'TEMPORAL_NAMESPACE') ?? 'default',
     taskQueue: read(env, 'TEMPORAL_TASK_QUEUE') ?? TASK_QUEUE,

@@ -119,7 +119,7 @@ async function planRefund(tx: EntityManager, gateway: StripeGateway | null, invo
  * cannot both spend the same refundable amount. A manual payment's part is complete at once (it is
  * paid back by hand) with its posting; a card payment's part is pending until Stripe has refunded it.
  */
-async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest, at: Date): Promise<{ replayed: boolean }> {
+async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest, at: Date): Promise<{ replayed: boolean; order: string[] }> {
   return em.fork().transactional(async (tx) => {
     const invoice = await tx.findOne(Invoice, { id: request.invoiceId }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!invoice) throw invoiceMissing(request.invoiceId);
@@ -128,8 +128,9 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
       if (earlier.some((r) => r.invoiceId !== request.invoiceId)) {
         throw new BillingError('idempotency_error', 'idempotency_key_reused', `idempotency key ${request.idempotencyKey} was used for a refund of another invoice`);
       }
-      return { replayed: true };
+      return { replayed: true, order: earlier.map((r) => r.id) };
     }
+    const order: string[] = [];
     for (const part of await planRefund(tx, gateway, invoice, request)) {
       const byCard = Boolean(part.payment.stripePaymentIntentId);
       const refund = tx.create(Refund, {
@@ -145,6 +146,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
         completedAt: byCard ? null : at,
         createdAt: at,
       });
+      order.push(refund.id);
       if (byCard) continue;
       invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
       await tx.flush();
@@ -152,7 +154,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
       if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     await tx.flush();
-    return { replayed: false };
+    return { replayed: false, order };
   });
 }
 
@@ -232,9 +234,10 @@ export async function completePendingRefunds(em: EntityManager, gateway: StripeG
  */
 export async function refundInvoice(em: EntityManager, gateway: StripeGateway | null, request: RefundRequest): Promise<RefundOutcome> {
   const at = request.at ?? new Date();
-  const { replayed } = await reserveRefunds(em, gateway, request, at);
+  const { replayed, order } = await reserveRefunds(em, gateway, request, at);
   const pending = await completePendingRefunds(em, gateway, request.invoiceId);
-  const refunds = await refundsOfKey(em.fork(), request.idempotencyKey);
+  // In the order they were taken: the most recent payment first.
+  const refunds = (await refundsOfKey(em.fork(), request.idempotencyKey)).sort((a, b) => order.indexOf(a.id) - order.indexOf(b.id));
   const invoice = await em.fork().findOneOrFail(Invoice, { id: request.invoiceId });
   if (pending > 0 && refunds.some((r) => r.status === 'pending')) {
     throw new BillingError(

@@ -1,6 +1,7 @@
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
+import { roleWarning } from '../db/roles';
 import { smtpTransport } from '../mail/smtp';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createBillingWorker } from './billing-worker';
@@ -12,6 +13,8 @@ import { createBillingWorker } from './billing-worker';
 async function main(): Promise<void> {
   const config = loadConfig();
   const orm = await openOrm(config.databaseUrl);
+  const roleProblem = await roleWarning(config.databaseUrl);
+  if (roleProblem) console.warn(`worker: ${roleProblem}`);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
     const worker = await createBillingWorker({

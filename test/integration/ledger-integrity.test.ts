@@ -11,16 +11,21 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
  */
 describe('ledger integrity', () => {
   let db: TestDatabase;
+  /** Connected as the application is (perennial_app's rights). */
   let sql: Client;
+  /** Connected as the schema's owner: the triggers hold even for it. */
+  let owner: Client;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     sql = new Client({ connectionString: db.url });
-    await sql.connect();
+    owner = new Client({ connectionString: db.ownerUrl });
+    await Promise.all([sql.connect(), owner.connect()]);
   });
 
   afterAll(async () => {
     await sql?.end();
+    await owner?.end();
     await db?.drop();
   });
 
@@ -125,7 +130,7 @@ describe('ledger integrity', () => {
         { statement: 'DELETE FROM ledger_transactions', text: `delete from ledger_transactions where id = $1` },
         { statement: 'TRUNCATE ledger_entries', text: `truncate ledger_entries cascade` },
         { statement: 'TRUNCATE ledger_transactions', text: `truncate ledger_transactions cascade` },
-      ])('$statement fails and changes nothing', async ({ text }) => {
+      ])('$statement fails and changes nothing, for the application and even for the owner', async ({ text }) => {
         const snapshot = async () =>
           (
             await sql.query(
@@ -134,10 +139,23 @@ describe('ledger integrity', () => {
             )
           ).rows;
         const before = await snapshot();
-        await expect(sql.query(text, text.includes('$1') ? [posted] : [])).rejects.toThrow(/append-only/);
+        const params = text.includes('$1') ? [posted] : [];
+        // The application's role has no right to it at all; the owner's statement meets the trigger.
+        await expect(sql.query(text, params)).rejects.toThrow(/permission denied/);
+        await expect(owner.query(text, params)).rejects.toThrow(/append-only/);
         expect(await snapshot()).toEqual(before);
         expect(before).toHaveLength(2);
       });
+    });
+
+    it.each([
+      { statement: 'ALTER TABLE ... DISABLE TRIGGER', text: 'alter table ledger_entries disable trigger ledger_entries_append_only', error: /must be owner/ },
+      { statement: 'ALTER TABLE ... ADD COLUMN', text: 'alter table invoices add column note text', error: /must be owner/ },
+      { statement: 'DROP TABLE', text: 'drop table payments', error: /must be owner/ },
+      { statement: 'DELETE FROM mikro_orm_migrations', text: 'delete from mikro_orm_migrations', error: /permission denied/ },
+      { statement: 'CREATE TABLE', text: 'create table scratch (id int)', error: /permission denied/ },
+    ])('the application cannot run $statement', async ({ text, error }) => {
+      await expect(sql.query(text)).rejects.toThrow(error);
     });
   });
 

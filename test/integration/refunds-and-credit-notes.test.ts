@@ -7,7 +7,7 @@ import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { createApp } from '../../api/app';
 import { usagePool } from '../../api/usage-ingest';
-import { issueCreditNote, refundInvoice } from '../../db/adjustment-store';
+import { completePendingRefunds, issueCreditNote, refundInvoice } from '../../db/adjustment-store';
 import { recordCardPayment } from '../../db/collection-store';
 import { Subscription } from '../../db/entities/subscription';
 import { issuePeriodInvoice } from '../../db/invoice-store';
@@ -459,6 +459,44 @@ describe('refunds, credit notes and write-offs', () => {
         cashCredited: moved(before, after, 'cash', 'credits'),
       }).toEqual({ refundsDebited: '4.00', clearingCredited: '4.00', cashCredited: '0.00' });
       expectBooksBalanced(after);
+    });
+
+    it('returns in full, automatically, a card payment that arrives for an invoice already paid (an old 3-D Secure finished late)', async () => {
+      // Paid by bank transfer; then a PaymentIntent of the same invoice succeeds after all.
+      const { invoice } = await paidInvoice();
+      const customer = await stripe.customers.create({ email: 'late@example.test' });
+      const paymentMethod = await stripe.paymentMethods.attach('pm_card_visa', { customer: customer.id });
+      const intent = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: paymentMethod.id, off_session: true, confirm: true });
+      const before = await balances(stack.admin);
+      const gateway = new StripeGateway(stripe);
+      const recorded = await recordCardPayment(em(), { invoiceId: invoice.id, paymentIntentId: intent.id, amount: new Decimal('10.00'), currency: 'usd', fee: null, receivedAt: new Date() });
+      expect(recorded).toMatchObject({ newlyPaid: false, excess: new Decimal('10.00') });
+      expect(await completePendingRefunds(em(), gateway, invoice.id)).toBe(0);
+      // Recorded twice (the webhook and the charge activity both saw it): still one refund.
+      await recordCardPayment(em(), { invoiceId: invoice.id, paymentIntentId: intent.id, amount: new Decimal('10.00'), currency: 'usd', fee: null, receivedAt: new Date() });
+      expect(await completePendingRefunds(em(), gateway, invoice.id)).toBe(0);
+
+      expect((await stripeRefunds(intent)).map((r) => r.amount)).toEqual([1000]);
+      expect(await getInvoice(invoice.id)).toMatchObject({ status: 'paid', amount_paid: '10.00', amount_refunded: '0.00' });
+      const after = await balances(stack.admin);
+      expect({
+        excessCredited: moved(before, after, 'excess_payments', 'credits'),
+        excessDebited: moved(before, after, 'excess_payments', 'debits'),
+        clearingDebited: moved(before, after, 'stripe_clearing', 'debits'),
+        clearingCredited: moved(before, after, 'stripe_clearing', 'credits'),
+        receivable: moved(before, after, 'accounts_receivable', 'credits'),
+      }).toEqual({ excessCredited: '10.00', excessDebited: '10.00', clearingDebited: '10.00', clearingCredited: '10.00', receivable: '0.00' });
+      expectBooksBalanced(after);
+      // Only what paid the invoice is refundable; the returned excess is not counted again.
+      expectError(await withStripe.post(`/v1/invoices/${invoice.id}/refunds`, { amount: '10.01' }), 422, { code: 'amount_too_large' });
+    });
+
+    it('refuses to record a card payment in another currency than its invoice', async () => {
+      const { invoice } = await freshInvoice();
+      await expect(
+        recordCardPayment(em(), { invoiceId: invoice.id, paymentIntentId: 'pi_other_currency', amount: new Decimal('10.00'), currency: 'eur', fee: null, receivedAt: new Date() }),
+      ).rejects.toMatchObject({ code: 'currency_mismatch' });
+      expect(await getInvoice(invoice.id)).toMatchObject({ status: 'open', amount_due: '10.00' });
     });
 
     it('refuses to refund a card payment when Stripe is not configured (409) and writes nothing', async () => {
