@@ -1,0 +1,90 @@
+import { ConfigError, loadConfig } from '../../config/env';
+
+/**
+ * Every setting is read in config/env.ts; what is given but cannot be used stops the process there,
+ * with every problem named at once, before anything is started.
+ */
+const BASE = { DATABASE_URL: 'postgres://app:secret@127.0.0.1:5432/perennial' };
+
+function problems(env: NodeJS.ProcessEnv, require?: { database?: boolean; apiKeys?: boolean }): string[] {
+  try {
+    loadConfig(env, require);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+}
+
+describe('configuration', () => {
+  it('builds Stripe, SMTP and provisioning settings from the environment, the same for the API and the worker', () => {
+    const config = loadConfig({
+      ...BASE,
+      BILLING_API_KEYS: 'admin:sk_admin_3f9a8c1d7e2b,readonly:sk_ro_91b2c3d4e5f6',
+      STRIPE_SECRET_KEY: 'sk_test_51Habc',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc123',
+      STRIPE_API_BASE: 'http://127.0.0.1:8420',
+      SMTP_URL: 'smtp://mail.example.test:587',
+      EMAIL_FROM: 'Billing <billing@example.test>',
+      PROVISIONING_WEBHOOK_URL: 'https://app.example.test/hooks/billing',
+      PROVISIONING_WEBHOOK_SECRET: 'prov_secret',
+      CUSTOMER_PAYMENT_URL: 'https://app.example.test/pay/{invoice_id}',
+    });
+    expect(config).toMatchObject({
+      apiKeys: [
+        { role: 'admin', key: 'sk_admin_3f9a8c1d7e2b' },
+        { role: 'readonly', key: 'sk_ro_91b2c3d4e5f6' },
+      ],
+      stripe: { secretKey: 'sk_test_51Habc', webhookSecret: 'whsec_abc123', apiBase: 'http://127.0.0.1:8420' },
+      smtp: { url: 'smtp://mail.example.test:587', from: 'Billing <billing@example.test>' },
+      provisioning: { url: 'https://app.example.test/hooks/billing', secret: 'prov_secret' },
+      customerPaymentUrl: 'https://app.example.test/pay/{invoice_id}',
+    });
+  });
+
+  it('leaves what is not set off: no Stripe, no SMTP, no provisioning', () => {
+    expect(loadConfig(BASE)).toMatchObject({ stripe: null, smtp: null, provisioning: null, customerPaymentUrl: null, databaseOwnerUrl: null });
+  });
+
+  it.each(['admin:change-me', 'admin:changeme1', 'admin:your-api-key', 'admin:placeholder', 'support:xxxxxxxxxx', 'admin:password', 'admin:aaaaaaaaaaaa'])(
+    'refuses the placeholder key %s',
+    (keys) => {
+      expect(problems({ ...BASE, BILLING_API_KEYS: keys })).toEqual([expect.stringMatching(/placeholder|role:key/)]);
+    },
+  );
+
+  it('names every problem at once', () => {
+    const found = problems({
+      DATABASE_URL: 'mysql://db/perennial',
+      BILLING_API_KEYS: 'owner:sk_owner_1234567',
+      STRIPE_WEBHOOK_SECRET: 'whsec_abc',
+      SMTP_URL: 'smtp://mail.example.test',
+      PROVISIONING_WEBHOOK_URL: 'not a url',
+      TEMPORAL_ADDRESS: 'temporal',
+      PORT: '70000',
+    });
+    expect(found).toEqual([
+      'PORT must be a TCP port number, got "70000"',
+      'DATABASE_URL must be a postgres:// or postgresql:// URL, got "mysql://db/perennial"',
+      'TEMPORAL_ADDRESS must be host:port, got "temporal"',
+      expect.stringMatching(/^BILLING_API_KEYS: "owner\.\.\." must be role:key/),
+      'STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not: card collection is off, so STRIPE_WEBHOOK_SECRET would be ignored',
+      'EMAIL_FROM must be set when SMTP_URL is: it is the From address of every message',
+      'PROVISIONING_WEBHOOK_URL is not a URL: "not a url"',
+      'PROVISIONING_WEBHOOK_SECRET must be set with PROVISIONING_WEBHOOK_URL: receivers verify the signature with it',
+    ]);
+  });
+
+  it('refuses a Stripe key or webhook secret that is not one', () => {
+    expect(problems({ ...BASE, STRIPE_SECRET_KEY: 'pk_test_123', STRIPE_WEBHOOK_SECRET: 'secret' })).toEqual([
+      'STRIPE_SECRET_KEY must be a Stripe secret or restricted key (sk_test_…, sk_live_…, rk_…)',
+      'STRIPE_WEBHOOK_SECRET must be the signing secret of a Stripe webhook endpoint (whsec_…)',
+    ]);
+  });
+
+  it('needs a database and, for the API, keys', () => {
+    expect(problems({})).toEqual(['DATABASE_URL is not set; run "npm start" for the local stack']);
+    expect(problems(BASE, { database: true, apiKeys: true })).toEqual(['BILLING_API_KEYS is not set: the API would accept no request']);
+    expect(problems({}, { database: false })).toEqual([]);
+  });
+});
