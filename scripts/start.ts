@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfig } from '../config/env';
 import { migrate, openOrm } from '../db/orm';
+import { ensureAppLogin } from '../db/roles';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
 import { registerSearchAttributesAt } from './search-attributes';
 import { startService, type ServiceProcess } from './service-process';
@@ -36,11 +37,22 @@ async function apiKeys(): Promise<{ keys: string; printed: string }> {
   return { keys: `admin:${key}`, printed: key };
 }
 
-async function startDatabase(): Promise<string> {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+/**
+ * Postgres as two roles: the owner, which migrations run as, and the application's login (a member
+ * of perennial_app: rows only, no DDL, an append-only ledger), which the worker and the API use.
+ * Embedded: the owner is the server's superuser, the application's password is kept under .data/.
+ */
+async function startDatabase(): Promise<{ ownerUrl: string; appUrl: string }> {
+  if (process.env.DATABASE_URL) return { ownerUrl: process.env.DATABASE_OWNER_URL || process.env.DATABASE_URL, appUrl: process.env.DATABASE_URL };
   console.log(`Starting embedded Postgres on port ${postgresPort} (data in ${join(dataDir, 'postgres')})`);
   postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: postgresPort, database: 'perennial' });
-  return postgres.url;
+  const file = join(dataDir, 'postgres-app-password');
+  const password = existsSync(file) ? (await readFile(file, 'utf8')).trim() : randomBytes(18).toString('hex');
+  if (!existsSync(file)) await writeFile(file, `${password}\n`, { mode: 0o600 });
+  const appUrl = new URL(postgres.url);
+  appUrl.username = 'perennial_app_user';
+  appUrl.password = password;
+  return { ownerUrl: postgres.url, appUrl: appUrl.toString() };
 }
 
 async function startTemporal(): Promise<{ address: string; ui: string | null }> {
@@ -93,16 +105,17 @@ async function main(): Promise<void> {
   loadConfig(process.env, { database: false });
   await mkdir(dataDir, { recursive: true });
   const { keys, printed } = await apiKeys();
-  const databaseUrl = await startDatabase();
+  const { ownerUrl, appUrl: databaseUrl } = await startDatabase();
   const temporal = await startTemporal();
 
-  const orm = await openOrm(databaseUrl);
+  const orm = await openOrm(ownerUrl);
   try {
     const applied = await migrate(orm);
     console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
   } finally {
     await orm.close();
   }
+  await ensureAppLogin(ownerUrl, databaseUrl);
 
   const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: namespace, BILLING_API_KEYS: keys, PORT: String(port) };
   // Ready means the worker polls too: before that, reads of a subscription's live state time out.
