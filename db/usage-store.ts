@@ -9,30 +9,64 @@ export interface UsageEventRow {
   subscription_id: string;
   metric_id: string;
   timestamp: string;
+  /** False when the server dated the event (it came without one); absent means true. */
+  timestamp_given?: boolean;
   value: string | null;
   properties: Record<string, unknown>;
 }
 
-/** Why the database refused an event (codes of the ingest function in the usage migration). */
+/** Why the database refused an event (codes of the ingest function in the usage migrations). */
 export type StoreOutcome =
   | 'accepted'
   | 'duplicate'
+  | 'transaction_id_conflict'
   | 'subscription_missing'
   | 'timestamp_before_billing_start'
   | 'period_already_invoiced'
   | 'subscription_ended'
   | 'subscription_paused';
 
+const OUTCOMES = new Set<string>([
+  'duplicate',
+  'transaction_id_conflict',
+  'subscription_missing',
+  'timestamp_before_billing_start',
+  'period_already_invoiced',
+  'subscription_ended',
+  'subscription_paused',
+]);
+
+export interface StoredEvent {
+  outcome: StoreOutcome;
+  /** For a conflict, what differs from the event stored under the id: subscription, code, timestamp, properties. */
+  differs?: string[];
+}
+
+/** One event as the ingest function reads it; encoded once, so a batch retried in parts is not encoded again. */
+export const encodeUsageEvent = (row: UsageEventRow): string => JSON.stringify(row);
+
 /**
  * Stores a batch in one statement and one commit (fsync'd before this resolves), and says per event
- * whether it was accepted, was a duplicate, or fell into usage already billed.
+ * whether it was accepted, was a duplicate (the same event under the same id), conflicts with the
+ * event stored under its id, or fell into usage already billed. The first event of an id in the
+ * batch is the one stored, so callers wanting a precedence put it first.
  */
-export async function storeUsageEvents(pool: Pool, rows: readonly UsageEventRow[]): Promise<StoreOutcome[]> {
-  const outcomes: StoreOutcome[] = rows.map(() => 'accepted');
-  if (rows.length === 0) return outcomes;
-  const result = await pool.query<{ idx: string; outcome: StoreOutcome }>('select idx, outcome from ingest_usage_events($1::jsonb)', [JSON.stringify(rows)]);
-  for (const row of result.rows) outcomes[Number(row.idx) - 1] = row.outcome;
-  return outcomes;
+export async function storeEncodedUsageEvents(pool: Pool, encoded: readonly string[]): Promise<StoredEvent[]> {
+  const stored: StoredEvent[] = encoded.map(() => ({ outcome: 'accepted' }));
+  if (encoded.length === 0) return stored;
+  const result = await pool.query<{ idx: string; outcome: string; differs: string[] | null }>('select idx, outcome, differs from ingest_usage_events($1::jsonb)', [
+    `[${encoded.join(',')}]`,
+  ]);
+  for (const row of result.rows) {
+    // Never acknowledge an event the function neither stored nor explained.
+    if (!OUTCOMES.has(row.outcome)) throw new Error(`ingest_usage_events: unexpected outcome ${row.outcome} for event ${row.idx}`);
+    stored[Number(row.idx) - 1] = { outcome: row.outcome as StoreOutcome, ...(row.differs ? { differs: row.differs } : {}) };
+  }
+  return stored;
+}
+
+export async function storeUsageEvents(pool: Pool, rows: readonly UsageEventRow[]): Promise<StoredEvent[]> {
+  return storeEncodedUsageEvents(pool, rows.map(encodeUsageEvent));
 }
 
 /**

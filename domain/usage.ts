@@ -84,6 +84,22 @@ export function aggregateEvents(aggregation: Aggregation, events: readonly Usage
 const NUMBER = /^-?\d+(\.\d+)?([eE][-+]?\d+)?$/;
 
 /**
+ * Longest values stored, in characters. The usage window index carries each event's value, and a
+ * btree entry holds at most 2,704 bytes: a longer value would make Postgres refuse the statement.
+ * A number's characters are single bytes; 255 UTF-16 units of text are at most 765 bytes of UTF-8.
+ */
+export const MAX_NUMBER_LENGTH = 1000;
+export const MAX_TEXT_VALUE_LENGTH = 255;
+
+/**
+ * Whether a negative value can be billed. A period's quantity is priced only when it is zero or more
+ * (domain/pricing.ts refuses a negative one), and a sum, a max or a latest value is negative exactly
+ * when the negative values dominate it; such a value can never add to a bill, only make it fail. A
+ * weighted sum reads values as changes of a level (+5 seats, -2 seats): a negative change is normal.
+ */
+export const allowsNegative = (aggregation: Aggregation): boolean => aggregation === 'weighted_sum';
+
+/**
  * The value an event contributes to a metric, as exact text, or a reason to reject the event.
  * JSON numbers arrive as floats, so an integer beyond 2^53 (already rounded by the parser) is refused
  * and must be sent as a string.
@@ -93,14 +109,32 @@ export function eventValue(aggregation: Aggregation, field: string | null, prope
   const raw = properties?.[field];
   if (raw === undefined || raw === null) return { code: 'field_missing', error: `properties.${field} is required by this metric (${aggregation})` };
   if (!needsNumber(aggregation)) {
-    if (typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean') return { value: String(raw) };
-    return { code: 'value_invalid', error: `properties.${field} must be a string or number to be counted` };
+    if (!(typeof raw === 'string' || typeof raw === 'number' || typeof raw === 'boolean')) {
+      return { code: 'value_invalid', error: `properties.${field} must be a string or number to be counted` };
+    }
+    const text = String(raw);
+    if (text.length > MAX_TEXT_VALUE_LENGTH) {
+      return { code: 'value_too_long', error: `properties.${field} is ${text.length} characters long; at most ${MAX_TEXT_VALUE_LENGTH} are counted` };
+    }
+    return { value: text };
   }
   // A number and a string of the same value are held to the same range.
-  const inRange = (value: Decimal): { value: string } | { error: string; code: string } =>
-    value.abs().gte('1e24') || (!value.isZero() && value.abs().lt('1e-12'))
-      ? { code: 'value_out_of_range', error: `properties.${field} must be between 1e-12 and 1e24 in magnitude` }
-      : { value: value.toFixed() };
+  const inRange = (value: Decimal): { value: string } | { error: string; code: string } => {
+    if (value.abs().gte('1e24') || (!value.isZero() && value.abs().lt('1e-12'))) {
+      return { code: 'value_out_of_range', error: `properties.${field} must be between 1e-12 and 1e24 in magnitude` };
+    }
+    if (value.isNegative() && !value.isZero() && !allowsNegative(aggregation)) {
+      return {
+        code: 'value_negative',
+        error: `properties.${field} is negative; a ${aggregation} metric bills a quantity of zero or more, so its values cannot be negative`,
+      };
+    }
+    const text = value.toFixed();
+    if (text.length > MAX_NUMBER_LENGTH) {
+      return { code: 'value_too_long', error: `properties.${field} has ${text.length} characters as a decimal; at most ${MAX_NUMBER_LENGTH} are stored` };
+    }
+    return { value: text };
+  };
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw)) return { code: 'value_not_numeric', error: `properties.${field} must be a finite number` };
     if (Number.isInteger(raw) && !Number.isSafeInteger(raw)) {

@@ -4,7 +4,8 @@ import { eventsOf } from '../usage-ingest';
 
 /**
  * POST /v1/usage_events: 202 once the valid events are durably stored, with per-event rejections
- * (by index) and duplicates counted; a repeated transaction_id is never counted twice.
+ * (by index) and duplicates counted; a repeated transaction_id is never counted twice, and one that
+ * names a different event is refused for that event (transaction_id_conflict).
  */
 export function usageEventsRouter(ingest: UsageIngest): Router {
   const router = Router();

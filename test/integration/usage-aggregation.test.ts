@@ -68,7 +68,7 @@ describe('usage aggregation in Postgres agrees with its definition', () => {
           value: aggregation === 'count' ? null : new Decimal(e.value).toFixed(),
           properties: {},
         }));
-        expect((await storeUsageEvents(pool, rows)).every((o) => o === 'accepted')).toBe(true);
+        expect((await storeUsageEvents(pool, rows)).every((o) => o.outcome === 'accepted')).toBe(true);
 
         const asDomain = rows.map((r) => ({ transactionId: r.transaction_id, timestamp: new Date(r.timestamp), value: r.value }));
         const inWindow = asDomain.filter((e) => e.timestamp >= WINDOW.start && e.timestamp < WINDOW.end);
