@@ -57,6 +57,8 @@ export class StripeRequestRefused extends Error {
 
 /** Errors Stripe answers with that the same request will get again: retrying them only repeats them. */
 function refusal(error: unknown): never {
+  // 409: another request with the same key is still running (a retry after a timeout); it will finish.
+  if (error instanceof Stripe.errors.StripeError && error.statusCode === 409) throw error;
   if (error instanceof Stripe.errors.StripeIdempotencyError) {
     throw new StripeRequestRefused(`Stripe refused the idempotency key: ${error.message}`, 'stripe_idempotency_error');
   }
