@@ -4,14 +4,15 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Stripe from 'stripe';
-import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
+import { startStripeEmulator, startStripeFront, type StripeEmulator, type StripeFront } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { registerEmulatorWebhook, stripeClient } from '../support/stripe';
+import { authenticatePaymentIntent, registerEmulatorWebhook, stripeClient } from '../support/stripe';
 
 /**
- * What the Stripe emulator (localstripe) reproduces, through the official SDK, of the Stripe
- * behaviour the collection code relies on. Where localstripe departs from Stripe, the test pins the
- * departure (named "quirk") so an upgrade that changes it is noticed.
+ * What the Stripe emulator (localstripe behind the front of scripts/stripe-emulator.ts) reproduces,
+ * through the official SDK, of the Stripe behaviour the collection code relies on. Where it departs
+ * from Stripe, the test pins the departure (named "quirk") so an upgrade that changes it is noticed.
+ * `stripe` goes through the front, as every client does; `bare` reaches localstripe alone.
  */
 
 const WEBHOOK_SECRET = 'whsec_perennial_probe';
@@ -23,6 +24,7 @@ interface Delivery {
 
 let emulator: StripeEmulator;
 let stripe: Stripe;
+let bare: Stripe;
 let hookServer: Server;
 const deliveries: Delivery[] = [];
 
@@ -30,6 +32,7 @@ beforeAll(async () => {
   const logDir = await mkdtemp(join(tmpdir(), 'perennial-localstripe-'));
   emulator = await startStripeEmulator({ port: await freePort(), logFile: join(logDir, 'localstripe.log') });
   stripe = stripeClient(emulator.apiBase);
+  bare = stripeClient(emulator.upstreamBase);
 
   hookServer = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -42,6 +45,10 @@ beforeAll(async () => {
   await new Promise<void>((resolve) => hookServer.listen(0, '127.0.0.1', resolve));
   const { port } = hookServer.address() as AddressInfo;
   await registerEmulatorWebhook(emulator.apiBase, 'probe', { url: `http://127.0.0.1:${port}/stripe/webhooks`, secret: WEBHOOK_SECRET });
+});
+
+afterEach(() => {
+  emulator.front.rules.splice(0);
 });
 
 afterAll(async () => {
@@ -72,8 +79,8 @@ function cardPaymentMethod(number: string): Promise<Stripe.PaymentMethod> {
   return stripe.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
 }
 
-function offSessionCharge(customer: string, paymentMethod: string, amount: number, idempotencyKey?: string): Promise<Stripe.Response<Stripe.PaymentIntent>> {
-  return stripe.paymentIntents.create(
+function offSessionCharge(customer: string, paymentMethod: string, amount: number, idempotencyKey?: string, client: Stripe = stripe): Promise<Stripe.Response<Stripe.PaymentIntent>> {
+  return client.paymentIntents.create(
     { amount, currency: 'usd', customer, payment_method: paymentMethod, off_session: true, confirm: true, metadata: { invoice: 'in_probe' } },
     idempotencyKey ? { idempotencyKey } : undefined,
   );
@@ -160,11 +167,11 @@ describe('off-session PaymentIntents', () => {
     expect(charge).toMatchObject({ status: 'succeeded', paid: true, captured: true, amount: 1999, payment_intent: intent.id, customer: customer.id });
   });
 
-  it('quirk: ignores Idempotency-Key, so the same key charges again (a proxy must replay)', async () => {
+  it('quirk: localstripe alone ignores Idempotency-Key, so the same key charges again (the front replays)', async () => {
     const { customer, paymentMethod } = await customerWithCard();
-    const first = await offSessionCharge(customer.id, paymentMethod.id, 500, 'same-key');
-    const again = await offSessionCharge(customer.id, paymentMethod.id, 500, 'same-key');
-    const other = await offSessionCharge(customer.id, paymentMethod.id, 500, 'other-key');
+    const first = await offSessionCharge(customer.id, paymentMethod.id, 500, 'same-key', bare);
+    const again = await offSessionCharge(customer.id, paymentMethod.id, 500, 'same-key', bare);
+    const other = await offSessionCharge(customer.id, paymentMethod.id, 500, 'other-key', bare);
     expect(again.status).toBe('succeeded');
     expect(again.id).not.toBe(first.id);
     expect(other.id).not.toBe(first.id);
@@ -200,6 +207,166 @@ describe('off-session PaymentIntents', () => {
   });
 });
 
+describe('idempotency, as Stripe keeps it (the front)', () => {
+  /** A rule for this test's charges only: they carry `marker` in their metadata. */
+  const marked = (marker: string) => (method: string, path: string, body: string) => method === 'POST' && path === '/v1/payment_intents' && body.includes(marker);
+
+  function markedCharge(client: Stripe, customer: string, paymentMethod: string, marker: string, amount: number, idempotencyKey: string) {
+    return client.paymentIntents.create(
+      { amount, currency: 'usd', customer, payment_method: paymentMethod, off_session: true, confirm: true, metadata: { marker } },
+      { idempotencyKey },
+    );
+  }
+
+  it('the same key with the same parameters runs once: the SDK gets the same PaymentIntent, marked Idempotent-Replayed', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    const first = await offSessionCharge(customer.id, paymentMethod.id, 500, 'idem-same');
+    const again = await offSessionCharge(customer.id, paymentMethod.id, 500, 'idem-same');
+    expect(again.id).toBe(first.id);
+    expect(first.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+    expect(again.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect(again.lastResponse.requestId).toMatch(/^req_/);
+    expect(again.lastResponse.headers['original-request']).toBe(first.lastResponse.requestId);
+    expect(emulator.front.replayed).toContain('idem-same');
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+  });
+
+  it('the same key with other parameters, or on another endpoint, is a 400 idempotency_error: StripeIdempotencyError', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    await offSessionCharge(customer.id, paymentMethod.id, 500, 'idem-other');
+    const other = await rejectionOf(offSessionCharge(customer.id, paymentMethod.id, 501, 'idem-other'));
+    expect(other).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+    expect(other).toMatchObject({ statusCode: 400, rawType: 'idempotency_error' });
+    expect(other.message).toBe(
+      "Keys for idempotent requests can only be used with the same parameters they were first used with. Try using a key other than 'idem-other' if you meant to execute a different request.",
+    );
+    const elsewhere = await rejectionOf(stripe.customers.create({ email: 'probe@example.com' }, { idempotencyKey: 'idem-other' }));
+    expect(elsewhere).toBeInstanceOf(Stripe.errors.StripeIdempotencyError);
+    expect(elsewhere.message).toMatch(/^Keys for idempotent requests can only be used for the same endpoint they were first used for \('\/v1\/payment_intents' vs '\/v1\/customers'\)/);
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+  });
+
+  it('a decline (402) is replayed; an answer refused before Stripe acted (400) is not saved, so the key stays free', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4000000000000341');
+    const declined = await rejectionOf(offSessionCharge(customer.id, paymentMethod.id, 900, 'idem-decline'));
+    const replayed = await rejectionOf(offSessionCharge(customer.id, paymentMethod.id, 900, 'idem-decline'));
+    expect(replayed).toBeInstanceOf(Stripe.errors.StripeCardError);
+    expect(replayed.charge).toBe(declined.charge);
+    expect(replayed.headers['idempotent-replayed']).toBe('true');
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+
+    const good = await customerWithCard();
+    const params = { amount: 900, currency: 'usd', customer: good.customer.id, payment_method: good.paymentMethod.id, off_session: true, confirm: true };
+    const refused = await rejectionOf(stripe.paymentIntents.create({ ...params, description: 'not modelled' }, { idempotencyKey: 'idem-refused' }));
+    expect(refused).toMatchObject({ statusCode: 400, rawType: 'invalid_request_error' });
+    expect((await stripe.paymentIntents.create(params, { idempotencyKey: 'idem-refused' })).status).toBe('succeeded');
+  });
+
+  it('a 500 from the endpoint is replayed, and marked not to be retried; an injected 500 (before Stripe) is not saved', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    const intent = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id });
+    const first = await rejectionOf(stripe.paymentIntents.confirm(intent.id, { payment_method: paymentMethod.id }, { idempotencyKey: 'idem-500' }));
+    const again = await rejectionOf(stripe.paymentIntents.confirm(intent.id, { payment_method: paymentMethod.id }, { idempotencyKey: 'idem-500' }));
+    expect(first).toMatchObject({ statusCode: 500, message: 'Not implemented' });
+    expect(first.headers['stripe-should-retry']).toBe('false');
+    expect(again).toMatchObject({ statusCode: 500, message: 'Not implemented' });
+    expect(again.headers['idempotent-replayed']).toBe('true');
+
+    const rule = { matches: marked('idem-injected'), failTimes: 1 };
+    emulator.front.rules.push(rule);
+    const forwardedBefore = emulator.front.forwarded.length;
+    const injected = await rejectionOf(markedCharge(stripe, customer.id, paymentMethod.id, 'idem-injected', 700, 'idem-injected'));
+    expect(injected).toMatchObject({ statusCode: 500, message: 'injected fault' });
+    expect(injected.headers['stripe-should-retry']).toBeUndefined();
+    const retried = await markedCharge(stripe, customer.id, paymentMethod.id, 'idem-injected', 700, 'idem-injected');
+    expect(retried.status).toBe('succeeded');
+    expect(retried.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+    expect(rule.failTimes).toBe(0);
+    expect(emulator.front.forwarded.length - forwardedBefore).toBe(1);
+  });
+
+  it('a request while the first with its key is still running is a 409 idempotency_key_in_use; the SDK retries 409s and gets the first answer', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    emulator.front.rules.push({ matches: marked('idem-concurrent'), delayMs: 1500 });
+    const first = markedCharge(stripe, customer.id, paymentMethod.id, 'idem-concurrent', 800, 'idem-concurrent');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const conflict = await rejectionOf(markedCharge(stripe, customer.id, paymentMethod.id, 'idem-concurrent', 800, 'idem-concurrent'));
+    // A 409 is no 400: the SDK makes it a StripeAPIError, with Stripe's type and code.
+    expect(conflict).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(conflict).toMatchObject({ statusCode: 409, rawType: 'idempotency_error', code: 'idempotency_key_in_use' });
+    expect(conflict.message).toMatch(/^There is currently another in-progress request using this Idempotent Key/);
+
+    const patient = stripeClient(emulator.apiBase, { maxNetworkRetries: 5 });
+    const waited = await markedCharge(patient, customer.id, paymentMethod.id, 'idem-concurrent', 800, 'idem-concurrent');
+    const original = await first;
+    expect(waited.id).toBe(original.id);
+    expect(waited.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+  });
+
+  it('a timeout after Stripe acted: the SDK retries with the same key (409 while Stripe works, then the replay), one PaymentIntent', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    emulator.front.rules.push({ matches: marked('idem-timeout'), delayMs: 1000 });
+    const impatient = stripeClient(emulator.apiBase, { maxNetworkRetries: 4, timeoutMs: 300 });
+    const intent = await markedCharge(impatient, customer.id, paymentMethod.id, 'idem-timeout', 600, 'idem-timeout');
+    expect(intent.status).toBe('succeeded');
+    expect(intent.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+  });
+
+  it('an answer lost on the way back (the connection cut after Stripe acted) is replayed by the SDK’s own retry', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    let cut = 0;
+    emulator.front.rules.push({ matches: marked('idem-drop'), beforeReply: async () => (cut++ === 0 ? 'drop' : undefined) });
+    // No key of ours: the SDK keys every POST, and retries a reset connection once even with retries off.
+    const intent = await stripe.paymentIntents.create({
+      amount: 650,
+      currency: 'usd',
+      customer: customer.id,
+      payment_method: paymentMethod.id,
+      off_session: true,
+      confirm: true,
+      metadata: { marker: 'idem-drop' },
+    });
+    expect(cut).toBe(1);
+    expect(intent.lastResponse.headers['idempotent-replayed']).toBe('true');
+    expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(1);
+  });
+
+  it('keys belong to one API key: the same key under another secret key is another request', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    const mine = await offSessionCharge(customer.id, paymentMethod.id, 400, 'idem-scoped');
+    const theirs = await offSessionCharge(customer.id, paymentMethod.id, 400, 'idem-scoped', stripeClient(emulator.apiBase, { apiKey: 'sk_test_someone_else' }));
+    expect(theirs.id).not.toBe(mine.id);
+  });
+
+  describe('expiry', () => {
+    let shortLived: StripeFront;
+    beforeAll(async () => {
+      shortLived = await startStripeFront({ upstreamBase: emulator.upstreamBase, idempotencyTtlMs: 1000 });
+    });
+    afterAll(async () => {
+      await shortLived?.close();
+    });
+
+    it('forgets a key once it is older than the configured time (Stripe: 24 hours): the same key then charges again', async () => {
+      expect(emulator.front.keys.ttlMs).toBe(24 * 60 * 60 * 1000);
+      const client = stripeClient(shortLived.apiBase);
+      const { customer, paymentMethod } = await customerWithCard();
+      const first = await offSessionCharge(customer.id, paymentMethod.id, 300, 'idem-expiring', client);
+      expect((await offSessionCharge(customer.id, paymentMethod.id, 300, 'idem-expiring', client)).id).toBe(first.id);
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      const later = await offSessionCharge(customer.id, paymentMethod.id, 300, 'idem-expiring', client);
+      expect(later.id).not.toBe(first.id);
+      expect(later.lastResponse.headers['idempotent-replayed']).toBeUndefined();
+      expect((await stripe.charges.list({ customer: customer.id })).data).toHaveLength(2);
+      // Other parameters after expiry are a new request too, not an idempotency error.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      expect((await offSessionCharge(customer.id, paymentMethod.id, 301, 'idem-expiring', client)).amount).toBe(301);
+    });
+  });
+});
+
 describe('declines', () => {
   // Stripe's decline test cards; localstripe declines them when they are attached (or confirmed on a
   // SetupIntent), always as card_declined, without a decline_code.
@@ -211,6 +378,7 @@ describe('declines', () => {
     ['expired card', '4000000000000069'],
     ['incorrect CVC', '4000000000000127'],
     ['processing error', '4000000000000119'],
+    ['incorrect number', '4242424242424241'],
   ])('%s (%s) is declined on attach as card_declined, with no decline_code', async (_label, number) => {
     const customer = await stripe.customers.create({ email: 'probe@example.com' });
     const paymentMethod = await cardPaymentMethod(number);
@@ -233,6 +401,12 @@ describe('declines', () => {
     expect((await stripe.setupIntents.retrieve(intent.id)).status).toBe('canceled');
   });
 
+  it('quirk: 4100000000000019 (Stripe: blocked as fraudulent) attaches and is charged like any card', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4100000000000019');
+    const intent = await offSessionCharge(customer.id, paymentMethod.id, 1000);
+    expect(intent.status).toBe('succeeded');
+  });
+
   it('quirk: charges a decline test card that was never attached', async () => {
     const customer = await stripe.customers.create({ email: 'probe@example.com' });
     const paymentMethod = await cardPaymentMethod('4000000000000002');
@@ -245,7 +419,8 @@ describe('declines', () => {
     ['the test id', 'pm_card_chargeCustomerFail'],
   ])('4000000000000341 (%s) attaches, then its charge is declined: a 402 naming the charge, the PaymentIntent left requires_payment_method', async (_label, card) => {
     const { customer, paymentMethod } = await customerWithCard(card);
-    const error = await rejectionOf(offSessionCharge(customer.id, paymentMethod.id, 2500, 'inv_probe_decline:attempt_1'));
+    // A key of each case's own: the front, as Stripe, refuses a key reused with other parameters.
+    const error = await rejectionOf(offSessionCharge(customer.id, paymentMethod.id, 2500, `inv_probe_decline_${card}:attempt_1`));
     expect(error).toBeInstanceOf(Stripe.errors.StripeCardError);
     expect(error).toMatchObject({ statusCode: 402, code: 'card_declined', message: 'Your card was declined.' });
     expect(error.decline_code).toBe('');
@@ -262,31 +437,92 @@ describe('declines', () => {
 });
 
 describe('3-D Secure', () => {
-  it.each(['4000002760003184', '4000002500003155'])('off session, %s leaves the PaymentIntent requires_action (no error)', async (number) => {
-    const { customer, paymentMethod } = await customerWithCard(number);
+  it.each(['4000002760003184', '4000002500003155', '4000000000003220', '4000000000003063'])(
+    'off session, %s leaves the PaymentIntent requires_action (no error)',
+    async (number) => {
+      const { customer, paymentMethod } = await customerWithCard(number);
+      const intent = await offSessionCharge(customer.id, paymentMethod.id, 1200);
+      expect(intent.status).toBe('requires_action');
+      expect(intent.next_action).toMatchObject({ type: 'use_stripe_sdk' });
+      expect(intent.latest_charge).toBeNull();
+      expect(intent.last_payment_error).toBeNull();
+    },
+  );
+
+  it('completing the authentication through localstripe’s /_authenticate route charges the card, and payment_intent.succeeded is delivered', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4000002760003184');
     const intent = await offSessionCharge(customer.id, paymentMethod.id, 1200);
     expect(intent.status).toBe('requires_action');
-    expect(intent.next_action).toMatchObject({ type: 'use_stripe_sdk' });
-    expect(intent.latest_charge).toBeNull();
-    expect(intent.last_payment_error).toBeNull();
+    const passed = await authenticatePaymentIntent(emulator.apiBase, intent, true);
+    expect(passed.status).toBe(200);
+    expect(passed.body).toMatchObject({ id: intent.id, status: 'succeeded', next_action: null });
+    const charge = await chargeOf(await stripe.paymentIntents.retrieve(intent.id));
+    expect(charge).toMatchObject({ status: 'succeeded', amount: 1200, payment_intent: intent.id });
+    const event = await eventually('payment_intent.succeeded after authentication', () => deliveredEvent('payment_intent.succeeded', intent.id));
+    expect(event.data.object).toMatchObject({ id: intent.id, status: 'succeeded' });
+    // A second completion is refused: the intent no longer waits for one.
+    expect((await authenticatePaymentIntent(emulator.apiBase, intent, true)).status).toBe(400);
+    // The client secret is the credential of this route.
+    expect((await authenticatePaymentIntent(emulator.apiBase, { id: intent.id, client_secret: 'wrong' }, true)).status).toBe(401);
   });
 
-  it('completes or fails the authentication through localstripe’s /_authenticate route', async () => {
+  it('quirk: a failed authentication leaves requires_payment_method, drops the payment method, and sends no event', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4000002500003155');
+    const intent = await offSessionCharge(customer.id, paymentMethod.id, 1200);
+    const failed = await authenticatePaymentIntent(emulator.apiBase, intent, false);
+    expect(failed.status).toBe(200);
+    expect(failed.body).toMatchObject({ status: 'requires_payment_method', payment_method: null, latest_charge: null });
+    expect(failed.body.last_payment_error).toMatchObject({ code: 'payment_intent_authentication_failure' });
+    const failures = await stripe.events.list({ type: 'payment_intent.payment_failed', limit: 100 }).autoPagingToArray({ limit: 10_000 });
+    expect(failures.filter((e) => (e.data.object as { id?: string }).id === intent.id)).toEqual([]);
+  });
+
+  it('4000008260003178 asks for authentication and then declines the charge: a 402 from /_authenticate, payment_intent.payment_failed', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4000008260003178');
+    const intent = await offSessionCharge(customer.id, paymentMethod.id, 1200);
+    expect(intent.status).toBe('requires_action');
+    const declined = await authenticatePaymentIntent(emulator.apiBase, intent, true);
+    expect(declined.status).toBe(402);
+    expect(declined.body.error).toMatchObject({ code: 'card_declined', charge: expect.stringMatching(/^ch_/) });
+    expect(declined.body.error.decline_code).toBeUndefined();
+    expect((await stripe.paymentIntents.retrieve(intent.id)).status).toBe('requires_payment_method');
+    await eventually('payment_intent.payment_failed after authentication', () => deliveredEvent('payment_intent.payment_failed', intent.id));
+  });
+});
+
+describe('PaymentIntent states', () => {
+  it('capture_method manual: requires_capture until captured, then succeeded; a partial capture refunds the rest', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    const intent = await stripe.paymentIntents.create({ amount: 1000, currency: 'usd', customer: customer.id, payment_method: paymentMethod.id, confirm: true, capture_method: 'manual' });
+    expect(intent.status).toBe('requires_capture');
+    const captured = await stripe.paymentIntents.capture(intent.id, { amount_to_capture: 600 });
+    expect(captured.status).toBe('succeeded');
+    expect(await chargeOf(captured)).toMatchObject({ captured: true, amount: 1000, amount_refunded: 400 });
+    await eventually('payment_intent.succeeded after capture', () => deliveredEvent('payment_intent.succeeded', intent.id));
+  });
+
+  it('cancels an intent waiting for authentication (no parameters accepted), and not a succeeded one', async () => {
     const { customer, paymentMethod } = await customerWithCard('4000002760003184');
-    const authenticate = async (intent: Stripe.PaymentIntent, success: boolean): Promise<Stripe.PaymentIntent> => {
-      const response = await fetch(`${emulator.apiBase}/v1/payment_intents/${intent.id}/_authenticate`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: 'Bearer sk_test_perennial' },
-        body: new URLSearchParams({ client_secret: intent.client_secret ?? '', success: String(success) }).toString(),
-      });
-      expect(response.status).toBe(200);
-      return (await response.json()) as Stripe.PaymentIntent;
-    };
-    const passed = await authenticate(await offSessionCharge(customer.id, paymentMethod.id, 1200), true);
-    expect(passed.status).toBe('succeeded');
-    const failed = await authenticate(await offSessionCharge(customer.id, paymentMethod.id, 1200), false);
-    expect(failed.status).toBe('requires_payment_method');
-    expect(failed.last_payment_error).toMatchObject({ code: 'payment_intent_authentication_failure' });
+    const waiting = await offSessionCharge(customer.id, paymentMethod.id, 800);
+    const reason = await rejectionOf(stripe.paymentIntents.cancel(waiting.id, { cancellation_reason: 'abandoned' }));
+    expect(reason).toMatchObject({ statusCode: 400, message: 'Unexpected cancellation_reason' });
+    const canceled = await stripe.paymentIntents.cancel(waiting.id);
+    expect(canceled).toMatchObject({ status: 'canceled', next_action: null });
+
+    const paid = await customerWithCard();
+    const succeeded = await offSessionCharge(paid.customer.id, paid.paymentMethod.id, 800);
+    expect(await rejectionOf(stripe.paymentIntents.cancel(succeeded.id))).toMatchObject({ statusCode: 400, message: 'Bad request' });
+  });
+
+  it('quirk: refunding an intent without a charge (requires_action) crashes localstripe (a plain-text 500, made JSON by the front)', async () => {
+    const { customer, paymentMethod } = await customerWithCard('4000002760003184');
+    const waiting = await offSessionCharge(customer.id, paymentMethod.id, 800);
+    const crash = await rejectionOf(bare.refunds.create({ payment_intent: waiting.id, amount: 100 }));
+    expect(crash).toMatchObject({ type: 'StripeAPIError', message: 'Invalid JSON received from the Stripe API' });
+    const error = await rejectionOf(stripe.refunds.create({ payment_intent: waiting.id, amount: 100 }));
+    expect(error).toBeInstanceOf(Stripe.errors.StripeAPIError);
+    expect(error).toMatchObject({ statusCode: 500, rawType: 'api_error' });
+    expect(error.message).toMatch(/^localstripe answered 500: /);
   });
 });
 
@@ -316,13 +552,24 @@ describe('refunds', () => {
     expect(await stripe.charges.retrieve(refund.charge as string)).toMatchObject({ amount_refunded: 4200, refunded: true });
   });
 
-  it('quirk: no refund limit and no idempotency: the same key refunds again, past the charged amount', async () => {
+  it('replays a refund for the same key through the front; localstripe alone refunds again', async () => {
     const { customer, paymentMethod } = await customerWithCard();
     const intent = await offSessionCharge(customer.id, paymentMethod.id, 1000);
-    const first = await stripe.refunds.create({ payment_intent: intent.id, amount: 800 }, { idempotencyKey: 'refund-probe-same' });
-    const again = await stripe.refunds.create({ payment_intent: intent.id, amount: 800 }, { idempotencyKey: 'refund-probe-same' });
+    const first = await stripe.refunds.create({ payment_intent: intent.id, amount: 300 }, { idempotencyKey: 'refund-probe-same' });
+    const replayed = await stripe.refunds.create({ payment_intent: intent.id, amount: 300 }, { idempotencyKey: 'refund-probe-same' });
+    expect(replayed.id).toBe(first.id);
+    expect(replayed.lastResponse.headers['idempotent-replayed']).toBe('true');
+    const again = await bare.refunds.create({ payment_intent: intent.id, amount: 300 }, { idempotencyKey: 'refund-probe-same' });
     expect(again.id).not.toBe(first.id);
-    expect(await stripe.charges.retrieve(first.charge as string)).toMatchObject({ amount_refunded: 1600 });
+    expect(await stripe.charges.retrieve(first.charge as string)).toMatchObject({ amount_refunded: 600 });
+  });
+
+  it('quirk: no refund limit: refunds past the charged amount succeed', async () => {
+    const { customer, paymentMethod } = await customerWithCard();
+    const intent = await offSessionCharge(customer.id, paymentMethod.id, 1000);
+    await stripe.refunds.create({ payment_intent: intent.id, amount: 800 });
+    await stripe.refunds.create({ payment_intent: intent.id, amount: 800 });
+    expect(await stripe.charges.retrieve((await chargeOf(intent)).id)).toMatchObject({ amount_refunded: 1600, refunded: true });
   });
 
   it('refuses to refund a declined payment', async () => {

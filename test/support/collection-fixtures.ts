@@ -1,12 +1,13 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { startStripeFront, stripeFrontAt, type StripeFront, type StripeFrontRule } from '../../scripts/stripe-emulator';
 
 /**
  * Real servers a collection test talks to: an SMTP server that keeps what it receives, a
  * provisioning endpoint that checks signatures, and an HTTP proxy in front of the Stripe emulator
- * that can fail or delay chosen requests (faults no emulator produces on demand).
+ * that can fail, delay or rewrite chosen requests (faults no emulator produces on demand).
  */
 export interface ReceivedMail {
   to: string[];
@@ -65,75 +66,17 @@ export async function provisioningReceiver(secret: string): Promise<{ url: strin
   return { url: `http://127.0.0.1:${port}/provisioning`, deliveries, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-export interface ProxyRule {
-  /** Matches a request by method, path (e.g. POST /v1/payment_intents) and form-encoded body. */
-  matches(method: string, path: string, body: string): boolean;
-  /** Answer 500 without forwarding, this many times. */
-  failTimes?: number;
-  /** Rewrites the emulator's answer (status and JSON body) before it is passed back. */
-  rewrite?: (status: number, body: any) => { status: number; body: any };
-  /** Runs after the emulator answered and before the answer is passed back (the charge call is still in flight). */
-  beforeReply?: (responseBody: string) => Promise<void>;
-}
+/** A fault for the proxy to inject; see StripeFrontRule in scripts/stripe-emulator.ts. */
+export type ProxyRule = StripeFrontRule;
 
 /**
- * An HTTP proxy to the emulator that applies `rules` (a rule with failTimes counts down). It also
- * gives localstripe what it lacks and our code relies on: Stripe's idempotency. The first answer to
- * a POST with an Idempotency-Key is kept and replayed for every later request with that key, as
- * Stripe does (localstripe would charge again).
+ * An HTTP proxy to the Stripe emulator whose `rules` inject faults (a rule with failTimes counts
+ * down): a front of its own (scripts/stripe-emulator.ts), so the gateway's calls can fail while the
+ * test's own calls to the emulator do not. In front of an emulator this process started, it shares
+ * that emulator's idempotency keys and forwards to localstripe directly, as a second route to the one
+ * Stripe account; any other `target` is treated as a bare localstripe and gets keys of its own.
  */
-export async function faultProxy(target: string): Promise<{ apiBase: string; rules: ProxyRule[]; forwarded: string[]; replayed: string[]; close(): Promise<void> }> {
-  const rules: ProxyRule[] = [];
-  const forwarded: string[] = [];
-  const replayed: string[] = [];
-  const replies = new Map<string, { status: number; headers: Record<string, string>; body: string }>();
-  const upstream = new URL(target);
-  const server = createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const path = (req.url ?? '').split('?')[0];
-      const requestBody = Buffer.concat(chunks).toString('utf8');
-      const rule = rules.find((r) => r.matches(req.method ?? '', path, requestBody));
-      const key = req.method === 'POST' ? String(req.headers['idempotency-key'] ?? '') : '';
-      const replay = key ? replies.get(key) : undefined;
-      if (replay) {
-        replayed.push(key);
-        res.writeHead(replay.status, { ...replay.headers, 'idempotent-replayed': 'true' }).end(replay.body);
-        return;
-      }
-      if (rule?.failTimes && rule.failTimes > 0) {
-        rule.failTimes -= 1;
-        res.writeHead(500, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { type: 'api_error', message: 'injected fault' } }));
-        return;
-      }
-      forwarded.push(`${req.method} ${path}`);
-      const forward = httpRequest(
-        { host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: { ...req.headers, host: upstream.host } },
-        (upstreamRes) => {
-          const body: Buffer[] = [];
-          upstreamRes.on('data', (c: Buffer) => body.push(c));
-          upstreamRes.on('end', () => {
-            let text = Buffer.concat(body).toString('utf8');
-            let status = upstreamRes.statusCode ?? 502;
-            if (rule?.rewrite) {
-              const rewritten = rule.rewrite(status, JSON.parse(text));
-              status = rewritten.status;
-              text = JSON.stringify(rewritten.body);
-            }
-            const headers = { 'content-type': 'application/json', 'request-id': String(upstreamRes.headers['request-id'] ?? '') };
-            if (key && status < 500) replies.set(key, { status, headers, body: text });
-            const reply = () => res.writeHead(status, headers).end(text);
-            if (rule?.beforeReply) rule.beforeReply(text).then(reply, reply);
-            else reply();
-          });
-        },
-      );
-      forward.on('error', () => res.writeHead(502).end());
-      forward.end(Buffer.concat(chunks));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { apiBase: `http://127.0.0.1:${port}`, rules, forwarded, replayed, close: () => new Promise((resolve) => server.close(() => resolve())) };
+export async function faultProxy(target: string): Promise<StripeFront> {
+  const emulator = stripeFrontAt(target);
+  return startStripeFront(emulator ? { upstreamBase: emulator.upstreamBase, keys: emulator.keys } : { upstreamBase: target });
 }
