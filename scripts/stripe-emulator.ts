@@ -119,7 +119,7 @@ export async function ensureLocalstripe(): Promise<string> {
  *   charge is declined: a 402 naming the charge (no payment_intent in the error), the intent left
  *   requires_payment_method, payment_intent.payment_failed sent. 4100000000000019 is an ordinary card.
  * - paymentIntents.retrieve works; list takes no filter (list({customer}) is a 400 "Unexpected
- *   customer"); search is a 404; cancel takes no parameter (cancellation_reason is a 400) and works from
+ *   customer", so the front answers that one itself: listIntentsOfCustomer); search is a 404; cancel takes no parameter (cancellation_reason is a 400) and works from
  *   requires_payment_method, requires_confirmation, requires_action and requires_capture, without an
  *   event; capture takes amount_to_capture (a partial capture refunds the rest) and sends
  *   payment_intent.succeeded; refunds.create({payment_intent, amount}) works on any intent with a
@@ -403,7 +403,10 @@ export async function startStripeFront(options: {
     let answerBody: Buffer;
     let contentType: string;
     try {
-      ({ status, body: answerBody, contentType } = await forward(upstream, req, raw));
+      ({ status, body: answerBody, contentType } =
+        method === 'GET' && path === '/v1/payment_intents' && url.searchParams.has('customer')
+          ? await listIntentsOfCustomer(upstream, req, url.searchParams)
+          : await forward(upstream, req, raw));
     } catch (error) {
       finish(null);
       jsonError(res, 502, { type: 'api_error', message: `the Stripe emulator could not reach localstripe: ${(error as Error).message}` });
@@ -480,6 +483,34 @@ export async function startStripeFront(options: {
   };
   fronts.set(apiBase, front);
   return front;
+}
+
+/**
+ * `GET /v1/payment_intents?customer=…`, which Stripe answers and localstripe refuses (it takes no
+ * filter on that list): the front pages through localstripe's whole list and keeps the customer's,
+ * newest first, honouring `limit` and `starting_after` as Stripe does.
+ */
+async function listIntentsOfCustomer(upstream: URL, req: IncomingMessage, query: URLSearchParams): Promise<{ status: number; body: Buffer; contentType: string }> {
+  const all: Array<{ id: string; customer: string | null; created: number }> = [];
+  let after: string | null = null;
+  for (;;) {
+    const page = new URL('/v1/payment_intents', upstream);
+    page.searchParams.set('limit', '100');
+    if (after) page.searchParams.set('starting_after', after);
+    const response = await fetch(page, { headers: { authorization: String(req.headers.authorization ?? '') } });
+    const text = await response.text();
+    if (!response.ok) return { status: response.status, body: Buffer.from(text), contentType: String(response.headers.get('content-type') ?? 'application/json') };
+    const list = JSON.parse(text) as { data: Array<{ id: string; customer: string | null; created: number }>; has_more: boolean };
+    all.push(...list.data);
+    if (!list.has_more || list.data.length === 0) break;
+    after = list.data.at(-1)!.id;
+  }
+  const mine = all.filter((intent) => intent.customer === query.get('customer')).sort((a, b) => b.created - a.created);
+  const start = query.get('starting_after') ? mine.findIndex((intent) => intent.id === query.get('starting_after')) + 1 : 0;
+  const limit = Math.min(Math.max(Number(query.get('limit') ?? 10) || 10, 1), 100);
+  const data = mine.slice(start, start + limit);
+  const body = { object: 'list', url: '/v1/payment_intents', has_more: start + limit < mine.length, data };
+  return { status: 200, body: Buffer.from(JSON.stringify(body)), contentType: 'application/json' };
 }
 
 function forward(upstream: URL, req: IncomingMessage, body: Buffer): Promise<{ status: number; body: Buffer; contentType: string }> {

@@ -196,12 +196,18 @@ describe('off-session PaymentIntents', () => {
     expect(error).toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, message: `Unexpected ${name}` });
   });
 
-  it('finds a PaymentIntent by id (list filters and search are not supported)', async () => {
+  it('finds a PaymentIntent by id, and lists a customer\'s through the front (localstripe alone takes no list filter; search is not supported)', async () => {
     const { customer, paymentMethod } = await customerWithCard();
-    const intent = await offSessionCharge(customer.id, paymentMethod.id, 700);
-    expect((await stripe.paymentIntents.retrieve(intent.id)).status).toBe('succeeded');
-    const listByCustomer = await rejectionOf(stripe.paymentIntents.list({ customer: customer.id }));
+    const other = await customerWithCard();
+    const first = await offSessionCharge(customer.id, paymentMethod.id, 700);
+    const second = await offSessionCharge(customer.id, paymentMethod.id, 800);
+    await offSessionCharge(other.customer.id, other.paymentMethod.id, 900);
+    expect((await stripe.paymentIntents.retrieve(first.id)).status).toBe('succeeded');
+    const listByCustomer = await rejectionOf(bare.paymentIntents.list({ customer: customer.id }));
     expect(listByCustomer).toMatchObject({ type: 'StripeInvalidRequestError', statusCode: 400, message: 'Unexpected customer' });
+    const listed: string[] = [];
+    for await (const intent of stripe.paymentIntents.list({ customer: customer.id, limit: 1 })) listed.push(intent.id);
+    expect(listed.sort()).toEqual([first.id, second.id].sort());
     const search = await rejectionOf(stripe.paymentIntents.search({ query: "metadata['invoice']:'in_probe'" }));
     expect(search).toMatchObject({ statusCode: 404 });
   });
