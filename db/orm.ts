@@ -6,6 +6,7 @@ import { Migration20261122200000_lifecycle } from '../migrations/Migration202611
 import { Migration20261122300000_collection } from '../migrations/Migration20261122300000_collection';
 import { Migration20261130000000_one_charge_per_invoice } from '../migrations/Migration20261130000000_one_charge_per_invoice';
 import { Migration20261130100000_usage_conflicts } from '../migrations/Migration20261130100000_usage_conflicts';
+import { Migration20261130200000_idempotency_recovery } from '../migrations/Migration20261130200000_idempotency_recovery';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -45,6 +46,7 @@ const MIGRATIONS = [
   { name: 'Migration20261122300000_collection', class: Migration20261122300000_collection },
   { name: 'Migration20261130000000_one_charge_per_invoice', class: Migration20261130000000_one_charge_per_invoice },
   { name: 'Migration20261130100000_usage_conflicts', class: Migration20261130100000_usage_conflicts },
+  { name: 'Migration20261130200000_idempotency_recovery', class: Migration20261130200000_idempotency_recovery },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

@@ -5,6 +5,7 @@ import { Customer } from '../../db/entities/customer';
 import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
 import { allow } from '../auth';
+import { atomicPhase } from '../idempotency';
 import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { customerJson } from '../serializers';
@@ -35,15 +36,19 @@ export function customersRouter({ orm }: ApiDeps): Router {
       externalId: body.external_id ?? null,
       timezone: body.timezone ?? 'UTC',
     });
-    try {
-      await em().persistAndFlush(customer);
-    } catch (error) {
+    const created = await atomicPhase<ReturnType<typeof customerJson>>(req, 'customer_created', (record) =>
+      em().transactional(async (tx) => {
+        tx.persist(customer);
+        await tx.flush();
+        await record(tx, customerJson(customer));
+      }),
+    ).catch((error: unknown) => {
       if (error instanceof UniqueConstraintViolationException) {
         throw new BillingError('conflict_error', 'resource_already_exists', `A customer with external_id "${body.external_id}" already exists`, 'external_id');
       }
       throw error;
-    }
-    res.status(201).json(customerJson(customer));
+    });
+    res.status(201).json(created);
   });
 
   router.get('/:id', async (req, res) => {

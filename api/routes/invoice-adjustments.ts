@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { issueCreditNote, refundInvoice, writeOffInvoice } from '../../db/adjustment-store';
@@ -9,6 +10,7 @@ import { BillingError } from '../../domain/errors';
 import { formatAmount, parseAmount, sum } from '../../domain/money';
 import { allow } from '../auth';
 import { collectionPaid } from '../collection-signals';
+import { atomicPhase } from '../idempotency';
 import type { ApiDeps } from '../deps';
 import { invoiceJson } from '../serializers';
 import { amountField, assertStorableAmount, parse } from '../validation';
@@ -75,8 +77,8 @@ export function invoiceAdjustmentsRouter({ orm, temporal, stripe }: ApiDeps): Ro
   const em = forkEm(orm);
   const router = Router();
 
-  async function invoiceBody(invoice: Invoice) {
-    return invoiceJson(invoice, await em().find(InvoiceLine, { invoiceId: invoice.id }));
+  async function invoiceBody(invoice: Invoice, db: EntityManager = em()) {
+    return invoiceJson(invoice, await db.find(InvoiceLine, { invoiceId: invoice.id }));
   }
 
   async function existingInvoice(id: string): Promise<Invoice> {
@@ -87,20 +89,26 @@ export function invoiceAdjustmentsRouter({ orm, temporal, stripe }: ApiDeps): Ro
 
   router.post('/:id/refunds', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreateRefund, req.body);
-    const { refunds, invoice } = await refundInvoice(em(), stripe?.gateway ?? null, {
-      invoiceId: String(req.params.id),
-      amount: body.amount === undefined ? null : requestAmount(body.amount),
-      reason: body.reason ?? null,
-      idempotencyKey: operationKey(req),
+    // Stripe sits between the refund's transactions, so this phase is recorded after them: the
+    // refund's own key (derived from the Idempotency-Key) is what makes a retry resume it rather
+    // than refund again, and the record only keeps the answer.
+    const response = await atomicPhase(req, 'refunded', async (record) => {
+      const { refunds, invoice } = await refundInvoice(em(), stripe?.gateway ?? null, {
+        invoiceId: String(req.params.id),
+        amount: body.amount === undefined ? null : requestAmount(body.amount),
+        reason: body.reason ?? null,
+        idempotencyKey: operationKey(req),
+      });
+      await record(null, {
+        object: 'refund_summary',
+        invoice_id: invoice.id,
+        amount: formatAmount(sum(refunds.map((r) => r.amount)), invoice.currency),
+        currency: invoice.currency,
+        refunds: refunds.map(refundJson),
+        invoice: await invoiceBody(invoice),
+      });
     });
-    res.status(201).json({
-      object: 'refund_summary',
-      invoice_id: invoice.id,
-      amount: formatAmount(sum(refunds.map((r) => r.amount)), invoice.currency),
-      currency: invoice.currency,
-      refunds: refunds.map(refundJson),
-      invoice: await invoiceBody(invoice),
-    });
+    res.status(201).json(response);
   });
 
   router.get('/:id/refunds', async (req, res) => {
@@ -111,15 +119,16 @@ export function invoiceAdjustmentsRouter({ orm, temporal, stripe }: ApiDeps): Ro
 
   router.post('/:id/credit_notes', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreateCreditNote, req.body);
-    const { creditNote, invoice, settled } = await issueCreditNote(em(), {
-      invoiceId: String(req.params.id),
-      amount: requestAmount(body.amount),
-      reason: body.reason ?? null,
-      idempotencyKey: operationKey(req),
-    });
-    // Nothing is left to collect: the invoice's collection stops chasing it.
-    if (settled) await collectionPaid(temporal, invoice.id, 'credit_note');
-    res.status(201).json({ ...creditNoteJson(creditNote), invoice: await invoiceBody(invoice) });
+    const issued = await atomicPhase<{ settled: boolean; response: unknown }>(req, 'credit_note_issued', (record) =>
+      issueCreditNote(
+        em(),
+        { invoiceId: String(req.params.id), amount: requestAmount(body.amount), reason: body.reason ?? null, idempotencyKey: operationKey(req) },
+        async (tx, { creditNote, invoice, settled }) => record(tx, { settled, response: { ...creditNoteJson(creditNote), invoice: await invoiceBody(invoice, tx) } }),
+      ),
+    );
+    // Nothing is left to collect: the invoice's collection stops chasing it (again, after a retry: harmless).
+    if (issued.settled) await collectionPaid(temporal, String(req.params.id), 'credit_note');
+    res.status(201).json(issued.response);
   });
 
   router.get('/:id/credit_notes', async (req, res) => {
@@ -130,8 +139,10 @@ export function invoiceAdjustmentsRouter({ orm, temporal, stripe }: ApiDeps): Ro
 
   router.post('/:id/mark_uncollectible', allow('admin', 'support'), async (req, res) => {
     parse(MarkUncollectible, req.body);
-    const { invoice } = await writeOffInvoice(em(), { invoiceId: String(req.params.id), at: new Date() });
-    res.json(await invoiceBody(invoice));
+    const writtenOff = await atomicPhase(req, 'written_off', (record) =>
+      writeOffInvoice(em(), { invoiceId: String(req.params.id), at: new Date() }, async (tx, { invoice }) => record(tx, await invoiceBody(invoice, tx))),
+    );
+    res.json(writtenOff);
   });
 
   return router;

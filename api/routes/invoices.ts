@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { Router } from 'express';
 import { z } from 'zod';
 import { Invoice, InvoiceLine } from '../../db/entities/invoice';
@@ -5,6 +6,7 @@ import { recordManualPayment } from '../../db/payment-store';
 import { BillingError } from '../../domain/errors';
 import { parseAmount } from '../../domain/money';
 import { allow } from '../auth';
+import { atomicPhase } from '../idempotency';
 import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { invoiceJson, paymentJson } from '../serializers';
@@ -32,8 +34,8 @@ export function invoicesRouter({ orm, temporal }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
 
-  async function withLines(invoices: Invoice[]) {
-    const lines = invoices.length ? await em().find(InvoiceLine, { invoiceId: { $in: invoices.map((i) => i.id) } }) : [];
+  async function withLines(invoices: Invoice[], db: EntityManager = em()) {
+    const lines = invoices.length ? await db.find(InvoiceLine, { invoiceId: { $in: invoices.map((i) => i.id) } }) : [];
     return invoices.map((invoice) => invoiceJson(invoice, lines.filter((l) => l.invoiceId === invoice.id)));
   }
 
@@ -63,15 +65,15 @@ export function invoicesRouter({ orm, temporal }: ApiDeps): Router {
 
   router.post('/:id/payments', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreatePayment, req.body);
-    const { payment, invoice } = await recordManualPayment(em(), {
-      invoiceId: String(req.params.id),
-      amount: parseAmount(body.amount),
-      reference: body.reference ?? null,
-      receivedAt: new Date(),
-    });
-    if (invoice.status === 'paid') await collectionPaid(temporal, invoice.id, 'manual_payment');
-    const [invoiceBody] = await withLines([invoice]);
-    res.status(201).json({ ...paymentJson(payment), invoice: invoiceBody });
+    const recorded = await atomicPhase<{ paid: boolean; response: unknown }>(req, 'payment_recorded', (record) =>
+      recordManualPayment(em(), { invoiceId: String(req.params.id), amount: parseAmount(body.amount), reference: body.reference ?? null, receivedAt: new Date() }, async (tx, { payment, invoice }) => {
+        const [invoiceBody] = await withLines([invoice], tx);
+        await record(tx, { paid: invoice.status === 'paid', response: { ...paymentJson(payment), invoice: invoiceBody } });
+      }),
+    );
+    // Sent again by a retry that resumes here; a second signal changes nothing.
+    if (recorded.paid) await collectionPaid(temporal, String(req.params.id), 'manual_payment');
+    res.status(201).json(recorded.response);
   });
 
   return router;

@@ -14,6 +14,7 @@ import { BillingError } from '../../domain/errors';
 import { INTERVALS } from '../../domain/period';
 import { assertValidPrice, CHARGE_MODELS } from '../../domain/pricing';
 import { allow } from '../auth';
+import { atomicPhase, type RecordPhase } from '../idempotency';
 import type { ApiDeps } from '../deps';
 import { planJson } from '../serializers';
 import { amountField, assertFitsCurrency, assertStorableAmount, currencyField, parse } from '../validation';
@@ -115,12 +116,17 @@ async function buildVersion(em: EntityManager, code: string, version: number, bo
   return { plan, charges };
 }
 
-async function storeVersion(em: EntityManager, built: Awaited<ReturnType<typeof buildVersion>>, conflict: string): Promise<void> {
+type PlanJson = ReturnType<typeof planJson>;
+
+/** Stores a version with, in the same transaction, the request's record of it (the version as the API shows it). */
+async function storeVersion(em: EntityManager, built: Awaited<ReturnType<typeof buildVersion>>, conflict: string, record: RecordPhase<PlanJson>): Promise<void> {
   try {
     await em.transactional(async (tx) => {
       tx.persist(built.plan);
       await tx.flush();
       tx.persist(built.charges.map((c) => c.charge));
+      await tx.flush();
+      await record(tx, planJson(built.plan, built.charges));
     });
   } catch (error) {
     if (error instanceof UniqueConstraintViolationException) throw new BillingError('conflict_error', 'resource_already_exists', conflict, 'code');
@@ -137,12 +143,15 @@ export function plansRouter(deps: ApiDeps): Router {
 
   router.post('/', allow('admin'), async (req, res) => {
     const body = parse(CreatePlan, req.body);
-    if (await latestPlan(em(), body.code)) {
-      throw new BillingError('conflict_error', 'resource_already_exists', `A plan with code "${body.code}" already exists; change its price with POST /v1/plans/${body.code}/versions`, 'code');
-    }
-    const built = await buildVersion(em(), body.code, 1, body);
-    await storeVersion(em(), built, `A plan with code "${body.code}" already exists`);
-    res.status(201).json(planJson(built.plan, built.charges));
+    // The check is part of the phase: a retry after the plan was stored skips it and gets the plan.
+    const created = await atomicPhase<PlanJson>(req, 'plan_created', async (record) => {
+      if (await latestPlan(em(), body.code)) {
+        throw new BillingError('conflict_error', 'resource_already_exists', `A plan with code "${body.code}" already exists; change its price with POST /v1/plans/${body.code}/versions`, 'code');
+      }
+      const built = await buildVersion(em(), body.code, 1, body);
+      await storeVersion(em(), built, `A plan with code "${body.code}" already exists`, record);
+    });
+    res.status(201).json(created);
   });
 
   router.post('/:code/versions', allow('admin'), async (req, res) => {
@@ -161,8 +170,10 @@ export function plansRouter(deps: ApiDeps): Router {
       charges: body.charges ?? kept.map(({ charge, metric }) => ({ metric_code: metric.code, model: charge.model, properties: charge.properties })),
     };
     const built = await buildVersion(em(), latest.code, latest.version + 1, fields);
-    await storeVersion(em(), built, `Version ${latest.version + 1} of plan ${latest.code} was created concurrently; retry`);
-    res.status(201).json(planJson(built.plan, built.charges));
+    const created = await atomicPhase<PlanJson>(req, 'plan_version_created', (record) =>
+      storeVersion(em(), built, `Version ${latest.version + 1} of plan ${latest.code} was created concurrently; retry`, record),
+    );
+    res.status(201).json(created);
   });
 
   router.get('/:code', async (req, res) => {

@@ -10,6 +10,7 @@ import { planSnapshot } from '../../db/plan-snapshot';
 import { subscriptionWorkflowId, type SubscriptionWorkflowInput } from '../../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../../workflows/search-attributes';
 import { allow } from '../auth';
+import { atomicPhase, IdempotencyKeyLost } from '../idempotency';
 import { forkEm } from '../../db/orm';
 import type { ApiDeps } from '../deps';
 import { draftInvoiceJson, subscriptionJson } from '../serializers';
@@ -55,7 +56,10 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
         'plan_code',
       );
     }
-    const now = new Date();
+    // Chosen once per Idempotency-Key: a retry after a crash between the workflow's start and the
+    // row's commit starts the same workflow id with the same clock, which USE_EXISTING then adopts.
+    const reserved = await atomicPhase<{ id: string; now: string }>(req, 'subscription_reserved', (record) => record(null, { id: newId('sub'), now: new Date().toISOString() }));
+    const now = new Date(reserved.now);
     const startAt = body.start_at ?? now;
     const timeline = subscriptionTimeline(startAt, plan.trialDays);
     const cadence = { interval: plan.interval, intervalCount: plan.intervalCount };
@@ -69,7 +73,7 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
         'start_at',
       );
     }
-    const id = newId('sub');
+    const id = reserved.id;
     const subscription = Object.assign(new Subscription(), {
       id,
       customerId: customer.id,
@@ -103,32 +107,36 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       zone: clock.zone,
       alignment: clock.alignment,
     };
-    if (body.external_id && (await em().count(Subscription, { externalId: body.external_id })) > 0) {
+    if (body.external_id && (await em().count(Subscription, { externalId: body.external_id, id: { $ne: id } })) > 0) {
       throw new BillingError('conflict_error', 'resource_already_exists', `A subscription with external_id "${body.external_id}" already exists`, 'external_id');
     }
     // The row commits only once its workflow has started: a failed start leaves no orphan row, and
     // USE_EXISTING makes a repeated start find the same workflow instead of a second one. If the
-    // commit fails after the start, the workflow is terminated so it bills nothing.
+    // commit fails after the start, the workflow is terminated so it bills nothing, unless another
+    // attempt with the same key took over: that one owns the workflow now.
     let started = false;
-    await em().transactional(async (tx) => {
-      tx.persist(subscription);
-      await tx.flush();
-      started = true;
-      await temporal.workflow.start('subscriptionWorkflow', {
-        workflowId: subscription.workflowId,
-        taskQueue,
-        args: [input],
-        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-        typedSearchAttributes: [
-          { key: CustomerIdKey, value: customer.id },
-          { key: SubscriptionStatusKey, value: position.status },
-          { key: PlanCodeKey, value: plan.code },
-          { key: NextBillingAtKey, value: timeline.billingAnchor },
-        ],
-        memo: { summary: `Subscription ${id} of customer ${customer.id} (${customer.name}) on plan ${plan.code}` },
-      });
-    }).catch(async (error: unknown) => {
-      if (started) {
+    const created = await atomicPhase<ReturnType<typeof subscriptionJson>>(req, 'subscription_created', (record) =>
+      em().transactional(async (tx) => {
+        tx.persist(subscription);
+        await tx.flush();
+        started = true;
+        await temporal.workflow.start('subscriptionWorkflow', {
+          workflowId: subscription.workflowId,
+          taskQueue,
+          args: [input],
+          workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+          typedSearchAttributes: [
+            { key: CustomerIdKey, value: customer.id },
+            { key: SubscriptionStatusKey, value: position.status },
+            { key: PlanCodeKey, value: plan.code },
+            { key: NextBillingAtKey, value: timeline.billingAnchor },
+          ],
+          memo: { summary: `Subscription ${id} of customer ${customer.id} (${customer.name}) on plan ${plan.code}` },
+        });
+        await record(tx, subscriptionJson(subscription, plan, null));
+      }),
+    ).catch(async (error: unknown) => {
+      if (started && !(error instanceof IdempotencyKeyLost)) {
         await temporal.workflow
           .getHandle(subscription.workflowId)
           .terminate('the subscription row was not stored')
@@ -136,7 +144,7 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
       }
       throw error;
     });
-    res.status(201).json(subscriptionJson(subscription, plan, null));
+    res.status(201).json(created);
   });
 
   router.get('/:id', async (req, res) => {
