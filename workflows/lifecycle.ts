@@ -246,7 +246,9 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
       { key: NextBillingAtKey, value: state.nextBillingAt ? new Date(state.nextBillingAt) : null },
     ];
     upsertSearchAttributes(updates);
-    upsertMemo({ summary: summary(), upcoming: state.upcoming });
+    // billingError is null here (a stopped run publishes through publishBillingError): null clears the
+    // reason that publishBillingError left in the memo, which would otherwise outlive the recovery.
+    upsertMemo({ summary: summary(), upcoming: state.upcoming, billingError });
     await billing.recordSubscriptionState({ ...state });
   }
 

@@ -5,11 +5,18 @@ import { testServices } from '../setup/services';
 import { quietRuntime } from '../support/temporal';
 
 /**
- * Histories recorded from the Temporal dev server by real subscriptions, replayed against today's
- * workflow code. A change that would break a running subscription (a new command, a reordered
- * activity, a removed timer) fails here; make such changes behind patched().
+ * Histories recorded by real subscriptions and invoice collections, replayed against today's
+ * workflow code. A change that would break a running workflow (a new command, a reordered activity,
+ * a removed timer) fails here; make such changes behind patched().
  *
- * To record another: run `npm start`, drive a subscription through the API, then
+ * The subscription-* and invoice-* histories are recorded by test/replay/record.ts, which drives
+ * scenarios through the API on the time-skipping server with the real activities, and runs the
+ * code of older commits (taken from git) where a scenario has to cross a patch:
+ *   node --import tsx test/replay/record.ts [scenario ...]
+ * Add a scenario there to record another, and list its file below.
+ *
+ * The older ones were recorded from the dev server: run `npm start`, drive a subscription through
+ * the API, then
  *   temporal workflow show --address 127.0.0.1:7233 -w subscription-<id> [-r <run id>] -o json > test/replay/histories/<name>.json
  */
 const DIR = join(__dirname, 'histories');
@@ -17,22 +24,66 @@ const histories = readdirSync(DIR)
   .filter((f) => f.endsWith('.json'))
   .sort();
 
-describe('recorded subscription histories replay against the current workflow code', () => {
+interface JsonEvent {
+  eventType: string;
+  activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+  markerRecordedEventAttributes?: { markerName: string; details: Record<string, { payloads: Array<{ data: string }> }> };
+}
+
+const load = (file: string): { events: JsonEvent[] } => JSON.parse(readFileSync(join(DIR, file), 'utf8'));
+
+/** What a history did, in order: activities by name and patches by id, as `activity:<name>` and `patch:<id>`. */
+function steps(file: string): string[] {
+  return load(file).events.flatMap((e) => {
+    if (e.activityTaskScheduledEventAttributes) return [`activity:${e.activityTaskScheduledEventAttributes.activityType.name}`];
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== 'core_patch') return [];
+    const data = JSON.parse(Buffer.from(Object.values(marker.details)[0].payloads[0].data, 'base64').toString('utf8')) as { id: string };
+    return [`patch:${data.id}`];
+  });
+}
+
+describe('recorded workflow histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories of both workflow versions: trials, backdated periods, cancellations, usage billed at the end, plan changes, pause and resume, trial changes', () => {
+  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error) and invoice collections', () => {
     expect(histories).toEqual([
       'backdated-catch-up-in-one-run.json',
       'backdated-trial-then-first-period.json',
       'cancel-at-period-end.json',
       'cancel-now.json',
+      'invoice-3ds-then-manual-payment-before-cancel-in-flight.json',
+      'invoice-3ds-then-manual-payment.json',
+      'invoice-paid-at-first-charge.json',
+      'invoice-soft-declines-suspended-then-new-card.json',
       'lifecycle-backdated-continued.json',
       'lifecycle-changes-pause-cancel.json',
       'lifecycle-trial-calendar-reactivate.json',
+      'subscription-billing-error-retried.json',
+      'subscription-collect-invoices-crossed.json',
+      'subscription-collect-invoices-next-run.json',
+      'subscription-suspended-then-resumed-by-collection.json',
       'trial-canceled-ends-usage.json',
       'trialing-running.json',
       'usage-then-cancel-now.json',
     ]);
+  });
+
+  // A re-recording that no longer crosses its patch would still replay, and guard nothing.
+  it('has histories on both sides of each patch they were recorded for', () => {
+    const crossed = steps('subscription-collect-invoices-crossed.json');
+    const firstBill = crossed.indexOf('activity:billSubscription');
+    const patch = crossed.indexOf('patch:collect-invoices');
+    expect({ billedBeforeThePatchExisted: firstBill >= 0 && firstBill < patch, patchTakenLater: patch > 0 }).toEqual({ billedBeforeThePatchExisted: true, patchTakenLater: true });
+    expect(steps('subscription-collect-invoices-next-run.json')).toContain('patch:collect-invoices');
+
+    expect(steps('invoice-3ds-then-manual-payment-before-cancel-in-flight.json')).not.toContain('patch:cancel-in-flight-intents');
+    expect(steps('invoice-3ds-then-manual-payment.json')).toEqual(expect.arrayContaining(['patch:cancel-in-flight-intents', 'activity:settleAttempts']));
+
+    const stopped = load('subscription-billing-error-retried.json').events.map((e) => e.eventType);
+    expect(stopped).toContain('EVENT_TYPE_ACTIVITY_TASK_FAILED');
+    expect(stopped).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
+    expect(steps('subscription-billing-error-retried.json')).toContain('patch:billing-error-waits');
   });
 
   it.each(histories)('%s replays without a determinism error', async (file) => {
