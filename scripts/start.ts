@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../config/env';
+import { ConfigError, loadConfig } from '../config/env';
 import { migrate, openOrm } from '../db/orm';
 import { ensureAppLogin } from '../db/roles';
 import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
@@ -143,5 +143,7 @@ async function main(): Promise<void> {
 
 main().catch(async (error: unknown) => {
   console.error('npm start failed:', error instanceof Error ? error.message : error);
+  // Refused settings are found before anything starts: nothing to stop, and no data directory yet.
+  if (error instanceof ConfigError) process.exit(1);
   await shutdown(1);
 });

@@ -1,112 +1,33 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort } from '../../scripts/wait-for-port';
+import { join } from 'node:path';
 import { apiClient, type ApiClient } from '../support/http';
+import { errorLines, eventually, freeStackPorts, portIsOpen, runNpmStartToExit, startNpmStart, stopNpmStart, type RunningStack, type StackPorts } from '../support/npm-start';
 
 /**
  * The stack as a user starts it: `npm start`'s script with embedded Postgres and the Temporal dev
  * server, driven over HTTP, stopped with Ctrl-C (SIGINT) and started again on the same data.
  */
-const ROOT = resolve(__dirname, '../..');
 const DAY = 86_400_000;
-
-interface Stack {
-  process: ChildProcess;
-  output: () => string;
-  adminKey: string;
-  exited: Promise<number | null>;
-}
-
-interface Ports {
-  api: number;
-  temporal: number;
-  ui: number;
-  postgres: number;
-}
-
-async function startStack(dataDir: string, ports: Ports): Promise<Stack> {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PERENNIAL_DATA_DIR: dataDir,
-    PORT: String(ports.api),
-    TEMPORAL_PORT: String(ports.temporal),
-    TEMPORAL_UI_PORT: String(ports.ui),
-    POSTGRES_PORT: String(ports.postgres),
-  };
-  for (const name of ['DATABASE_URL', 'TEMPORAL_ADDRESS', 'BILLING_API_KEYS', 'PERENNIAL_TEST_SERVICES']) delete env[name];
-  // Its own process group, like a terminal's foreground job, so Ctrl-C can be sent to the whole group.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  let hasExited = false;
-  const exited = new Promise<number | null>((done) =>
-    child.once('exit', (code) => {
-      hasExited = true;
-      done(code);
-    }),
-  );
-  const ready = await new Promise<boolean>((done) => {
-    const check = (): void => {
-      if (output.includes('Perennial is running.')) done(true);
-      else if (hasExited) done(false);
-      else setTimeout(check, 100);
-    };
-    check();
-  });
-  if (!ready) throw new Error(`npm start exited before the stack was ready:\n${output}`);
-  const key = /admin key (sk_admin_[0-9a-f]+)/.exec(output);
-  if (!key) throw new Error(`npm start did not print an admin key:\n${output}`);
-  return { process: child, output: () => output, adminKey: key[1], exited };
-}
-
-function pressCtrlC(stack: Stack): void {
-  process.kill(-(stack.process.pid as number), 'SIGINT');
-}
-
-function portIsOpen(port: number): Promise<boolean> {
-  return new Promise((done) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      done(true);
-    });
-    socket.once('error', () => done(false));
-  });
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, attempts = 600): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('npm start: the whole stack on embedded defaults', () => {
   let dataDir: string;
-  let ports: Ports;
-  let stack: Stack | undefined;
+  let ports: StackPorts;
+  let stack: RunningStack | undefined;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'perennial-e2e-'));
-    ports = { api: await freePort(), temporal: await freePort(), ui: await freePort(), postgres: await freePort() };
+    ports = await freeStackPorts();
   });
 
   afterAll(async () => {
-    if (stack && stack.process.exitCode === null) {
-      pressCtrlC(stack);
-      await stack.exited;
-    }
+    if (stack && !stack.hasExited()) await stopNpmStart(stack);
     await rm(dataDir, { recursive: true, force: true });
   });
 
   it('bills a backdated daily subscription for every elapsed day, and keeps everything across a restart', async () => {
-    stack = await startStack(dataDir, ports);
+    stack = await startNpmStart({ dataDir, ports });
     const base = `http://127.0.0.1:${ports.api}`;
     expect((await fetch(`${base}/health`)).status).toBe(200);
     // The Web UI comes up alongside the dev server's gRPC port, which is all the script waits for.
@@ -145,13 +66,14 @@ describe('npm start: the whole stack on embedded defaults', () => {
     expect((await api.post(`/v1/invoices/${invoices[0].id}/payments`, { amount: '2.50' })).status).toBe(409);
 
     // Ctrl-C in a terminal signals the whole foreground process group: every process stops.
-    pressCtrlC(stack);
-    expect(await stack.exited).toBe(0);
+    const stopped = await stopNpmStart(stack);
+    expect({ code: stopped.code, apiErrors: errorLines(stopped.outputAfterCtrlC, 'api') }).toEqual({ code: 0, apiErrors: [] });
+    expect(stopped.leftovers).toEqual([]);
     for (const port of Object.values(ports)) expect(await portIsOpen(port)).toBe(false);
 
     // A second start keeps the key, the customers, the invoices and the running workflow.
     const firstKey = stack.adminKey;
-    stack = await startStack(dataDir, ports);
+    stack = await startNpmStart({ dataDir, ports });
     expect(stack.adminKey).toBe(firstKey);
     api = apiClient(base, stack.adminKey);
     expect((await api.get(`/v1/customers/${customer.body.id}`)).body.name).toBe('Backdated Ltd');
@@ -167,5 +89,30 @@ describe('npm start: the whole stack on embedded defaults', () => {
     const balances = await api.get('/v1/ledger/balances');
     const cash = balances.body.data.find((b: any) => b.account === 'cash');
     expect(cash).toMatchObject({ currency: 'EUR', balance: '2.50' });
+    // Two cold starts (each bundles the workflows) take about 40 s on an idle machine and over two
+    // minutes on a loaded one: a limit on a hang, not on speed.
+  }, 300_000);
+});
+
+describe('npm start: settings that cannot be used', () => {
+  it('refuses a placeholder API key and a half-configured Stripe, naming both, before starting anything', async () => {
+    const parent = await mkdtemp(join(tmpdir(), 'perennial-e2e-refused-'));
+    const dataDir = join(parent, 'data');
+    const ports = await freeStackPorts();
+    try {
+      const { code, output } = await runNpmStartToExit({
+        dataDir,
+        ports,
+        env: { BILLING_API_KEYS: 'admin:change-me', STRIPE_WEBHOOK_SECRET: 'whsec_only_the_secret' },
+      });
+      expect(code).not.toBe(0);
+      expect(output).toMatch(/BILLING_API_KEYS: the admin key "change-me" is a placeholder/);
+      expect(output).toMatch(/STRIPE_WEBHOOK_SECRET is set but STRIPE_SECRET_KEY is not/);
+      expect(output).not.toMatch(/Starting|Perennial is running|\[(api|worker)\]|Stopping|Data is kept/);
+      expect(existsSync(dataDir)).toBe(false);
+      for (const port of Object.values(ports)) expect(await portIsOpen(port)).toBe(false);
+    } finally {
+      await rm(parent, { recursive: true, force: true });
+    }
   });
 });
