@@ -129,6 +129,11 @@ export class StripeGateway {
           hard: isHardDecline(error.decline_code, error.code),
         };
       }
+      // Stripe keeps a 500 under its key and replays it for a day: this attempt cannot succeed. The
+      // caller has already looked for an intent it may have made; the next attempt gets a new key.
+      if (error instanceof Stripe.errors.StripeAPIError && (error.statusCode ?? 0) >= 500 && error.headers?.['idempotent-replayed'] === 'true') {
+        return { status: 'failed', paymentIntentId: null, code: 'stripe_api_error', declineCode: null, message: `Stripe failed this attempt: ${error.message}`, hard: false };
+      }
       return refusal(error);
     }
   }
