@@ -464,6 +464,10 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
         validator: (request: A): void => {
           if (request === null || typeof request !== 'object') reject('invalid_request', 'the update needs an argument object');
           if (plan.id === '') reject('subscription_busy', `subscription ${input.subscriptionId} is starting its next period; try again in a moment`);
+          // The main loop is held at the failed step; a change accepted now would wait for retryBilling.
+          if (billingError) {
+            reject('subscription_billing_error', `billing of subscription ${input.subscriptionId} stopped (${billingError.activity}: ${billingError.message}); fix the cause and signal retryBilling first`);
+          }
           assertNotEnding();
           validate(request);
         },
