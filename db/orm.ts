@@ -7,6 +7,7 @@ import { Migration20261122300000_collection } from '../migrations/Migration20261
 import { Migration20261130000000_one_charge_per_invoice } from '../migrations/Migration20261130000000_one_charge_per_invoice';
 import { Migration20261130100000_usage_conflicts } from '../migrations/Migration20261130100000_usage_conflicts';
 import { Migration20261130200000_idempotency_recovery } from '../migrations/Migration20261130200000_idempotency_recovery';
+import { Migration20261130300000_least_privilege } from '../migrations/Migration20261130300000_least_privilege';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -47,6 +48,7 @@ const MIGRATIONS = [
   { name: 'Migration20261130000000_one_charge_per_invoice', class: Migration20261130000000_one_charge_per_invoice },
   { name: 'Migration20261130100000_usage_conflicts', class: Migration20261130100000_usage_conflicts },
   { name: 'Migration20261130200000_idempotency_recovery', class: Migration20261130200000_idempotency_recovery },
+  { name: 'Migration20261130300000_least_privilege', class: Migration20261130300000_least_privilege },
 ];
 
 export function ormOptions(databaseUrl: string): Options {
