@@ -182,44 +182,30 @@ export function paymentReceived(payment: { id: string; invoiceNumber: string; cu
   );
 }
 
-/** A card payment through Stripe: the receivable is settled into Stripe's clearing account, less its fee. */
-export function cardPaymentReceived(payment: { id: string; invoiceNumber: string; currency: string; amount: Decimal; fee: Decimal | null; receivedAt: Date }) {
+type CardReceipt = { id: string; invoiceNumber: string; currency: string; amount: Decimal; fee: Decimal | null; receivedAt: Date };
+
+/** Card money lands in Stripe's clearing account, less Stripe's fee; `credit` is what it settles. */
+function cardReceipt(idempotencyKey: string, description: string, payment: CardReceipt, credit: AccountCode): TransactionDraft {
   const entries: EntryDraft[] = [
     { account: 'stripe_clearing', direction: 'debit', amount: payment.amount },
-    { account: 'accounts_receivable', direction: 'credit', amount: payment.amount },
+    { account: credit, direction: 'credit', amount: payment.amount },
   ];
   if (payment.fee && payment.fee.gt(0)) {
     entries.push({ account: 'stripe_fees', direction: 'debit', amount: payment.fee }, { account: 'stripe_clearing', direction: 'credit', amount: payment.fee });
   }
-  const tx: TransactionDraft = {
-    idempotencyKey: `payment:${payment.id}`,
-    description: `Card payment for invoice ${payment.invoiceNumber}`,
-    currency: payment.currency,
-    effectiveAt: payment.receivedAt,
-    entries,
-  };
+  const tx: TransactionDraft = { idempotencyKey, description, currency: payment.currency, effectiveAt: payment.receivedAt, entries };
   assertBalanced(tx);
   return tx;
 }
 
+/** A card payment through Stripe: the receivable is settled. */
+export function cardPaymentReceived(payment: CardReceipt) {
+  return cardReceipt(`payment:${payment.id}`, `Card payment for invoice ${payment.invoiceNumber}`, payment, 'accounts_receivable');
+}
+
 /** Card money an invoice did not need: held as owed back until the excess refund completes. */
-export function excessPaymentReceived(payment: { id: string; invoiceNumber: string; currency: string; amount: Decimal; fee: Decimal | null; receivedAt: Date }) {
-  const entries: EntryDraft[] = [
-    { account: 'stripe_clearing', direction: 'debit', amount: payment.amount },
-    { account: 'excess_payments', direction: 'credit', amount: payment.amount },
-  ];
-  if (payment.fee && payment.fee.gt(0)) {
-    entries.push({ account: 'stripe_fees', direction: 'debit', amount: payment.fee }, { account: 'stripe_clearing', direction: 'credit', amount: payment.fee });
-  }
-  const tx: TransactionDraft = {
-    idempotencyKey: `payment:${payment.id}:excess`,
-    description: `Card payment not needed by invoice ${payment.invoiceNumber}, to be returned`,
-    currency: payment.currency,
-    effectiveAt: payment.receivedAt,
-    entries,
-  };
-  assertBalanced(tx);
-  return tx;
+export function excessPaymentReceived(payment: CardReceipt) {
+  return cardReceipt(`payment:${payment.id}:excess`, `Card payment not needed by invoice ${payment.invoiceNumber}, to be returned`, payment, 'excess_payments');
 }
 
 /** The excess returned through Stripe. */
