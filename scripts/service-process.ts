@@ -11,9 +11,64 @@ export interface ServiceProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
+export interface Watchdog {
+  /** The guarded process ended normally: the watchdog goes away without signalling anything. */
+  release(): void;
+}
+
+/**
+ * The watchdog blocks reading a pipe whose only writer is this process and which nothing ever
+ * writes to. Whatever ends this process (Ctrl-C, SIGKILL, a crash, an exit that skipped cleanup),
+ * the kernel closes that pipe, the read returns, and the watchdog signals the guarded process, then
+ * kills it if it is still there after the grace period.
+ */
+const WATCHDOG_SCRIPT = [
+  'while read -r _; do :; done',
+  'kill -s "$2" -- "$1" 2>/dev/null || exit 0',
+  'i=0',
+  'while [ "$i" -lt "$3" ] && kill -0 -- "$1" 2>/dev/null; do sleep 1; i=$((i + 1)); done',
+  'kill -s KILL -- "$1" 2>/dev/null',
+  'exit 0',
+].join('\n');
+
+/**
+ * Makes sure process `pid` (its whole process group when `group`) does not outlive this process.
+ * Services are separate programs (a JVM, Postgres, the Temporal CLI, Python), so nothing else
+ * stops them when the test runner or `npm start` dies without running its cleanup.
+ */
+export function killWhenThisProcessDies(
+  pid: number,
+  options: { group?: boolean; signal?: NodeJS.Signals; graceSeconds?: number } = {},
+): Watchdog {
+  const target = options.group ? `-${pid}` : String(pid);
+  // dash's kill takes signal names without the SIG prefix.
+  const signal = (options.signal ?? 'SIGTERM').replace(/^SIG/, '');
+  // Detached: a Ctrl-C sent to the terminal's process group must not take the watchdog with it.
+  const watchdog = spawn('/bin/sh', ['-c', WATCHDOG_SCRIPT, 'perennial-watchdog', target, signal, String(options.graceSeconds ?? 10)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  watchdog.on('error', (error) => console.error(`could not start the watchdog of process ${pid}: ${error.message}`));
+  // Neither the watchdog nor its pipe may keep this process alive.
+  watchdog.unref();
+  const pipe = watchdog.stdin as (NodeJS.WritableStream & { unref?: () => void }) | null;
+  pipe?.unref?.();
+  let released = false;
+  return {
+    release() {
+      if (released) return;
+      released = true;
+      // Killed first: closing the pipe alone would read as this process dying.
+      if (watchdog.exitCode === null && watchdog.signalCode === null) watchdog.kill('SIGKILL');
+      watchdog.stdin?.destroy();
+    },
+  };
+}
+
 /**
  * Starts a long-running child process. Its output goes to `logFile` when given, otherwise to this
- * terminal with a `[name]` prefix on each line, so the user sees which process said what.
+ * terminal with a `[name]` prefix on each line, so the user sees which process said what. A
+ * watchdog stops it if this process dies without stopping it.
  */
 export function startService(
   name: string,
@@ -27,6 +82,7 @@ export function startService(
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.ownProcessGroup ?? false,
   });
+  const watchdog = child.pid === undefined ? null : killWhenThisProcessDies(child.pid, { group: options.ownProcessGroup ?? false });
   const sink = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : null;
   let output = '';
   const watchers: Array<{ text: string; done: () => void }> = [];
@@ -51,10 +107,12 @@ export function startService(
   relay(child.stderr!, process.stderr);
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => {
+      watchdog?.release();
       sink?.end();
       resolve(code);
     });
     child.once('error', (error) => {
+      watchdog?.release();
       console.error(`[${name}] could not start ${command}: ${error.message}`);
       resolve(-1);
     });

@@ -17,6 +17,13 @@ export interface BillingWorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
   wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;
+  /**
+   * How long a shutdown waits for running activities before cancelling them, and how long in all
+   * before it gives up (the worker's run() then rejects). Tests bound their teardown with these so
+   * that an activity stuck on a service being stopped cannot hold the suite forever.
+   */
+  shutdownGraceTime?: WorkerOptions['shutdownGraceTime'];
+  shutdownForceTime?: WorkerOptions['shutdownForceTime'];
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
@@ -31,5 +38,7 @@ export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Work
     // sticky queue, for this long. Histories are small (continue-as-new per period), so replaying on
     // another worker is cheap, while a long wait delays support staff's reads after every deploy.
     stickyQueueScheduleToStartTimeout: '2 seconds',
+    ...(deps.shutdownGraceTime !== undefined ? { shutdownGraceTime: deps.shutdownGraceTime } : {}),
+    ...(deps.shutdownForceTime !== undefined ? { shutdownForceTime: deps.shutdownForceTime } : {}),
   });
 }

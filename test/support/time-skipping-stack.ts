@@ -7,7 +7,7 @@ import { createApp } from '../../api/app';
 import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from './database';
 import { apiClient, listen, type ApiClient } from './http';
-import { billingWorker, timeSkippingEnvironment, uniqueTaskQueue } from './temporal';
+import { billingWorker, terminateWhenIdle, timeSkippingEnvironment, uniqueTaskQueue } from './temporal';
 
 /**
  * A scenario's world on the time-skipping server: its own server and clock, a fresh database, an
@@ -19,6 +19,12 @@ export interface TimeSkippingStack {
   api: ApiClient;
   baseUrl: string;
   skipTo(instant: string): Promise<void>;
+  /**
+   * Ends the workflows a scenario leaves running, each once nothing of it is in flight: terminating
+   * one mid-task would leave this server's clock locked for the rest of the suite (see
+   * terminateWhenIdle).
+   */
+  terminateWhenIdle(workflowIds: string[], reason: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -57,13 +63,19 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
       const ms = Date.parse(instant) - (await env.currentTimeMs());
       if (ms > 0) await env.sleep(ms);
     },
+    terminateWhenIdle: (workflowIds, reason) => terminateWhenIdle(env.client, workflowIds, reason),
     async stop() {
       await server.close();
-      worker.shutdown();
-      await running;
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      // A worker past its shutdown force time rejects; everything else is still stopped first.
+      const failure = await running.then(
+        () => null,
+        (error: unknown) => error,
+      );
       await pool.end();
       await db.drop();
       await env.teardown();
+      if (failure) throw failure;
     },
   };
 }

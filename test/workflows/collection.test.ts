@@ -61,7 +61,7 @@ describe('collecting invoices', () => {
   afterEach(async () => {
     const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
     const ids = [...running.splice(0), ...invoices.map((i) => `invoice-${i.id}`)];
-    await Promise.all(ids.map((id) => stack.env.client.workflow.getHandle(id).terminate('scenario finished').catch(() => undefined)));
+    await stack.terminateWhenIdle(ids, 'scenario finished');
     proxy.rules.splice(0);
   });
 
