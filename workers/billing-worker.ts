@@ -1,6 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { ProvisioningSettings } from '../activities/collection';
+import type { ProvisioningSettings } from '../config/env';
 import type { Orm } from '../db/orm';
 import type { EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
@@ -13,6 +13,8 @@ export interface BillingWorkerDeps {
   stripe?: StripeGateway | null;
   mail?: EmailTransport | null;
   provisioning?: ProvisioningSettings | null;
+  /** CUSTOMER_PAYMENT_URL: the link in e-mails that ask a customer to complete a payment. */
+  customerPaymentUrl?: string | null;
   /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
@@ -27,7 +29,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
-  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning });
+  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

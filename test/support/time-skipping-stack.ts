@@ -1,6 +1,6 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createActivities } from '../../activities';
-import type { ProvisioningSettings } from '../../activities/collection';
+import { parseApiKeySpec, type ProvisioningSettings } from '../../config/env';
 import type { EmailTransport } from '../../mail/smtp';
 import type { StripeGateway } from '../../payments/stripe-gateway';
 import { createApp } from '../../api/app';
@@ -36,6 +36,7 @@ export interface TimeSkippingOptions {
   stripe?: { gateway: StripeGateway; webhookSecret: string | null } | null;
   mail?: EmailTransport | null;
   provisioning?: ProvisioningSettings | null;
+  customerPaymentUrl?: string | null;
 }
 
 export async function timeSkippingStack(label: string, options: TimeSkippingOptions = {}): Promise<TimeSkippingStack> {
@@ -50,10 +51,11 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     stripe: options.stripe?.gateway ?? null,
     mail: options.mail ?? null,
     provisioning: options.provisioning ?? null,
+    customerPaymentUrl: options.customerPaymentUrl ?? null,
   });
   const running = worker.run();
   const pool = usagePool(db.url);
-  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: `admin:${ADMIN_KEY}`, usagePool: pool, stripe: options.stripe ?? null }));
+  const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: parseApiKeySpec(`admin:${ADMIN_KEY}`), usagePool: pool, stripe: options.stripe ?? null }));
   return {
     env,
     db,
