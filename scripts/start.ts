@@ -3,11 +3,10 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ConfigError, loadConfig } from '../config/env';
-import { migrate, openOrm } from '../db/orm';
-import { ensureAppLogin } from '../db/roles';
-import { startEmbeddedPostgres, type EmbeddedPostgresHandle } from './embedded-postgres';
+import type { EmbeddedPostgresHandle } from './embedded-postgres';
 import { registerSearchAttributesAt } from './search-attributes';
-import { startService, type ServiceProcess } from './service-process';
+import type { ServiceProcess } from './service-process';
+import { prepareDatabase, ROOT, stackEnv, startEmbeddedDatabase, startNodeProcess, WORKER_READY } from './stack';
 import { startTemporalDevServer } from './temporal-dev-server';
 import { waitForPort } from './wait-for-port';
 
@@ -16,8 +15,7 @@ import { waitForPort } from './wait-for-port';
  * started here unless DATABASE_URL / TEMPORAL_ADDRESS point at real ones; then migrations, the
  * worker and the API. Ctrl-C stops everything this script started; data stays under .data/.
  */
-const root = resolve(__dirname, '..');
-const dataDir = resolve(root, process.env.PERENNIAL_DATA_DIR ?? '.data');
+const dataDir = resolve(ROOT, process.env.PERENNIAL_DATA_DIR ?? '.data');
 const port = Number(process.env.PORT ?? 3000);
 const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
 const temporalUiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
@@ -45,14 +43,9 @@ async function apiKeys(): Promise<{ keys: string; printed: string }> {
 async function startDatabase(): Promise<{ ownerUrl: string; appUrl: string }> {
   if (process.env.DATABASE_URL) return { ownerUrl: process.env.DATABASE_OWNER_URL || process.env.DATABASE_URL, appUrl: process.env.DATABASE_URL };
   console.log(`Starting embedded Postgres on port ${postgresPort} (data in ${join(dataDir, 'postgres')})`);
-  postgres = await startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres'), port: postgresPort, database: 'perennial' });
-  const file = join(dataDir, 'postgres-app-password');
-  const password = existsSync(file) ? (await readFile(file, 'utf8')).trim() : randomBytes(18).toString('hex');
-  if (!existsSync(file)) await writeFile(file, `${password}\n`, { mode: 0o600 });
-  const appUrl = new URL(postgres.url);
-  appUrl.username = 'perennial_app_user';
-  appUrl.password = password;
-  return { ownerUrl: postgres.url, appUrl: appUrl.toString() };
+  const database = await startEmbeddedDatabase({ dataDir, port: postgresPort, database: 'perennial' });
+  postgres = database.postgres;
+  return { ownerUrl: database.ownerUrl, appUrl: database.appUrl };
 }
 
 async function startTemporal(): Promise<{ address: string; ui: string | null }> {
@@ -75,7 +68,7 @@ async function startTemporal(): Promise<{ address: string; ui: string | null }> 
 }
 
 function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const service = startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: root });
+  const service = startNodeProcess(name, entry, env);
   services.push(service);
   void service.exited.then((code) => {
     if (!stopping) {
@@ -108,19 +101,14 @@ async function main(): Promise<void> {
   const { ownerUrl, appUrl: databaseUrl } = await startDatabase();
   const temporal = await startTemporal();
 
-  const orm = await openOrm(ownerUrl);
-  try {
-    const applied = await migrate(orm);
-    console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date');
-  } finally {
-    await orm.close();
-  }
-  await ensureAppLogin(ownerUrl, databaseUrl);
+  await prepareDatabase(ownerUrl, databaseUrl, (applied) =>
+    console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date'),
+  );
 
-  const env = { ...process.env, DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: namespace, BILLING_API_KEYS: keys, PORT: String(port) };
+  const env = stackEnv(process.env, { databaseUrl, temporalAddress: temporal.address, namespace, apiKeys: keys, port });
   // Ready means the worker polls too: before that, reads of a subscription's live state time out.
   const worker = startNode('worker', 'workers/main.ts', env);
-  const workerReady = worker.printed('worker: polling task queue');
+  const workerReady = worker.printed(WORKER_READY);
   startNode('api', 'api/server.ts', env);
   await Promise.all([workerReady, waitForPort(port, { what: 'the API', timeoutMs: 60_000 })]);
 
