@@ -82,7 +82,7 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
           receivedAt: new Date(),
         });
         await finishAttempt(em(), invoiceId, attempt.attempt, { status: 'succeeded', paymentIntentId: state.paymentIntentId });
-        await completePendingRefunds(em(), gateway, invoiceId);
+        await refundPending(gateway, invoiceId);
         return { status: 'succeeded' };
       }
       case 'requires_action':
@@ -105,6 +105,16 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
         });
         return { status: 'failed', code: state.code, declineCode: state.declineCode, message: state.message, hard: state.hard };
     }
+  }
+
+  /**
+   * Asks Stripe for the invoice's pending refunds (an excess payment's). One Stripe did not take
+   * fails the activity, so that Temporal retries it: once the invoice is paid, nothing else would
+   * ask again, and the customer would never get the money back.
+   */
+  async function refundPending(gateway: StripeGateway, invoiceId: string): Promise<void> {
+    const left = await completePendingRefunds(em(), gateway, invoiceId);
+    if (left > 0) throw new Error(`${left} refund(s) of invoice ${invoiceId} still pending: Stripe did not take them yet`);
   }
 
   /** What an attempt that has already finished answered, for a retry of its activity. */
@@ -175,7 +185,11 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
       return refusedAsNonRetryable(async () => {
         for (;;) {
           const plan = await beginAttempt(em(), request.invoiceId, request.attempt);
-          if (plan.kind === 'settled') return { status: 'settled' };
+          if (plan.kind === 'settled') {
+            // A retry of this activity after Stripe did not take a refund: the invoice is paid by now.
+            await refundPending(gateway, request.invoiceId);
+            return { status: 'settled' };
+          }
           if (plan.kind === 'no_payment_method') return { status: 'no_payment_method' };
           if (plan.kind === 'supersede') {
             for (const earlier of plan.earlier) {
@@ -187,7 +201,10 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
           }
           const { attempt, fresh } = plan;
           const done = recorded(attempt);
-          if (done) return done;
+          if (done) {
+            await refundPending(gateway, request.invoiceId);
+            return done;
+          }
           const found = fresh ? null : await gateway.findIntent(attempt.key, attempt.stripeCustomerId, attempt.paymentIntentId);
           const state = found
             ? await gateway.state(found)
@@ -222,7 +239,7 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
           succeeded ||= outcome.status === 'succeeded';
           processing ||= outcome.status === 'processing';
         }
-        await completePendingRefunds(em(), gateway, request.invoiceId);
+        await refundPending(gateway, request.invoiceId);
         return { succeeded, processing };
       });
     },

@@ -46,8 +46,12 @@ export function stripeWebhooksRouter({ orm, temporal, stripe }: ApiDeps): Router
         fee: null,
         receivedAt: new Date(event.created * 1000),
       });
-      await completePendingRefunds(em(), stripe.gateway, invoice.id);
       await collectionPaid(temporal, invoice.id, 'stripe_webhook');
+      // Not acknowledged until Stripe has taken the refund of an excess payment: Stripe sends the
+      // event again, which asks again; nothing else would once the invoice's collection has ended.
+      if ((await completePendingRefunds(em(), stripe.gateway, invoice.id)) > 0) {
+        throw new BillingError('api_error', 'refund_pending', `a refund of invoice ${invoice.number} is still pending; Stripe did not take it yet`);
+      }
       return newlyPaid ? 'invoice_paid' : 'already_recorded';
     } catch (error) {
       // A payment in another currency than its invoice cannot be applied however often Stripe resends it.
