@@ -43,7 +43,7 @@ export const FAULT_LABELS: Record<FaultKind, string> = {
   worker_killed: 'worker SIGKILLed at a random moment',
   worker_killed_after_charge: "worker SIGKILLed after Stripe's answer, before the worker read it",
   stripe_500: 'Stripe answered 500',
-  stripe_outage: 'Stripe down (500 to everything) for 3-8 s, from a refund on',
+  stripe_outage: "Stripe's refunds answering 500 for 10-30 s",
   stripe_timeout: 'Stripe answered after the SDK timeout (25 s)',
   stripe_connection_dropped: 'Stripe acted, then the connection dropped',
   webhook_duplicated: 'webhook delivered 2-3 times',
@@ -179,19 +179,19 @@ export class FaultInjector {
     // The front takes the first rule that matches, evaluating them in order within one synchronous
     // find: the first rule decides this request's fault and the others read that decision.
     let decided: StripeFault | null = null;
-    // An outage fails the SDK's own retries too (about 2 s of them), so the billing code's retries and
-    // what it leaves for later are what gets tested. It begins as a refund is asked for: an excess
-    // payment's refund is the one Stripe call no customer and no dunning retry will ask for again.
+    // An outage outlasts the SDK's own retries (about 2 s of them), so what the billing code retries,
+    // and what it leaves for later, is what gets tested. It hits refunds only: the rest of Stripe
+    // answers, so the code that asked for a refund goes on, and the refund of an excess payment is the
+    // one Stripe call no customer and no dunning retry will ask for again.
     let outageUntil = 0;
     const outageRng = this.rng.fork('outage-length');
     const decide = (method: string, path: string): StripeFault | null => {
       if (!this.enabled) return null;
-      const eligible = charge(method, path) || cancel(method, path) || refund(method, path) || read(method, path);
-      if (eligible && Date.now() < outageUntil) return 'stripe_500';
+      if (refund(method, path) && Date.now() < outageUntil) return 'stripe_500';
       if (refund(method, path) && this.dice.stripe_outage.roll()) {
-        outageUntil = Date.now() + outageRng.between(3_000, 8_000);
+        outageUntil = Date.now() + outageRng.between(10_000, 30_000);
         this.record('stripe_outage');
-        this.log('fault: Stripe down for a few seconds, from a refund on');
+        this.log("fault: Stripe's refunds down for a while");
         return 'stripe_500';
       }
       const candidates: StripeFault[] = [];

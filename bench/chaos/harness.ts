@@ -60,6 +60,9 @@ export interface ChaosFigures {
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How long the fault window stays open for a kind of fault that has not occurred once the work is done. */
+const MISSING_FAULTS_GRACE_MS = 60_000;
+
 /** How long refunds may stay pending once nothing else is under way (activities retry within seconds to minutes). */
 const ONLY_REFUNDS_PENDING_MS = 90_000;
 
@@ -140,6 +143,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     // have done what they were going to do, and every kind of fault has occurred.
     phase = 'collecting under faults';
     const windowDeadline = windowStarted + (options.windowLimitMs ?? 15 * 60_000);
+    let settledSince: number | null = null;
     for (;;) {
       const { rows } = await step(
         owner.query<{ invoices: number; unattempted: number }>(
@@ -149,8 +153,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
                       and not exists (select 1 from payment_attempts a where a.invoice_id = i.id and a.status not in ('pending', 'processing'))) as unattempted`,
         ),
       );
-      const done = rows[0].invoices >= options.renewals && rows[0].unattempted === 0 && workload.idle() && workload.newCardsOwed() === 0 && faults.missing().length === 0;
-      if (done) break;
+      const settled = rows[0].invoices >= options.renewals && rows[0].unattempted === 0 && workload.idle() && workload.newCardsOwed() === 0;
+      if (settled && faults.missing().length === 0) break;
+      // A kind still missing once the work is done has nothing left to happen to (a run without refunds).
+      settledSince = settled ? (settledSince ?? Date.now()) : null;
+      if (settledSince !== null && Date.now() - settledSince > MISSING_FAULTS_GRACE_MS) {
+        log(`ending the fault window with no ${faults.missing().join(', ')}: nothing left for them to happen to`);
+        break;
+      }
       if (Date.now() > windowDeadline) {
         log(`fault window limit reached; still missing: ${faults.missing().join(', ') || 'no fault kind'}; ${rows[0].invoices} invoices, ${rows[0].unattempted} not charged yet`);
         break;

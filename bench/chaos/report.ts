@@ -48,6 +48,7 @@ export function formatReport(f: ChaosFigures): string {
   section('customers');
   row('3-D Secure completed by the customer', f.workload.authenticated);
   row('invoices paid by hand while 3-D Secure waited', f.workload.manualPayments);
+  row('  of which the customer had just completed 3-D Secure (paid twice)', f.workload.paidTwice);
   row('new cards attached while 3-D Secure waited', f.workload.newCards);
   row('3-D Secure completed after the invoice was paid otherwise', f.workload.lateAuthentications);
   row('  of which Stripe charged (the intent not cancelled yet)', f.workload.lateAuthenticationsCharged);

@@ -79,6 +79,8 @@ export interface WorkloadStats {
   authenticated: number;
   /** Invoices of 3-D Secure customers paid by hand (POST /v1/invoices/:id/payments) while the intent waited. */
   manualPayments: number;
+  /** Of those, invoices whose 3-D Secure the customer had completed just before: paid twice, the card payment is excess. */
+  paidTwice: number;
   /** Authentications the customer finished after the invoice was paid another way (by hand, or by a new card). */
   lateAuthentications: number;
   /** Of those, the ones Stripe let through (the intent had not been cancelled yet): the money must be refunded. */
@@ -124,6 +126,7 @@ export class Workload {
       customers,
       authenticated: 0,
       manualPayments: 0,
+      paidTwice: 0,
       lateAuthentications: 0,
       lateAuthenticationsCharged: 0,
       newCards: 0,
@@ -265,8 +268,18 @@ export class Workload {
           if ((await this.authenticate(row.payment_intent_id)) === 200) this.stats.authenticated += 1;
         });
         return;
-      case '3ds_manual_payment':
+      case '3ds_manual_payment': {
+        const authenticateFirst = this.rng.chance(0.5);
         this.later(this.rng.between(500, 4_000), async () => {
+          if (authenticateFirst) {
+            // Completed, then paid by hand before Stripe's webhook arrives: paid twice, the card refunded.
+            if ((await this.authenticate(row.payment_intent_id)) !== 200) return;
+            this.stats.authenticated += 1;
+            if (!(await this.payByHand(row.invoice_id))) return;
+            this.stats.manualPayments += 1;
+            this.stats.paidTwice += 1;
+            return;
+          }
           if (!(await this.payByHand(row.invoice_id))) return;
           this.stats.manualPayments += 1;
           // The customer finishes the authentication too, racing the collection's cancellation.
@@ -274,6 +287,7 @@ export class Workload {
           await this.lateAuthentication(row.payment_intent_id);
         });
         return;
+      }
       case '3ds_new_card': {
         if (this.newCardFor.has(row.customer_id)) return;
         this.newCardFor.add(row.customer_id);
