@@ -238,7 +238,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
     figures.durations.totalMs = Date.now() - started;
     return figures;
   } catch (error) {
-    keep = true;
+    // Kept for diagnosis when the run failed, not when it was interrupted on purpose.
+    keep = !options.signal?.aborted;
     throw error;
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => log(`cleanup: ${error instanceof Error ? error.message : String(error)}`));
