@@ -54,6 +54,25 @@ export interface Config {
   customerPaymentUrl: string | null;
 }
 
+/** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
+export const SETTINGS = [
+  'DATABASE_URL',
+  'DATABASE_OWNER_URL',
+  'TEMPORAL_ADDRESS',
+  'TEMPORAL_NAMESPACE',
+  'TEMPORAL_TASK_QUEUE',
+  'PORT',
+  'BILLING_API_KEYS',
+  'STRIPE_SECRET_KEY',
+  'STRIPE_WEBHOOK_SECRET',
+  'STRIPE_API_BASE',
+  'SMTP_URL',
+  'EMAIL_FROM',
+  'PROVISIONING_WEBHOOK_URL',
+  'PROVISIONING_WEBHOOK_SECRET',
+  'CUSTOMER_PAYMENT_URL',
+] as const;
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`the configuration cannot be used:\n${problems.map((p) => `  - ${p}`).join('\n')}\nSee README.md (Configuration) for every variable.`);

@@ -8,6 +8,7 @@ import { freePort } from '../../scripts/wait-for-port';
 import { TASK_QUEUE } from '../../workflows/messages';
 import { startIndexedStripeEmulator } from './indexed-localstripe';
 import { startWebhookRelay, type WebhookRelay } from './webhook-relay';
+import { SETTINGS } from '../../config/env';
 
 /**
  * The stack as `npm start` runs it (embedded Postgres, the Temporal dev server, migrations as the
@@ -19,27 +20,6 @@ import { startWebhookRelay, type WebhookRelay } from './webhook-relay';
  * localstripe's webhooks reach the API through a relay that can duplicate, delay and reorder them.
  */
 
-/**
- * Settings of this process's environment that would point the worker or the API elsewhere or turn
- * on features the harness does not run (e-mail is kept in the outbox, nothing is provisioned).
- */
-const NOT_INHERITED = [
-  'DATABASE_URL',
-  'DATABASE_OWNER_URL',
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_TASK_QUEUE',
-  'BILLING_API_KEYS',
-  'PORT',
-  'STRIPE_SECRET_KEY',
-  'STRIPE_WEBHOOK_SECRET',
-  'STRIPE_API_BASE',
-  'SMTP_URL',
-  'EMAIL_FROM',
-  'PROVISIONING_WEBHOOK_URL',
-  'PROVISIONING_WEBHOOK_SECRET',
-  'CUSTOMER_PAYMENT_URL',
-];
 
 /** A worker or API process that is restarted when it dies, whether the harness killed it or not. */
 export class SupervisedProcess {
@@ -197,7 +177,8 @@ export async function startChaosStack(options: { workDir: string; log: (line: st
     const adminKey = `sk_admin_${randomBytes(18).toString('hex')}`;
     const secretKey = `sk_test_chaos_${randomBytes(8).toString('hex')}`;
     const base: NodeJS.ProcessEnv = { ...process.env };
-    for (const name of NOT_INHERITED) delete base[name];
+    // Nothing of this shell's settings reaches the processes: e-mail stays in the outbox, nothing is provisioned.
+    for (const name of SETTINGS) delete base[name];
     const namespace = 'default';
     const temporalAddress = `127.0.0.1:${temporalPort}`;
     const env: NodeJS.ProcessEnv = {

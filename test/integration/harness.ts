@@ -6,6 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient, type ApiResponse } from '../support/http';
 import { billingWorker, devServer, uniqueTaskQueue, type DevServer } from '../support/temporal';
 import { parseApiKeySpec } from '../../config/env';
+import { eventually } from '../support/eventually';
 
 /**
  * One suite's stack for the integration tests: a fresh migrated database, clients of the run's
@@ -114,21 +115,7 @@ export async function tableCounts(db: TestDatabase): Promise<TableCounts> {
   return row;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/**
- * Polls `probe` until `done` accepts its value. The bound only stops a broken system from hanging
- * the suite; nothing here asserts how fast anything happens.
- */
-export async function eventually<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, boundMs = 60_000): Promise<T> {
-  const giveUpAt = Date.now() + boundMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: still not the case after ${boundMs} ms; last seen: ${JSON.stringify(value)}`);
-    await sleep(200);
-  }
-}
+export { eventually };
 
 /** All invoices of a subscription, oldest first. */
 export async function invoicesOf(api: ApiClient, subscriptionId: string): Promise<any[]> {

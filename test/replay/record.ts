@@ -38,6 +38,7 @@ import { chooseTimeSkippingServer } from '../setup/time-skipping-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient } from '../support/http';
 import { stripeClient } from '../support/stripe';
+import { eventually } from '../support/eventually';
 import { timeSkippingEnvironment, uniqueTaskQueue } from '../support/temporal';
 
 const REPO = resolve(__dirname, '..', '..');
@@ -188,17 +189,6 @@ async function world(services: Services, label: string, options: { bundle: strin
 
 // ---- reading and writing histories ------------------------------------------------------------------
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(what: string, probe: () => Promise<T>, done: (value: T) => boolean, boundMs = 60_000): Promise<T> {
-  const giveUpAt = Date.now() + boundMs;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > giveUpAt) throw new Error(`${what}: still not the case after ${boundMs} ms; last seen: ${JSON.stringify(value)}`);
-    await sleep(200);
-  }
-}
 
 /** Events that start something a later event ends, and the attribute of the ending event that points back. */
 const OPENS = new Set([
@@ -234,12 +224,12 @@ function idle(events: HistoryEvent[]): boolean {
 
 async function waitIdle(client: Client, workflowId: string, runId?: string): Promise<void> {
   const handle = client.workflow.getHandle(workflowId, runId);
-  await until(`${workflowId} is idle`, async () => idle((await handle.fetchHistory()).events ?? []), (done) => done);
+  await eventually(`${workflowId} is idle`, async () => idle((await handle.fetchHistory()).events ?? []), (done) => done);
 }
 
 async function waitClosed(client: Client, workflowId: string): Promise<void> {
   const handle = client.workflow.getHandle(workflowId);
-  await until(`${workflowId} completes`, async () => (await handle.describe()).status.name, (status) => status !== 'RUNNING');
+  await eventually(`${workflowId} completes`, async () => (await handle.describe()).status.name, (status) => status !== 'RUNNING');
   const status = (await handle.describe()).status.name;
   if (status !== 'COMPLETED') throw new Error(`${workflowId} ended ${status}`);
 }
@@ -294,7 +284,7 @@ const invoices = async (w: World, subscriptionId: string): Promise<any[]> => [..
 const statusOf = async (w: World, subscriptionId: string): Promise<string> => (await ok(w.api.get(`/v1/subscriptions/${subscriptionId}`), 200)).status;
 
 async function expectStatus(w: World, subscriptionId: string, status: string): Promise<void> {
-  await until(`subscription ${subscriptionId} is ${status}`, () => statusOf(w, subscriptionId), (s) => s === status);
+  await eventually(`subscription ${subscriptionId} is ${status}`, () => statusOf(w, subscriptionId), (s) => s === status);
 }
 
 const PRO = { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' };
@@ -330,7 +320,7 @@ async function threeDSecureThenManualPayment(w: World, file: string): Promise<vo
   const id = await customer(w, '4000002760003184');
   const sub = await subscribe(w, id, 'pro', '2027-02-01T00:00:00Z');
   await w.skipTo('2027-02-01T00:01:00Z');
-  const [invoice] = await until('the first invoice waits for 3-D Secure', () => invoices(w, sub.id), (list) => list.length === 1);
+  const [invoice] = await eventually('the first invoice waits for 3-D Secure', () => invoices(w, sub.id), (list) => list.length === 1);
   const [attempt] = await w.db.orm.em.fork().execute<Array<{ status: string }>>('select status from payment_attempts where invoice_id = ?', [invoice.id]);
   if (attempt?.status !== 'requires_action') throw new Error(`expected an attempt in requires_action, got ${JSON.stringify(attempt)}`);
   await waitIdle(w.client, `invoice-${invoice.id}`);
@@ -352,17 +342,17 @@ const scenarios: Scenario[] = [
         await ok(w.api.post('/v1/plans', { ...PRO, amount: '30.00' }), 201);
         const sub = await subscribe(w, await customer(w, null), 'basic', '2027-01-01T00:00:00Z');
         await w.skipTo('2027-01-01T00:01:00Z');
-        await until('the first period is invoiced by the old code', () => invoices(w, sub.id), (list) => list.length === 1);
+        await eventually('the first period is invoiced by the old code', () => invoices(w, sub.id), (list) => list.length === 1);
         await waitIdle(w.client, sub.workflowId);
 
         // The deploy: from here on, the run continues on code that collects invoices.
         await w.deploy(services.bundles.get('current')!);
         await w.skipTo('2027-01-15T00:00:00Z');
         await ok(w.api.post(`/v1/subscriptions/${sub.id}/change_plan`, { plan_code: 'pro', at: 'now', proration: 'prorate' }), 200);
-        const [, proration] = await until('the upgrade is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
+        const [, proration] = await eventually('the upgrade is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
         await waitIdle(w.client, `invoice-${proration.id}`);
         await w.skipTo('2027-02-01T00:01:00Z');
-        const all = await until('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 3);
+        const all = await eventually('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 3);
         await waitIdle(w.client, `invoice-${all[2].id}`);
         const runs = await runsOf(w.client, sub.workflowId, sub.firstRunId);
         if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
@@ -390,7 +380,7 @@ const scenarios: Scenario[] = [
         );
         const sub = await subscribe(w, await customer(w, null), 'metered', '2027-03-01T00:00:00Z');
         await w.skipTo('2027-03-01T00:01:00Z');
-        await until('the first period is invoiced', () => invoices(w, sub.id), (list) => list.length === 1);
+        await eventually('the first period is invoiced', () => invoices(w, sub.id), (list) => list.length === 1);
         // Ingest refuses negative values today; older versions stored them.
         const em = () => w.db.orm.em.fork();
         const [{ id: metricId }] = await em().execute<Array<{ id: string }>>(`select id from billable_metrics where code = 'api_calls'`);
@@ -408,7 +398,7 @@ const scenarios: Scenario[] = [
         await em().execute(`update usage_events set value = '40', properties = ? where transaction_id = 'recorded-negative'`, [JSON.stringify({ calls: '40' })]);
         await w.client.workflow.getHandle(sub.workflowId).signal(retryBillingSignal);
         await expectStatus(w, sub.id, 'active');
-        await until('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
+        await eventually('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
         const runs = await runsOf(w.client, sub.workflowId, sub.firstRunId);
         await save(w.client, 'subscription-billing-error-retried.json', sub.workflowId, runs.at(-1));
       });
@@ -421,7 +411,7 @@ const scenarios: Scenario[] = [
       await collection(services, 'invoice-paid', null, async (w) => {
         const sub = await subscribe(w, await customer(w, '4242424242424242'), 'pro', '2027-02-01T00:00:00Z');
         await w.skipTo('2027-02-01T00:01:00Z');
-        const [invoice] = await until('the first invoice is paid', () => invoices(w, sub.id), (list) => list[0]?.status === 'paid');
+        const [invoice] = await eventually('the first invoice is paid', () => invoices(w, sub.id), (list) => list[0]?.status === 'paid');
         await waitClosed(w.client, `invoice-${invoice.id}`);
         await save(w.client, 'invoice-paid-at-first-charge.json', `invoice-${invoice.id}`);
       });

@@ -3,6 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { freePort } from '../../scripts/wait-for-port';
+import { SETTINGS } from '../../config/env';
 
 /**
  * `npm start` as a user runs it, for end-to-end tests: `node --import tsx scripts/start.ts` (what the
@@ -22,26 +23,6 @@ export async function freeStackPorts(): Promise<StackPorts> {
   return { api: await freePort(), temporal: await freePort(), ui: await freePort(), postgres: await freePort() };
 }
 
-/**
- * Settings of the environment the test runner may carry that would point the stack elsewhere or
- * turn features on; a test passes the ones it wants in `env`.
- */
-const INHERITED_SETTINGS = [
-  'DATABASE_URL',
-  'TEMPORAL_ADDRESS',
-  'TEMPORAL_NAMESPACE',
-  'TEMPORAL_TASK_QUEUE',
-  'BILLING_API_KEYS',
-  'PERENNIAL_TEST_SERVICES',
-  'STRIPE_SECRET_KEY',
-  'STRIPE_WEBHOOK_SECRET',
-  'STRIPE_API_BASE',
-  'SMTP_URL',
-  'EMAIL_FROM',
-  'PROVISIONING_WEBHOOK_URL',
-  'PROVISIONING_WEBHOOK_SECRET',
-  'CUSTOMER_PAYMENT_URL',
-];
 
 export interface NpmStart {
   process: ChildProcess;
@@ -64,7 +45,8 @@ export interface RunningStack extends NpmStart {
 export function launchNpmStart(options: { dataDir: string; ports: StackPorts; env?: Record<string, string> }): NpmStart {
   const { dataDir, ports } = options;
   const env: NodeJS.ProcessEnv = { ...process.env };
-  for (const name of INHERITED_SETTINGS) delete env[name];
+  // The runner's settings would point the stack elsewhere or turn features on; a test passes its own in `env`.
+  for (const name of [...SETTINGS, 'PERENNIAL_TEST_SERVICES']) delete env[name];
   Object.assign(env, {
     PERENNIAL_DATA_DIR: dataDir,
     PORT: String(ports.api),
