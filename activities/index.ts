@@ -11,7 +11,7 @@ import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { planSnapshot } from '../db/plan-snapshot';
 import type { BillingReason } from '../db/entities/invoice';
-import type { PlanSnapshot, SubscriptionState } from '../workflows/messages';
+import type { PlanSnapshot, SubscriptionState } from '../domain/subscription';
 
 export interface ActivityDeps {
   orm: Orm;

@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { invoicePaidSignal, invoiceWorkflowId, paymentMethodUpdatedSignal } from '../workflows/invoice-collection';
+import { invoicePaidSignal, invoiceWorkflowId, paymentMethodUpdatedSignal } from '../workflows/messages';
 
 /**
  * Tells an invoice's collection workflow what happened outside it. An invoice without one (issued

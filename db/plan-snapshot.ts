@@ -1,5 +1,5 @@
 import { decimalString } from '../domain/money';
-import type { PlanSnapshot } from '../workflows/messages';
+import type { PlanSnapshot } from '../domain/subscription';
 import type { Plan } from './entities/plan';
 
 /** A plan version as the workflow carries it: what it needs to validate changes and to bill. */

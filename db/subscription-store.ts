@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { SubscriptionState } from '../workflows/messages';
+import type { SubscriptionState } from '../domain/subscription';
 
 /**
  * Mirrors the workflow's state into the subscription row, for lists and reports. The version guard

@@ -2,8 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
-  defineQuery,
-  defineSignal,
   getExternalWorkflowHandle,
   log,
   patched,
@@ -12,37 +10,17 @@ import {
 } from '@temporalio/workflow';
 import type { ChargeOutcome, CollectionActivities } from '../activities/collection';
 import { reminderInstant, retryInstants } from '../domain/dunning';
-import { subscriptionWorkflowId } from './messages';
-
-/** Collection of one invoice: `invoice-<invoiceId>`, started by the subscription for each invoice that asks money. */
-export const invoiceWorkflowId = (invoiceId: string): string => `invoice-${invoiceId}`;
-
-/** The invoice was paid another way (a webhook, a manual payment): stop collecting. */
-export const invoicePaidSignal = defineSignal<[{ source: string }]>('invoicePaid');
-/** The customer attached a new payment method: charge it at once. */
-export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
-
-/** What the collection tells its subscription, by signal. */
-export const invoiceOverdueSignal = defineSignal<[{ invoiceId: string }]>('invoiceOverdue');
-export const invoiceCollectionFailedSignal = defineSignal<[{ invoiceId: string }]>('invoiceCollectionFailed');
-export const invoiceSettledSignal = defineSignal<[{ invoiceId: string }]>('invoiceSettled');
-
-export interface CollectionState {
-  invoiceId: string;
-  /** error: Stripe refused a request as such (lastOutcome says why); a new card or a payment resumes it. */
-  status: 'collecting' | 'retrying' | 'awaiting_customer' | 'processing' | 'failed' | 'paid' | 'manual' | 'error';
-  attempts: number;
-  lastOutcome: string | null;
-  firstFailureAt: string | null;
-  nextRetryAt: string | null;
-}
-
-export const collectionStateQuery = defineQuery<CollectionState>('collectionState');
-
-export interface InvoiceCollectionInput {
-  invoiceId: string;
-  subscriptionId: string;
-}
+import type { CollectionState } from '../domain/collection';
+import {
+  collectionStateQuery,
+  invoiceCollectionFailedSignal,
+  invoiceOverdueSignal,
+  invoicePaidSignal,
+  invoiceSettledSignal,
+  paymentMethodUpdatedSignal,
+  subscriptionWorkflowId,
+  type InvoiceCollectionInput,
+} from './messages';
 
 const collection = proxyActivities<CollectionActivities>({
   startToCloseTimeout: '2 minutes',

@@ -18,33 +18,33 @@ import type { SearchAttributeUpdatePair, UpdateDefinition } from '@temporalio/co
 import type { BillingActivities, BillingRequest } from '../activities';
 import { fullPeriodOf, periodOf, type Cadence, type Period } from '../domain/period';
 import { feeSpec, planChangeBilling, sameCadence } from '../domain/plan-change';
+import type {
+  BillingErrorInfo,
+  CancelRequest,
+  ChangePlanRequest,
+  InvoiceSummary,
+  PlanSnapshot,
+  ScheduledChange,
+  SubscriptionState,
+  SubscriptionStatus,
+  UpcomingEvent,
+} from '../domain/subscription';
 import {
   cancelUpdate,
   changePlanUpdate,
   getStateQuery,
+  invoiceCollectionFailedSignal,
+  invoiceOverdueSignal,
+  invoiceSettledSignal,
+  invoiceWorkflowId,
   pauseUpdate,
   resumeUpdate,
   retryBillingSignal,
   setTrialEndUpdate,
   unscheduleUpdate,
-  type BillingErrorInfo,
-  type CancelRequest,
-  type ChangePlanRequest,
-  type InvoiceSummary,
-  type PlanSnapshot,
-  type ScheduledChange,
-  type SubscriptionState,
-  type SubscriptionStatus,
   type SubscriptionWorkflowInput,
-  type UpcomingEvent,
 } from './messages';
-import {
-  invoiceCollectionFailedSignal,
-  invoiceCollectionWorkflow,
-  invoiceOverdueSignal,
-  invoiceSettledSignal,
-  invoiceWorkflowId,
-} from './invoice-collection';
+import { invoiceCollectionWorkflow } from './invoice-collection';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from './search-attributes';
 
 // Billing must happen eventually, so transient failures are retried without end; failures retrying

@@ -1,43 +1,56 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { CollectionState } from '../domain/collection';
 import type { Alignment, Cadence } from '../domain/period';
+import type {
+  CancelRequest,
+  ChangePlanRequest,
+  CollectionLag,
+  PlanSnapshot,
+  ScheduledChange,
+  SubscriptionState,
+  When,
+} from '../domain/subscription';
+import type * as registered from './index';
 
-/** Shared by the API (client side) and the workflows: the default task queue and every message definition. */
+/**
+ * The contract between the API (the client side), the activities and the workflows: the task queue,
+ * every workflow's name, id and input, and every update, signal and query, each defined once. It
+ * loads no workflow body at run time (the workflow types below are type-only), so the API imports
+ * it freely; the records the messages carry are `domain/` types.
+ */
+
 export const TASK_QUEUE = 'billing';
 
+// The records the messages carry, defined in domain/ and named here too, so a caller needs one import.
+export type { CollectionState } from '../domain/collection';
+export type {
+  BillingErrorInfo,
+  CancelRequest,
+  ChangePlanRequest,
+  CollectionLag,
+  InvoiceSummary,
+  PlanSnapshot,
+  Proration,
+  ScheduledChange,
+  SubscriptionState,
+  SubscriptionStatus,
+  UpcomingEvent,
+  When,
+} from '../domain/subscription';
+
+// ---- the workflows, by the names the worker registers them under (workflows/index.ts) ---------------
+
+/** Start it as `client.workflow.start<SubscriptionWorkflow>(SUBSCRIPTION_WORKFLOW, ...)`: arguments and result are checked. */
+export const SUBSCRIPTION_WORKFLOW = 'subscriptionWorkflow' satisfies keyof typeof registered;
+export type SubscriptionWorkflow = typeof registered.subscriptionWorkflow;
+export const INVOICE_COLLECTION_WORKFLOW = 'invoiceCollectionWorkflow' satisfies keyof typeof registered;
+export type InvoiceCollectionWorkflow = typeof registered.invoiceCollectionWorkflow;
+
+/** One subscription's workflow: `subscription-<subscriptionId>`, started with the subscription. */
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
 
-/** billing_error: billing stopped on a failure retrying cannot fix; `billingError` says which, `retryBilling` resumes it. */
-export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled' | 'billing_error';
-
-/** Why a subscription's billing stopped: the activity, its failure's type and message, and when. */
-export interface BillingErrorInfo {
-  activity: string;
-  code: string;
-  message: string;
-  at: string;
-}
-
-/** What the workflow knows of a plan version: enough to validate a change without the database. */
-export interface PlanSnapshot {
-  id: string;
-  code: string;
-  version: number;
-  name: string;
-  currency: string;
-  /** Decimal string. */
-  amount: string;
-  cadence: Cadence;
-}
-
-export type Proration = 'prorate' | 'none';
-
-/** A change the workflow will make at `at` (ISO 8601), listed on the subscription until it happens. */
-export type ScheduledChange = { id: string; at: string; atPeriodEnd: boolean } & (
-  | { kind: 'change_plan'; plan: PlanSnapshot; proration: Proration }
-  | { kind: 'pause' }
-  | { kind: 'resume' }
-  | { kind: 'cancel'; prorate: boolean }
-);
+/** Collection of one invoice: `invoice-<invoiceId>`, started by the subscription for each invoice that asks money. */
+export const invoiceWorkflowId = (invoiceId: string): string => `invoice-${invoiceId}`;
 
 export interface SubscriptionWorkflowInput {
   subscriptionId: string;
@@ -72,65 +85,16 @@ export interface SubscriptionWorkflowInput {
   /** The run's first invoice reopens usage (the first period after a resume). */
   reopenUsage?: boolean;
   /** Invoices whose collection is behind, and the one the subscription is suspended for. */
-  unpaid?: Record<string, 'overdue' | 'failed'>;
+  unpaid?: Record<string, CollectionLag>;
   suspendedFor?: string | null;
 }
 
-export interface UpcomingEvent {
-  at: string;
-  event: 'start' | 'trial_end' | 'renewal' | 'cancellation' | 'plan_change' | 'pause' | 'resume';
-  /** The scheduled change behind the event, when there is one (to replace or remove it). */
-  changeId?: string;
-}
-
-export interface InvoiceSummary {
+export interface InvoiceCollectionInput {
   invoiceId: string;
-  number: string;
-  total: string;
-  currency: string;
-  amountDue?: string;
-}
-
-export interface SubscriptionState {
   subscriptionId: string;
-  customerId: string;
-  planCode: string;
-  status: SubscriptionStatus;
-  startAt: string;
-  trialEnd: string | null;
-  currentPeriod: { index: number; start: string; end: string } | null;
-  cancelAtPeriodEnd: boolean;
-  canceledAt: string | null;
-  nextBillingAt: string | null;
-  /** What the workflow will do next and when, for support staff and operators. */
-  upcoming: UpcomingEvent[];
-  stateVersion: number;
-  plan?: PlanSnapshot;
-  scheduledChanges?: ScheduledChange[];
-  pausedAt?: string | null;
-  /** The invoice the last change issued (or the last renewal's). */
-  latestInvoice?: InvoiceSummary | null;
-  /** The whole period the current period's price is for (longer than it for a short first calendar period). */
-  periodBasis?: { start: string; end: string } | null;
-  /** Periods are counted from `anchor`: cycle `firstCycle + i` is period i; with the zone and alignment, every boundary. */
-  schedule?: { anchor: string; firstCycle: number; zone: string; alignment: Alignment };
-  /** Set while billing is stopped (status billing_error). */
-  billingError?: BillingErrorInfo | null;
 }
 
-/** "now", "period_end", or an ISO 8601 instant in the future. */
-export type When = string;
-
-export interface CancelRequest {
-  at: When;
-  prorate?: boolean;
-}
-
-export interface ChangePlanRequest {
-  plan: PlanSnapshot;
-  at: When;
-  proration: Proration;
-}
+// ---- the subscription's messages ------------------------------------------------------------------
 
 export const cancelUpdate = defineUpdate<SubscriptionState, [CancelRequest]>('cancel');
 export const changePlanUpdate = defineUpdate<SubscriptionState, [ChangePlanRequest]>('changePlan');
@@ -143,3 +107,16 @@ export const unscheduleUpdate = defineUpdate<SubscriptionState, [{ changeId: str
 export const getStateQuery = defineQuery<SubscriptionState>('getState');
 /** After the cause of a billing_error has been fixed (data corrected, a deploy): try the stopped step again. */
 export const retryBillingSignal = defineSignal('retryBilling');
+
+/** What an invoice's collection tells its subscription. */
+export const invoiceOverdueSignal = defineSignal<[{ invoiceId: string }]>('invoiceOverdue');
+export const invoiceCollectionFailedSignal = defineSignal<[{ invoiceId: string }]>('invoiceCollectionFailed');
+export const invoiceSettledSignal = defineSignal<[{ invoiceId: string }]>('invoiceSettled');
+
+// ---- an invoice's collection's messages -------------------------------------------------------------
+
+/** The invoice was paid another way (a webhook, a manual payment): stop collecting. */
+export const invoicePaidSignal = defineSignal<[{ source: string }]>('invoicePaid');
+/** The customer attached a new payment method: charge it at once. */
+export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
+export const collectionStateQuery = defineQuery<CollectionState>('collectionState');

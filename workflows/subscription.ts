@@ -1,6 +1,7 @@
 import { patched } from '@temporalio/workflow';
 import { lifecycle } from './lifecycle';
-import type { SubscriptionState, SubscriptionWorkflowInput } from './messages';
+import type { SubscriptionState } from '../domain/subscription';
+import type { SubscriptionWorkflowInput } from './messages';
 import { firstVersion } from './subscription-v1';
 
 /**

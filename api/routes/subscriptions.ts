@@ -7,7 +7,7 @@ import { newId } from '../../db/ids';
 import { BillingError } from '../../domain/errors';
 import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../../domain/timeline';
 import { planSnapshot } from '../../db/plan-snapshot';
-import { subscriptionWorkflowId, type SubscriptionWorkflowInput } from '../../workflows/messages';
+import { SUBSCRIPTION_WORKFLOW, subscriptionWorkflowId, type SubscriptionWorkflow, type SubscriptionWorkflowInput } from '../../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../../workflows/search-attributes';
 import { allow } from '../auth';
 import { atomicPhase, IdempotencyKeyLost } from '../idempotency';
@@ -120,7 +120,7 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
         tx.persist(subscription);
         await tx.flush();
         started = true;
-        await temporal.workflow.start('subscriptionWorkflow', {
+        await temporal.workflow.start<SubscriptionWorkflow>(SUBSCRIPTION_WORKFLOW, {
           workflowId: subscription.workflowId,
           taskQueue,
           args: [input],

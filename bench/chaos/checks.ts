@@ -3,7 +3,7 @@ import Decimal from 'decimal.js';
 import type { Pool } from 'pg';
 import type Stripe from 'stripe';
 import { currencyExponent } from '../../domain/currency';
-import { collectionStateQuery, type CollectionState } from '../../workflows/invoice-collection';
+import { collectionStateQuery, type CollectionState } from '../../workflows/messages';
 
 /**
  * What a chaos run checks once the system is quiet, from Postgres (the owner's connection), the

@@ -1,6 +1,6 @@
 import type { Worker } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
-import { retryBillingSignal } from '../../workflows/messages';
+import { invoiceWorkflowId, retryBillingSignal } from '../../workflows/messages';
 import { billingWorker } from '../support/temporal';
 import { daysAgo, eventually, invoicesOf, startStack, type Stack } from './harness';
 
@@ -37,7 +37,7 @@ describe('a subscription whose billing fails deterministically', () => {
     if (stack) {
       // Collections of its invoices are children that outlive the subscription; end them too.
       const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
-      for (const { id } of invoices) await stack.temporal.client.workflow.getHandle(`invoice-${id}`).terminate('suite finished').catch(() => undefined);
+      for (const { id } of invoices) await stack.temporal.client.workflow.getHandle(invoiceWorkflowId(id)).terminate('suite finished').catch(() => undefined);
       const subscriptions = await stack.db.orm.em.fork().execute<Array<{ workflow_id: string }>>('select workflow_id from subscriptions');
       for (const { workflow_id } of subscriptions) await stack.temporal.client.workflow.getHandle(workflow_id).terminate('suite finished').catch(() => undefined);
     }

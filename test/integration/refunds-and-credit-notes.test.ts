@@ -16,7 +16,7 @@ import { recordManualPayment } from '../../db/payment-store';
 import { StripeGateway } from '../../payments/stripe-gateway';
 import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { invoiceWorkflowId } from '../../workflows/invoice-collection';
+import { invoiceWorkflowId } from '../../workflows/messages';
 import { apiClient, listen, type ApiClient } from '../support/http';
 import { stripeClient } from '../support/stripe';
 import {

@@ -32,7 +32,7 @@ import { StripeGateway, stripeClient as gatewayClient } from '../../payments/str
 import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
 import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { retryBillingSignal } from '../../workflows/messages';
+import { invoiceWorkflowId, retryBillingSignal } from '../../workflows/messages';
 import { publishServices } from '../setup/services';
 import { chooseTimeSkippingServer } from '../setup/time-skipping-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -323,12 +323,12 @@ async function threeDSecureThenManualPayment(w: World, file: string): Promise<vo
   const [invoice] = await eventually('the first invoice waits for 3-D Secure', () => invoices(w, sub.id), (list) => list.length === 1);
   const [attempt] = await w.db.orm.em.fork().execute<Array<{ status: string }>>('select status from payment_attempts where invoice_id = ?', [invoice.id]);
   if (attempt?.status !== 'requires_action') throw new Error(`expected an attempt in requires_action, got ${JSON.stringify(attempt)}`);
-  await waitIdle(w.client, `invoice-${invoice.id}`);
+  await waitIdle(w.client, invoiceWorkflowId(invoice.id));
   // The customer pays by bank transfer the next day instead of authenticating.
   await w.skipTo('2027-02-02T12:00:00Z');
   await ok(w.api.post(`/v1/invoices/${invoice.id}/payments`, { amount: '49.00', reference: 'wire 7' }), 201);
-  await waitClosed(w.client, `invoice-${invoice.id}`);
-  await save(w.client, file, `invoice-${invoice.id}`);
+  await waitClosed(w.client, invoiceWorkflowId(invoice.id));
+  await save(w.client, file, invoiceWorkflowId(invoice.id));
 }
 
 const scenarios: Scenario[] = [
@@ -350,10 +350,10 @@ const scenarios: Scenario[] = [
         await w.skipTo('2027-01-15T00:00:00Z');
         await ok(w.api.post(`/v1/subscriptions/${sub.id}/change_plan`, { plan_code: 'pro', at: 'now', proration: 'prorate' }), 200);
         const [, proration] = await eventually('the upgrade is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
-        await waitIdle(w.client, `invoice-${proration.id}`);
+        await waitIdle(w.client, invoiceWorkflowId(proration.id));
         await w.skipTo('2027-02-01T00:01:00Z');
         const all = await eventually('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 3);
-        await waitIdle(w.client, `invoice-${all[2].id}`);
+        await waitIdle(w.client, invoiceWorkflowId(all[2].id));
         const runs = await runsOf(w.client, sub.workflowId, sub.firstRunId);
         if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
         await save(w.client, 'subscription-collect-invoices-crossed.json', sub.workflowId, runs[0]);
@@ -412,8 +412,8 @@ const scenarios: Scenario[] = [
         const sub = await subscribe(w, await customer(w, '4242424242424242'), 'pro', '2027-02-01T00:00:00Z');
         await w.skipTo('2027-02-01T00:01:00Z');
         const [invoice] = await eventually('the first invoice is paid', () => invoices(w, sub.id), (list) => list[0]?.status === 'paid');
-        await waitClosed(w.client, `invoice-${invoice.id}`);
-        await save(w.client, 'invoice-paid-at-first-charge.json', `invoice-${invoice.id}`);
+        await waitClosed(w.client, invoiceWorkflowId(invoice.id));
+        await save(w.client, 'invoice-paid-at-first-charge.json', invoiceWorkflowId(invoice.id));
       });
     },
   },
@@ -432,12 +432,12 @@ const scenarios: Scenario[] = [
         const failed = await w.db.orm.em.fork().execute('select attempt from payment_attempts where invoice_id = ? and status = ?', [invoice.id, 'failed']);
         if (failed.length !== 5) throw new Error(`expected five failed attempts, got ${failed.length}`);
         await waitIdle(w.client, sub.workflowId);
-        await waitIdle(w.client, `invoice-${invoice.id}`);
+        await waitIdle(w.client, invoiceWorkflowId(invoice.id));
         await w.skipTo('2027-02-10T00:00:00Z');
         await attachCard(w, id, '4242424242424242');
-        await waitClosed(w.client, `invoice-${invoice.id}`);
+        await waitClosed(w.client, invoiceWorkflowId(invoice.id));
         await expectStatus(w, sub.id, 'active');
-        await save(w.client, 'invoice-soft-declines-suspended-then-new-card.json', `invoice-${invoice.id}`);
+        await save(w.client, 'invoice-soft-declines-suspended-then-new-card.json', invoiceWorkflowId(invoice.id));
         await save(w.client, 'subscription-suspended-then-resumed-by-collection.json', sub.workflowId);
       });
     },

@@ -8,6 +8,7 @@ import { faultProxy, provisioningReceiver, smtpSink } from '../support/collectio
 import { registerEmulatorWebhook, stripeClient } from '../support/stripe';
 import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
 import { eventually } from '../integration/harness';
+import { invoiceWorkflowId } from '../../workflows/messages';
 
 /**
  * Collecting invoices through Stripe (the localstripe emulator over HTTP, behind a proxy that can
@@ -67,7 +68,7 @@ describe('collecting invoices', () => {
   // Each scenario's subscriptions and collections end with it, so later months renew nothing of theirs.
   afterEach(async () => {
     const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
-    const ids = [...running.splice(0), ...invoices.map((i) => `invoice-${i.id}`)];
+    const ids = [...running.splice(0), ...invoices.map((i) => invoiceWorkflowId(i.id))];
     await stack.terminateWhenIdle(ids, 'scenario finished');
     proxy.rules.splice(0);
   });

@@ -1,4 +1,5 @@
 import { scenarios, type Scenarios } from '../support/scenarios';
+import { subscriptionWorkflowId } from '../../workflows/messages';
 
 /**
  * Given a monthly subscription that lives ten years, with a downgrade scheduled years ahead,
@@ -34,7 +35,7 @@ describe('a subscription that lives ten years', () => {
     expect(rows.slice(60).every((r: any) => r.total === '10.000000')).toBe(true);
     expect(new Date(rows[60].period_start).toISOString()).toBe('2032-01-01T00:00:00.000Z');
 
-    const handle = s.stack.env.client.workflow.getHandle(`subscription-${id}`);
+    const handle = s.stack.env.client.workflow.getHandle(subscriptionWorkflowId(id));
     const history = await handle.fetchHistory();
     expect(history.events!.length).toBeLessThan(100);
     const state = (await s.get(`/v1/subscriptions/${id}`)).body;

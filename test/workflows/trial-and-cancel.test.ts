@@ -1,5 +1,6 @@
 import type { ApiClient } from '../support/http';
 import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
+import { subscriptionWorkflowId } from '../../workflows/messages';
 
 /**
  * Trials and cancellations on the time-skipping server, each invoice worked out by hand.
@@ -83,7 +84,7 @@ describe('trials and cancellations over time', () => {
     expect(scheduled.body).toMatchObject({ status: 'scheduled', cancel_at_period_end: true });
 
     await skipTo('2027-06-20T00:00:00Z');
-    const result = await stack.env.client.workflow.getHandle(`subscription-${id}`).result();
+    const result = await stack.env.client.workflow.getHandle(subscriptionWorkflowId(id)).result();
     expect(result).toMatchObject({ status: 'canceled', cancelAtPeriodEnd: true });
     expect(await invoicesOf(id)).toEqual([]);
   });

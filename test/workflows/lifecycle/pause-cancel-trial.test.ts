@@ -1,5 +1,6 @@
 import Decimal from 'decimal.js';
 import { scenarios, total, type Scenarios } from '../../support/scenarios';
+import { subscriptionWorkflowId } from '../../../workflows/messages';
 
 /**
  * Pause and resume, cancellation (at period end, now, at a date, with and without proration),
@@ -36,7 +37,7 @@ describe('pause, cancel and trials', () => {
 
   /** The names of the updates the workflow accepted into its history (a refused one leaves none). */
   const acceptedUpdates = async (id: string): Promise<string[]> => {
-    const history = await s.stack.env.client.workflow.getHandle(`subscription-${id}`).fetchHistory();
+    const history = await s.stack.env.client.workflow.getHandle(subscriptionWorkflowId(id)).fetchHistory();
     return (history.events ?? [])
       .filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)
       .map((e) => String(e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name));

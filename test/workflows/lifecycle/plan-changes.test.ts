@@ -1,4 +1,5 @@
 import { scenarios, type Scenarios } from '../../support/scenarios';
+import { subscriptionWorkflowId } from '../../../workflows/messages';
 
 /**
  * Plan changes, as support staff make them. Prices: Basic $30/month, Pro $90/month, Team $300/year.
@@ -67,7 +68,7 @@ describe('plan changes', () => {
     await s.plan('euro', { amount: '10.00', currency: 'EUR' });
     const id = await s.subscribe({ plan_code: 'basic', start_at: '2027-11-01T00:00:00Z' });
     await s.at('2027-11-05T00:00:00Z');
-    const handle = s.stack.env.client.workflow.getHandle(`subscription-${id}`);
+    const handle = s.stack.env.client.workflow.getHandle(subscriptionWorkflowId(id));
     const stateBefore = (await s.get(`/v1/subscriptions/${id}`)).body;
     const same = await s.post(`/v1/subscriptions/${id}/change_plan`, { plan_code: 'basic' });
     expect(same.status).toBe(400);
