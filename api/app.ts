@@ -15,6 +15,7 @@ import { adjustmentsRouter } from './routes/adjustments';
 import { paymentMethodsRouter } from './routes/payment-methods';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { metricsRouter } from './routes/metrics';
+import { openApiRouter } from './openapi/router';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
 import { UsageIngest, usagePool } from './usage-ingest';
@@ -28,6 +29,7 @@ export function createApp(deps: ApiDeps): Express {
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.use(openApiRouter());
 
   // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps));

@@ -18,7 +18,7 @@ import { codeField } from './metrics';
 
 const percentField = z.string().regex(/^\d{1,3}(\.\d{1,6})?$/, 'must be a percentage as a decimal string, such as "20" or "8.875"');
 
-const CreateCoupon = z
+export const CreateCoupon = z
   .object({
     code: codeField,
     name: z.string().trim().min(1).max(200),
@@ -30,11 +30,11 @@ const CreateCoupon = z
   })
   .strict();
 
-const ApplyCoupon = z.object({ coupon_code: z.string().min(1), customer_id: z.string().min(1), subscription_id: z.string().min(1).optional() }).strict();
+export const ApplyCoupon = z.object({ coupon_code: z.string().min(1), customer_id: z.string().min(1), subscription_id: z.string().min(1).optional() }).strict();
 
-const CreateTaxRate = z.object({ code: codeField, name: z.string().trim().min(1).max(200), percentage: percentField, inclusive: z.boolean().optional() }).strict();
+export const CreateTaxRate = z.object({ code: codeField, name: z.string().trim().min(1).max(200), percentage: percentField, inclusive: z.boolean().optional() }).strict();
 
-const SetCustomerTaxRates = z.object({ tax_rates: z.array(z.string().min(1)).max(10) }).strict();
+export const SetCustomerTaxRates = z.object({ tax_rates: z.array(z.string().min(1)).max(10) }).strict();
 
 const invalid = (param: string, message: string) => new BillingError('invalid_request_error', 'parameter_invalid', `Invalid ${param}: ${message}`, param);
 

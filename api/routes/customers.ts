@@ -12,7 +12,7 @@ import { customerJson } from '../serializers';
 import { currencyField, parse } from '../validation';
 import { isTimeZone } from '../../domain/zoned-time';
 
-const CreateCustomer = z
+export const CreateCustomer = z
   .object({
     name: z.string().trim().min(1).max(200),
     email: z.email(),

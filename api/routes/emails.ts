@@ -6,7 +6,7 @@ import { BillingError } from '../../domain/errors';
 import type { ApiDeps } from '../deps';
 import { parse } from '../validation';
 
-const ListEmails = z
+export const ListEmails = z
   .object({
     customer_id: z.string().min(1).optional(),
     status: z.enum(['pending', 'sending', 'sent', 'failed', 'unknown']).optional(),

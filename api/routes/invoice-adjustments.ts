@@ -17,9 +17,9 @@ import { amountField, assertStorableAmount, parse } from '../validation';
 
 const reasonField = z.string().min(1).max(500);
 
-const CreateRefund = z.object({ amount: amountField.optional(), reason: reasonField.optional() }).strict();
-const CreateCreditNote = z.object({ amount: amountField, reason: reasonField.optional() }).strict();
-const MarkUncollectible = z.object({}).strict();
+export const CreateRefund = z.object({ amount: amountField.optional(), reason: reasonField.optional() }).strict();
+export const CreateCreditNote = z.object({ amount: amountField, reason: reasonField.optional() }).strict();
+export const MarkUncollectible = z.object({}).strict();
 
 const iso = (d: Date): string => d.toISOString();
 

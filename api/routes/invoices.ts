@@ -13,7 +13,7 @@ import { invoiceJson, paymentJson } from '../serializers';
 import { amountField, parse } from '../validation';
 import { collectionPaid } from '../collection-signals';
 
-const ListInvoices = z
+export const ListInvoices = z
   .object({
     subscription_id: z.string().min(1).optional(),
     customer_id: z.string().min(1).optional(),
@@ -23,7 +23,7 @@ const ListInvoices = z
   })
   .strict();
 
-const CreatePayment = z
+export const CreatePayment = z
   .object({
     amount: amountField,
     reference: z.string().min(1).max(500).optional(),

@@ -13,7 +13,7 @@ import { parse } from '../validation';
 
 export const codeField = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "-" or "."');
 
-const CreateMetric = z
+export const CreateMetric = z
   .object({
     code: codeField,
     name: z.string().trim().min(1).max(200),

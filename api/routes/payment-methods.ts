@@ -10,7 +10,7 @@ import type { ApiDeps } from '../deps';
 import { customerJson } from '../serializers';
 import { parse } from '../validation';
 
-const AttachPaymentMethod = z.object({ payment_method: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'must be a Stripe payment method id such as "pm_card_visa"') }).strict();
+export const AttachPaymentMethod = z.object({ payment_method: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'must be a Stripe payment method id such as "pm_card_visa"') }).strict();
 
 /**
  * Cards, through Stripe: a SetupIntent's client secret for the customer's browser to collect one,

@@ -14,7 +14,7 @@ import { draftInvoiceJson } from '../serializers';
 import { liveState, nextPeriodOf } from '../subscription-state';
 import { parse } from '../validation';
 
-const Migrate = z
+export const Migrate = z
   .object({
     to_version: z.number().int().min(1).optional(),
     subscription_ids: z.array(z.string().min(1)).min(1).max(1000).optional(),

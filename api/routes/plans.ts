@@ -49,7 +49,7 @@ const PROPERTIES = {
 
 const ChargeInput = z.object({ metric_code: z.string().min(1), model: z.enum(CHARGE_MODELS), properties: z.record(z.string(), z.unknown()) }).strict();
 
-const CreatePlan = z
+export const CreatePlan = z
   .object({
     code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "-" or "."'),
     name: z.string().trim().min(1).max(200),
@@ -135,7 +135,7 @@ async function storeVersion(em: EntityManager, built: Awaited<ReturnType<typeof 
 }
 
 /** A new version may change anything but the currency; what it leaves out is kept from the newest version. */
-const CreateVersion = CreatePlan.omit({ code: true, currency: true }).partial();
+export const CreateVersion = CreatePlan.omit({ code: true, currency: true }).partial();
 
 export function plansRouter(deps: ApiDeps): Router {
   const em = forkEm(deps.orm);

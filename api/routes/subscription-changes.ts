@@ -35,7 +35,7 @@ const whenField = (allowPeriodEnd: boolean) =>
     })
     .transform((s) => (s === 'now' || s === 'period_end' ? s : new Date(s).toISOString()));
 
-const ChangePlan = z
+export const ChangePlan = z
   .object({
     plan_code: z.string().min(1),
     plan_version: z.number().int().min(1).optional(),
@@ -43,10 +43,10 @@ const ChangePlan = z
     proration: z.enum(['prorate', 'none']).default('prorate'),
   })
   .strict();
-const Cancel = z.object({ at: whenField(true), prorate: z.boolean().optional() }).strict();
-const At = z.object({ at: whenField(false).default('now') }).strict();
-const ExtendTrial = z.object({ trial_end: whenField(false) }).strict();
-const Empty = z.object({}).strict();
+export const Cancel = z.object({ at: whenField(true), prorate: z.boolean().optional() }).strict();
+export const At = z.object({ at: whenField(false).default('now') }).strict();
+export const ExtendTrial = z.object({ trial_end: whenField(false) }).strict();
+export const Empty = z.object({}).strict();
 
 /**
  * Support actions on a subscription. Each is a Workflow Update: the workflow's validator refuses

@@ -23,7 +23,7 @@ import { subscriptionChangesRouter } from './subscription-changes';
 import Decimal from 'decimal.js';
 import { parse, timestampField } from '../validation';
 
-const CreateSubscription = z
+export const CreateSubscription = z
   .object({
     customer_id: z.string().min(1),
     plan_code: z.string().min(1),

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { responseProblem } from '../contract/response-validator';
 
 export interface ApiResponse<T = any> {
   status: number;
@@ -8,7 +9,11 @@ export interface ApiResponse<T = any> {
   headers: Headers;
 }
 
-/** A JSON client for the API as an application would use it: bearer key, JSON bodies. */
+/**
+ * A JSON client for the API as an application would use it: bearer key, JSON bodies. Every answer
+ * is checked against the OpenAPI document (test/contract/response-validator.ts): one that the
+ * document does not describe fails the test that received it.
+ */
 export function apiClient(baseUrl: string, key: string | null) {
   async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
     const response = await fetch(`${baseUrl}${path}`, {
@@ -21,7 +26,10 @@ export function apiClient(baseUrl: string, key: string | null) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+    const answer = { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+    const problem = responseProblem({ method, url: `${baseUrl}${path}`, status: answer.status, contentType: response.headers.get('content-type'), body: answer.body });
+    if (problem) throw new Error(`The answer breaks the OpenAPI document: ${problem}\n${text.slice(0, 2000)}`);
+    return answer;
   }
   return {
     get: (path: string) => call('GET', path),

@@ -1,0 +1,178 @@
+import { z } from 'zod';
+import type { Role } from '../auth';
+import { ApplyCoupon, CreateCoupon, CreateTaxRate, SetCustomerTaxRates } from '../routes/adjustments';
+import { CreateCustomer } from '../routes/customers';
+import { ListEmails } from '../routes/emails';
+import { CreateCreditNote, CreateRefund, MarkUncollectible } from '../routes/invoice-adjustments';
+import { CreatePayment, ListInvoices } from '../routes/invoices';
+import { CreateMetric } from '../routes/metrics';
+import { AttachPaymentMethod } from '../routes/payment-methods';
+import { Migrate } from '../routes/plan-migrations';
+import { CreatePlan, CreateVersion } from '../routes/plans';
+import { At, Cancel, ChangePlan, Empty, ExtendTrial } from '../routes/subscription-changes';
+import { CreateSubscription } from '../routes/subscriptions';
+import { UsageEvents } from './usage-events';
+import * as R from './responses';
+
+/**
+ * Every operation the API serves, with the zod schemas that validate its request (imported from the
+ * route code) and describe its answer (./responses). The document is generated from this list, and
+ * test/contract/openapi.test.ts fails when the app mounts a route that is not here, or the other
+ * way round.
+ */
+export interface Operation {
+  method: 'get' | 'post' | 'delete';
+  /** OpenAPI's template: /v1/customers/{id}. */
+  path: string;
+  operationId: string;
+  summary: string;
+  tag: string;
+  /** Who may call it; 'public' needs no key. */
+  roles: readonly Role[] | 'public';
+  body?: z.ZodType;
+  query?: z.ZodObject;
+  response: { status: 200 | 201 | 202; schema: z.ZodType };
+  /** HTTP statuses of the errors it answers with ({ error: { type, code, message, param } }). */
+  errors: readonly number[];
+  /** The answer's media type when it is not JSON (the reference page). */
+  contentType?: string;
+}
+
+const ANY: readonly Role[] = ['admin', 'support', 'readonly'];
+const WRITE: readonly Role[] = ['admin', 'support'];
+const ADMIN: readonly Role[] = ['admin'];
+
+/** Reads: any key; 404 for a path naming something missing. */
+const read = (path: string, operationId: string, summary: string, tag: string, schema: z.ZodType, extra: Partial<Operation> = {}): Operation => ({
+  method: 'get',
+  path,
+  operationId,
+  summary,
+  tag,
+  roles: ANY,
+  response: { status: 200, schema },
+  errors: [...(extra.query ? [400] : []), 401, ...(path.includes('{') ? [404] : [])],
+  ...extra,
+});
+
+/** Writes: 400 for a refused body, 403 for a key that may not, 409 for a conflict or a state that refuses, 422 for an Idempotency-Key reused with another request. */
+const write = (
+  path: string,
+  operationId: string,
+  summary: string,
+  tag: string,
+  roles: readonly Role[],
+  body: z.ZodType | undefined,
+  response: Operation['response'],
+  extra: Partial<Operation> = {},
+): Operation => ({
+  method: 'post',
+  path,
+  operationId,
+  summary,
+  tag,
+  roles,
+  body,
+  response,
+  errors: [400, 401, 403, ...(path.includes('{') ? [404] : []), 409, 422],
+  ...extra,
+});
+
+const subscriptionChange = (action: string, operationId: string, summary: string, body: z.ZodType): Operation =>
+  write(`/v1/subscriptions/{id}/${action}`, operationId, summary, 'Subscriptions', WRITE, body, { status: 200, schema: R.Subscription });
+
+export const OPERATIONS: readonly Operation[] = [
+  { method: 'get', path: '/health', operationId: 'getHealth', summary: 'Liveness: the API process answers', tag: 'Service', roles: 'public', response: { status: 200, schema: R.Health }, errors: [] },
+
+  { method: 'get', path: '/openapi.json', operationId: 'getOpenApiDocument', summary: 'This document', tag: 'Service', roles: 'public', response: { status: 200, schema: R.OpenApiDocument }, errors: [] },
+  {
+    method: 'get',
+    path: '/docs',
+    operationId: 'getReference',
+    summary: 'This document as a browsable reference (Swagger UI, served from the swagger-ui-dist package)',
+    tag: 'Service',
+    roles: 'public',
+    response: { status: 200, schema: R.HtmlPage },
+    errors: [],
+    contentType: 'text/html',
+  },
+
+  write('/v1/customers', 'createCustomer', 'Create a customer', 'Customers', WRITE, CreateCustomer, { status: 201, schema: R.Customer }),
+  read('/v1/customers/{id}', 'getCustomer', 'Retrieve a customer', 'Customers', R.Customer),
+  write('/v1/customers/{id}/setup_intents', 'createSetupIntent', "A Stripe SetupIntent for the customer's browser to collect a card", 'Customers', WRITE, undefined, { status: 201, schema: R.SetupIntent }, { errors: [401, 403, 404, 409, 422, 502] }),
+  write('/v1/customers/{id}/payment_methods', 'attachPaymentMethod', 'Attach a card (a Stripe payment method id) and retry open invoices with it', 'Customers', WRITE, AttachPaymentMethod, { status: 201, schema: R.CustomerWithPaymentMethod }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
+  write('/v1/customers/{id}/tax_rates', 'setCustomerTaxRates', "Replace the customer's tax rates", 'Tax rates', WRITE, SetCustomerTaxRates, { status: 200, schema: R.CustomerTaxRates }),
+
+  write('/v1/metrics', 'createMetric', 'Create a billable metric', 'Metrics', ADMIN, CreateMetric, { status: 201, schema: R.BillableMetric }),
+  read('/v1/metrics/{code}', 'getMetric', 'Retrieve a billable metric by code', 'Metrics', R.BillableMetric),
+
+  write('/v1/plans', 'createPlan', 'Create a plan (version 1)', 'Plans', ADMIN, CreatePlan, { status: 201, schema: R.Plan }),
+  read('/v1/plans/{code}', 'getPlan', "Retrieve a plan's newest version", 'Plans', R.Plan),
+  write('/v1/plans/{code}/versions', 'createPlanVersion', 'Create a new version of a plan', 'Plans', ADMIN, CreateVersion, { status: 201, schema: R.Plan }),
+  read('/v1/plans/{code}/versions', 'listPlanVersions', "List a plan's versions, oldest first", 'Plans', R.PlanList),
+  write('/v1/plans/{code}/migrations', 'migratePlan', 'Move subscriptions on older versions to a newer one at their next renewal', 'Plans', ADMIN, Migrate, { status: 200, schema: R.PlanMigration }),
+
+  write('/v1/subscriptions', 'createSubscription', 'Create a subscription (starts its workflow)', 'Subscriptions', WRITE, CreateSubscription, { status: 201, schema: R.Subscription }),
+  read('/v1/subscriptions/{id}', 'getSubscription', 'Retrieve a subscription, read live from its workflow', 'Subscriptions', R.Subscription),
+  read('/v1/subscriptions/{id}/usage', 'getSubscriptionUsage', 'Usage not billed yet and the next invoice as it would be issued now', 'Subscriptions', R.SubscriptionUsage),
+  subscriptionChange('cancel', 'cancelSubscription', 'Cancel now, at period end or at an instant', Cancel),
+  subscriptionChange('change_plan', 'changeSubscriptionPlan', 'Change the plan now, at period end or at an instant', ChangePlan),
+  write('/v1/subscriptions/{id}/change_plan/preview', 'previewSubscriptionPlanChange', 'The invoice a plan change would produce; changes nothing', 'Subscriptions', ANY, ChangePlan, {
+    status: 200,
+    schema: R.PlanChangePreview,
+  }),
+  subscriptionChange('pause', 'pauseSubscription', 'Pause billing', At),
+  subscriptionChange('resume', 'resumeSubscription', 'Resume billing', At),
+  subscriptionChange('end_trial', 'endSubscriptionTrial', 'End the trial now', Empty),
+  subscriptionChange('extend_trial', 'extendSubscriptionTrial', 'Move the end of the trial', ExtendTrial),
+  subscriptionChange('reactivate', 'reactivateSubscription', 'Take back a scheduled cancellation', Empty),
+  {
+    method: 'delete',
+    path: '/v1/subscriptions/{id}/scheduled_changes/{change_id}',
+    operationId: 'deleteScheduledChange',
+    summary: 'Take back a scheduled change',
+    tag: 'Subscriptions',
+    roles: WRITE,
+    response: { status: 200, schema: R.Subscription },
+    errors: [400, 401, 403, 404, 409],
+  },
+
+  read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoices }),
+  read('/v1/invoices/{id}', 'getInvoice', 'Retrieve an invoice with its lines', 'Invoices', R.Invoice),
+  write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePayment, { status: 201, schema: R.PaymentWithInvoice }),
+  write('/v1/invoices/{id}/refunds', 'refundInvoice', 'Refund an invoice, through Stripe for card payments', 'Refunds and credit notes', WRITE, CreateRefund, { status: 201, schema: R.RefundSummary }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
+  read('/v1/invoices/{id}/refunds', 'listInvoiceRefunds', "List an invoice's refunds", 'Refunds and credit notes', R.RefundList),
+  write('/v1/invoices/{id}/credit_notes', 'issueCreditNote', 'Issue a credit note against an invoice', 'Refunds and credit notes', WRITE, CreateCreditNote, { status: 201, schema: R.CreditNoteWithInvoice }),
+  read('/v1/invoices/{id}/credit_notes', 'listInvoiceCreditNotes', "List an invoice's credit notes", 'Refunds and credit notes', R.CreditNoteList),
+  write('/v1/invoices/{id}/mark_uncollectible', 'markInvoiceUncollectible', 'Write an invoice off', 'Invoices', WRITE, MarkUncollectible, { status: 200, schema: R.Invoice }),
+
+  write('/v1/coupons', 'createCoupon', 'Create a coupon', 'Coupons', ADMIN, CreateCoupon, { status: 201, schema: R.Coupon }),
+  write('/v1/applied_coupons', 'applyCoupon', 'Apply a coupon to a customer or one of its subscriptions', 'Coupons', WRITE, ApplyCoupon, { status: 201, schema: R.AppliedCoupon }),
+  write('/v1/tax_rates', 'createTaxRate', 'Create a tax rate', 'Tax rates', ADMIN, CreateTaxRate, { status: 201, schema: R.TaxRate }),
+
+  read('/v1/ledger/balances', 'getLedgerBalances', 'Balances of every ledger account per currency', 'Ledger', R.LedgerBalances),
+  read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmails }),
+
+  {
+    method: 'post',
+    path: '/v1/usage_events',
+    operationId: 'ingestUsageEvents',
+    summary: 'Ingest usage events (deduplicated on transaction_id); 202 once stored, with per-event rejections',
+    tag: 'Usage',
+    roles: WRITE,
+    body: UsageEvents,
+    response: { status: 202, schema: R.UsageEventBatch },
+    errors: [400, 401, 403],
+  },
+
+  {
+    method: 'post',
+    path: '/webhooks/stripe',
+    operationId: 'receiveStripeEvent',
+    summary: "Stripe's webhook: checked against the Stripe-Signature header",
+    tag: 'Webhooks',
+    roles: 'public',
+    response: { status: 200, schema: R.WebhookReceipt },
+    errors: [400, 404],
+  },
+];

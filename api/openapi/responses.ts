@@ -1,0 +1,375 @@
+import { z } from 'zod';
+import { COUPON_DURATIONS } from '../../domain/discounts';
+import { AGGREGATIONS } from '../../domain/usage';
+import { CHARGE_MODELS } from '../../domain/pricing';
+
+/**
+ * What api/serializers.ts (and the few answers built in a route) produce, as zod schemas: the
+ * document's response schemas are generated from these, and the integration tests validate every
+ * answer against the document, so a serializer that drifts from them fails a test. Objects are
+ * strict: a field added to a serializer and not here is drift too.
+ */
+/** The response components: each becomes #/components/schemas/<id>. */
+export const responseSchemas = z.registry<{ id: string }>();
+
+const money = z.string().regex(/^-?\d+(\.\d+)?$/).describe('A decimal string in major units, such as "49.00"');
+const decimal = z.string().regex(/^-?\d+(\.\d+)?$/);
+const timestamp = z.string().describe('ISO 8601');
+const currency = z.string().regex(/^[A-Z]{3}$/);
+
+export const ErrorBody = z
+  .strictObject({
+    error: z.strictObject({
+      type: z.enum(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'conflict_error', 'state_error', 'idempotency_error', 'api_error']),
+      code: z.string(),
+      message: z.string(),
+      param: z.string().optional(),
+    }),
+  })
+  .register(responseSchemas, { id: 'Error' });
+
+export const Customer = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('customer'),
+    name: z.string(),
+    email: z.string(),
+    currency,
+    timezone: z.string(),
+    external_id: z.string().nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Customer' });
+
+export const CustomerWithPaymentMethod = Customer.extend({ default_payment_method: z.string(), retried_invoices: z.array(z.string()) }).register(responseSchemas, { id: 'CustomerWithPaymentMethod' });
+
+export const SetupIntent = z.strictObject({ object: z.literal('setup_intent'), id: z.string(), customer_id: z.string(), client_secret: z.string() }).register(responseSchemas, { id: 'SetupIntent' });
+
+const Charge = z.strictObject({
+  id: z.string(),
+  object: z.literal('charge'),
+  metric_code: z.string(),
+  model: z.enum(CHARGE_MODELS),
+  properties: z.record(z.string(), z.unknown()),
+});
+
+export const Plan = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('plan'),
+    code: z.string(),
+    version: z.int().min(1),
+    name: z.string(),
+    currency,
+    interval: z.enum(['day', 'week', 'month', 'year']),
+    interval_count: z.int(),
+    trial_days: z.int(),
+    amount: money,
+    minimum_amount: money.nullable(),
+    charges: z.array(Charge),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Plan' });
+
+export const PlanList = z.strictObject({ object: z.literal('list'), data: z.array(Plan) }).register(responseSchemas, { id: 'PlanList' });
+
+const ScheduledChange = z.strictObject({
+  id: z.string(),
+  type: z.enum(['change_plan', 'pause', 'resume', 'cancel']),
+  at: timestamp,
+  at_period_end: z.boolean(),
+  plan_code: z.string().optional(),
+  plan_version: z.int().optional(),
+  proration: z.enum(['prorate', 'none']).optional(),
+  prorate: z.boolean().optional(),
+});
+
+export const Subscription = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('subscription'),
+    customer_id: z.string(),
+    external_id: z.string().nullable(),
+    plan_code: z.string(),
+    plan_version: z.int(),
+    status: z.enum(['scheduled', 'trialing', 'active', 'past_due', 'suspended', 'paused', 'canceled', 'billing_error']),
+    start_at: timestamp.nullable(),
+    trial_end: timestamp.nullable(),
+    billing_alignment: z.enum(['anniversary', 'calendar']),
+    timezone: z.string(),
+    current_period_start: timestamp.nullable(),
+    current_period_end: timestamp.nullable(),
+    cancel_at_period_end: z.boolean(),
+    canceled_at: timestamp.nullable(),
+    paused_at: timestamp.nullable(),
+    next_billing_at: timestamp.nullable(),
+    scheduled_changes: z.array(ScheduledChange),
+    upcoming: z.array(
+      z.strictObject({
+        at: timestamp,
+        event: z.enum(['start', 'trial_end', 'renewal', 'cancellation', 'plan_change', 'pause', 'resume']),
+        changeId: z.string().optional(),
+      }),
+    ),
+    latest_invoice: z.strictObject({ id: z.string(), number: z.string(), total: money, currency }).nullable(),
+    billing_error: z.strictObject({ activity: z.string(), code: z.string(), message: z.string(), at: timestamp }).nullable(),
+    workflow_id: z.string(),
+    state_source: z.enum(['workflow', 'database']),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Subscription' });
+
+const TierPart = z.strictObject({ from: decimal, up_to: decimal.nullable(), units: decimal, unit_amount: decimal, flat_amount: decimal, amount: decimal });
+
+const lineFields = {
+  object: z.literal('invoice_line'),
+  kind: z.enum(['fee', 'usage', 'minimum']),
+  description: z.string(),
+  metric_code: z.string().nullable(),
+  charge_model: z.enum(CHARGE_MODELS).nullable(),
+  quantity: decimal,
+  unit_amount: decimal.nullable(),
+  amount: money,
+  discount_amount: money,
+  tax_amount: money,
+  period_start: timestamp.nullable(),
+  period_end: timestamp.nullable(),
+  tiers: z.array(TierPart),
+};
+
+const Discount = z.strictObject({ applied_coupon_id: z.string(), name: z.string(), amount: money });
+const Tax = z.strictObject({ tax_rate_id: z.string(), name: z.string(), percentage: decimal, inclusive: z.boolean(), base: money, amount: money });
+
+export const Invoice = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('invoice'),
+    number: z.string(),
+    status: z.enum(['open', 'paid', 'void', 'uncollectible']),
+    customer_id: z.string(),
+    subscription_id: z.string(),
+    currency,
+    subtotal: money,
+    discount_total: money,
+    tax_total: money,
+    total: money,
+    credit_applied: money,
+    amount_paid: money,
+    amount_due: money,
+    amount_refunded: money,
+    amount_credited: money,
+    billing_reason: z.enum(['subscription_cycle', 'subscription_update', 'subscription_pause', 'subscription_cancel']),
+    discounts: z.array(Discount),
+    taxes: z.array(Tax),
+    period_start: timestamp.nullable(),
+    period_end: timestamp.nullable(),
+    issued_at: timestamp.nullable(),
+    paid_at: timestamp.nullable(),
+    lines: z.array(z.strictObject({ id: z.string(), ...lineFields })),
+  })
+  .register(responseSchemas, { id: 'Invoice' });
+
+export const InvoiceList = z.strictObject({ object: z.literal('list'), data: z.array(Invoice), has_more: z.boolean() }).register(responseSchemas, { id: 'InvoiceList' });
+
+export const UpcomingInvoice = z
+  .strictObject({
+    object: z.literal('upcoming_invoice'),
+    currency,
+    subtotal: money,
+    discount_total: money,
+    tax_total: money,
+    total: money,
+    discounts: z.array(Discount),
+    taxes: z.array(Tax),
+    lines: z.array(z.strictObject(lineFields)),
+  })
+  .register(responseSchemas, { id: 'UpcomingInvoice' });
+
+export const SubscriptionUsage = z
+  .strictObject({
+    object: z.literal('subscription_usage'),
+    subscription_id: z.string(),
+    currency,
+    from_datetime: timestamp,
+    to_datetime: timestamp,
+    charges: z.array(z.strictObject({ metric_code: z.string().nullable(), charge_model: z.enum(CHARGE_MODELS).nullable(), quantity: decimal, amount: money, tiers: z.array(TierPart) })),
+    amount: money,
+    upcoming_invoice: UpcomingInvoice,
+  })
+  .register(responseSchemas, { id: 'SubscriptionUsage' });
+
+export const PlanChangePreview = z
+  .strictObject({
+    object: z.literal('plan_change_preview'),
+    subscription_id: z.string(),
+    plan_code: z.string(),
+    plan_version: z.int(),
+    at: timestamp.nullable(),
+    proration: z.enum(['prorate', 'none']),
+    invoice: UpcomingInvoice.nullable(),
+  })
+  .register(responseSchemas, { id: 'PlanChangePreview' });
+
+const MigrationEntry = z.strictObject({
+  subscription_id: z.string(),
+  from_version: z.int(),
+  to_version: z.int(),
+  status: z.enum(['would_migrate', 'scheduled', 'failed']),
+  at: timestamp.nullable().optional(),
+  current_invoice: UpcomingInvoice.optional(),
+  new_invoice: UpcomingInvoice.optional(),
+  error: z.strictObject({ code: z.string(), message: z.string() }).optional(),
+});
+
+export const PlanMigration = z
+  .strictObject({ object: z.literal('plan_migration'), plan_code: z.string(), to_version: z.int(), dry_run: z.boolean(), data: z.array(MigrationEntry) })
+  .register(responseSchemas, { id: 'PlanMigration' });
+
+export const Payment = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('payment'),
+    invoice_id: z.string(),
+    amount: money,
+    currency,
+    method: z.enum(['manual', 'card']),
+    reference: z.string().nullable(),
+    received_at: timestamp.nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Payment' });
+
+export const PaymentWithInvoice = Payment.extend({ invoice: Invoice }).register(responseSchemas, { id: 'PaymentWithInvoice' });
+
+export const Refund = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('refund'),
+    invoice_id: z.string(),
+    payment_id: z.string(),
+    amount: money,
+    currency,
+    method: z.enum(['card', 'manual']),
+    stripe_refund_id: z.string().nullable(),
+    reason: z.string().nullable(),
+    created_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'Refund' });
+
+export const RefundList = z.strictObject({ object: z.literal('list'), data: z.array(Refund), has_more: z.boolean() }).register(responseSchemas, { id: 'RefundList' });
+
+export const RefundSummary = z
+  .strictObject({ object: z.literal('refund_summary'), invoice_id: z.string(), amount: money, currency, refunds: z.array(Refund), invoice: Invoice })
+  .register(responseSchemas, { id: 'RefundSummary' });
+
+export const CreditNote = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('credit_note'),
+    number: z.string(),
+    invoice_id: z.string(),
+    customer_id: z.string(),
+    amount: money,
+    currency,
+    kind: z.enum(['reduce_due', 'customer_balance']),
+    reason: z.string().nullable(),
+    created_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'CreditNote' });
+
+export const CreditNoteList = z.strictObject({ object: z.literal('list'), data: z.array(CreditNote), has_more: z.boolean() }).register(responseSchemas, { id: 'CreditNoteList' });
+
+export const CreditNoteWithInvoice = CreditNote.extend({ invoice: Invoice }).register(responseSchemas, { id: 'CreditNoteWithInvoice' });
+
+export const BillableMetric = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('billable_metric'),
+    code: z.string(),
+    name: z.string(),
+    aggregation: z.enum(AGGREGATIONS),
+    field: z.string().nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'BillableMetric' });
+
+export const Coupon = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('coupon'),
+    code: z.string(),
+    name: z.string(),
+    percent_off: decimal.nullable(),
+    amount_off: money.nullable(),
+    currency: currency.nullable(),
+    duration: z.enum(COUPON_DURATIONS),
+    duration_periods: z.int().nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Coupon' });
+
+export const AppliedCoupon = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('applied_coupon'),
+    coupon_code: z.string(),
+    customer_id: z.string(),
+    subscription_id: z.string().nullable(),
+    periods_remaining: z.int().nullable(),
+    status: z.enum(['active', 'exhausted']),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'AppliedCoupon' });
+
+export const TaxRate = z
+  .strictObject({ id: z.string(), object: z.literal('tax_rate'), code: z.string(), name: z.string(), percentage: decimal, inclusive: z.boolean(), created_at: timestamp.nullable() })
+  .register(responseSchemas, { id: 'TaxRate' });
+
+export const CustomerTaxRates = z.strictObject({ object: z.literal('list'), customer_id: z.string(), data: z.array(TaxRate) }).register(responseSchemas, { id: 'CustomerTaxRates' });
+
+export const LedgerBalances = z
+  .strictObject({
+    object: z.literal('list'),
+    data: z.array(
+      z.strictObject({ account: z.string(), currency, debits: money, credits: money, balance: money, normal_balance: z.enum(['debit', 'credit']) }),
+    ),
+    has_more: z.boolean(),
+  })
+  .register(responseSchemas, { id: 'LedgerBalances' });
+
+export const Email = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('email'),
+    customer_id: z.string().nullable(),
+    to: z.string(),
+    template: z.string(),
+    subject: z.string(),
+    body: z.string(),
+    status: z.enum(['pending', 'sending', 'sent', 'failed', 'unknown']),
+    attempts: z.int(),
+    last_error: z.string().nullable(),
+    message_id: z.string(),
+    created_at: timestamp.nullable(),
+    sent_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Email' });
+
+export const EmailList = z.strictObject({ object: z.literal('list'), data: z.array(Email), has_more: z.boolean() }).register(responseSchemas, { id: 'EmailList' });
+
+export const UsageEventBatch = z
+  .strictObject({
+    object: z.literal('usage_event_batch'),
+    accepted: z.int(),
+    duplicates: z.int(),
+    rejected: z.array(z.strictObject({ index: z.int(), transaction_id: z.string().nullable(), code: z.string(), message: z.string() })),
+  })
+  .register(responseSchemas, { id: 'UsageEventBatch' });
+
+export const WebhookReceipt = z.strictObject({ received: z.literal(true), duplicate: z.boolean(), outcome: z.string() }).register(responseSchemas, { id: 'WebhookReceipt' });
+
+export const Health = z.strictObject({ status: z.literal('ok') }).register(responseSchemas, { id: 'Health' });
+
+export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }).register(responseSchemas, { id: 'OpenApiDocument' });
+
+export const HtmlPage = z.string().register(responseSchemas, { id: 'HtmlPage' });
