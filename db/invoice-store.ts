@@ -4,9 +4,8 @@ import Decimal from 'decimal.js';
 import { chargePrice, tierPartsJson } from '../domain/charge-properties';
 import { remainingAfterUse } from '../domain/discounts';
 import { BillingError } from '../domain/errors';
-import { buildInvoice, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
+import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
 import { creditApplied, invoiceIssued, revenueRecognized } from '../domain/ledger';
-import { segmentAmount } from '../domain/proration';
 import { decimalString } from '../domain/money';
 import { periodAt } from '../domain/period';
 import { minimumTrueUp, priceUsage } from '../domain/pricing';
@@ -140,23 +139,13 @@ export interface InvoiceScope {
   withCoupons: boolean;
 }
 
-const day = (d: Date) => d.toISOString().slice(0, 10);
-
 async function feeLines(em: EntityManager, fees: FeeSegment[]): Promise<{ lines: InvoiceLineInput[]; currency: string | null }> {
   const lines: InvoiceLineInput[] = [];
   let currency: string | null = null;
   for (const fee of fees) {
     const plan = await em.findOneOrFail(Plan, { id: fee.planId });
     currency = plan.currency;
-    const amount = segmentAmount(plan.amount, fee.period, fee.from, fee.to, plan.currency);
-    const whole = fee.from.getTime() === fee.period.start.getTime() && fee.to.getTime() === fee.period.end.getTime();
-    const description = fee.credit
-      ? `Unused time on ${plan.name} from ${day(fee.from)} to ${day(fee.to)}`
-      : whole
-        ? plan.name
-        : `${plan.name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
-    const signed = fee.credit ? amount.negated() : amount;
-    lines.push({ kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to });
+    lines.push(feeLine(plan, fee));
   }
   return { lines, currency };
 }

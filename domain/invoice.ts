@@ -1,8 +1,8 @@
 import Decimal from 'decimal.js';
 import { allocateDiscounts, type CouponTerms } from './discounts';
 import { roundToCurrency, sum } from './money';
-import type { Period } from './period';
 import type { TierPart } from './pricing';
+import { segmentAmount, type Span } from './proration';
 import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
 
 /**
@@ -58,17 +58,22 @@ export interface FlatFeePlan {
   amount: Decimal.Value;
 }
 
-export function feeLine(currency: string, description: string, unitAmount: Decimal.Value, period: Period): InvoiceLineInput {
-  const unit = new Decimal(unitAmount);
-  return {
-    kind: 'fee',
-    description,
-    quantity: new Decimal(1),
-    unitAmount: unit,
-    amount: roundToCurrency(unit, currency),
-    periodStart: period.start,
-    periodEnd: period.end,
-  };
+const day = (d: Date) => d.toISOString().slice(0, 10);
+
+/**
+ * A plan's fee for [from, to) of `period` (the whole period the price is for), prorated to the
+ * millisecond and rounded once; `credit` gives back unused time paid in advance, as a negative line.
+ */
+export function feeLine(plan: FlatFeePlan, fee: { period: Span; from: Date; to: Date; credit: boolean }): InvoiceLineInput {
+  const amount = segmentAmount(new Decimal(plan.amount), fee.period, fee.from, fee.to, plan.currency);
+  const whole = fee.from.getTime() === fee.period.start.getTime() && fee.to.getTime() === fee.period.end.getTime();
+  const description = fee.credit
+    ? `Unused time on ${plan.name} from ${day(fee.from)} to ${day(fee.to)}`
+    : whole
+      ? plan.name
+      : `${plan.name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
+  const signed = fee.credit ? amount.negated() : amount;
+  return { kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to };
 }
 
 /**
@@ -98,16 +103,6 @@ export function buildInvoice(
   };
   assertInvoiceConsistent(draft);
   return draft;
-}
-
-/** An invoice of plain lines: no discounts, no taxes. */
-export function draftInvoice(currency: string, lines: readonly InvoiceLineInput[]): InvoiceDraft {
-  return buildInvoice(currency, lines);
-}
-
-/** The fee for one period of a flat recurring plan, billed in advance. */
-export function recurringFeeInvoice(plan: FlatFeePlan, period: Period): InvoiceDraft {
-  return draftInvoice(plan.currency, [feeLine(plan.currency, plan.name, plan.amount, period)]);
 }
 
 /**

@@ -4,13 +4,11 @@ import type { CouponTerms } from '../../../domain/discounts';
 import {
   assertInvoiceConsistent,
   buildInvoice,
-  draftInvoice,
-  feeLine,
+  FlatFeePlan,
   InvoiceDraft,
   InvoiceLineDraft,
   InvoiceLineInput,
   LineKind,
-  recurringFeeInvoice,
   revenueSplit,
 } from '../../../domain/invoice';
 import { fitsCurrency } from '../../../domain/money';
@@ -19,6 +17,7 @@ import { ChargePrice, minimumTrueUp, priceUsage } from '../../../domain/pricing'
 import type { TaxRateTerms } from '../../../domain/tax';
 import { currencyArb, decimalStringArb } from './arbitraries';
 import { formatMinor, roundHalfUpToMinor } from './decimal-oracle';
+import { renewalFee } from './renewal-fee';
 
 const FEBRUARY: Period = {
   index: 0,
@@ -38,9 +37,12 @@ function lineOf(amount: string, description = 'Seat', kind: LineKind = 'fee'): I
   };
 }
 
-describe('recurringFeeInvoice: one period of a flat plan', () => {
+/** A flat plan's renewal invoice: the fee of one whole period, nothing else. */
+const renewalInvoice = (plan: FlatFeePlan, period: Period): InvoiceDraft => buildInvoice(plan.currency, [renewalFee(plan.currency, plan.name, plan.amount, period)]);
+
+describe('a renewal of a flat plan: the fee of one whole period', () => {
   it('a 49.00 USD monthly plan is invoiced as one line of quantity 1 at 49.00, and the invoice totals 49.00', () => {
-    const invoice = recurringFeeInvoice({ name: 'Pro (monthly)', currency: 'USD', amount: '49.00' }, FEBRUARY);
+    const invoice = renewalInvoice({ name: 'Pro (monthly)', currency: 'USD', amount: '49.00' }, FEBRUARY);
 
     expect(invoice.currency).toBe('USD');
     expect(invoice.lines).toHaveLength(1);
@@ -55,58 +57,58 @@ describe('recurringFeeInvoice: one period of a flat plan', () => {
   });
 
   it('the line covers exactly the billed period (31 January to 28 February)', () => {
-    const invoice = recurringFeeInvoice({ name: 'Pro (monthly)', currency: 'USD', amount: '49.00' }, FEBRUARY);
+    const invoice = renewalInvoice({ name: 'Pro (monthly)', currency: 'USD', amount: '49.00' }, FEBRUARY);
     expect(invoice.lines[0].periodStart.toISOString()).toBe('2026-01-31T00:00:00.000Z');
     expect(invoice.lines[0].periodEnd.toISOString()).toBe('2026-02-28T00:00:00.000Z');
   });
 
   it('a plan priced at 9.995 USD is charged 10.00, rounded once at the line, and the invoice total is 10.00', () => {
-    const invoice = recurringFeeInvoice({ name: 'Odd price', currency: 'USD', amount: '9.995' }, FEBRUARY);
-    expect(invoice.lines[0].unitAmount?.toFixed()).toBe('9.995');
+    const invoice = renewalInvoice({ name: 'Odd price', currency: 'USD', amount: '9.995' }, FEBRUARY);
+    expect(invoice.lines[0].unitAmount?.toFixed(2)).toBe('10.00');
     expect(invoice.lines[0].amount.toFixed(2)).toBe('10.00');
     expect(invoice.lines[0].amount.equals(new Decimal('10.00'))).toBe(true);
     expect(invoice.total.equals(new Decimal('10.00'))).toBe(true);
   });
 
   it('a plan priced at 9.994 USD is charged 9.99', () => {
-    const invoice = recurringFeeInvoice({ name: 'Odd price', currency: 'USD', amount: '9.994' }, FEBRUARY);
+    const invoice = renewalInvoice({ name: 'Odd price', currency: 'USD', amount: '9.994' }, FEBRUARY);
     expect(invoice.total.toFixed(2)).toBe('9.99');
   });
 
   it('a 980.5 JPY plan is charged 981 yen and a 12.3455 KWD plan 12.346 dinar', () => {
-    expect(recurringFeeInvoice({ name: 'Basic', currency: 'JPY', amount: '980.5' }, FEBRUARY).total.toFixed()).toBe('981');
-    expect(recurringFeeInvoice({ name: 'Basic', currency: 'KWD', amount: '12.3455' }, FEBRUARY).total.toFixed(3)).toBe('12.346');
+    expect(renewalInvoice({ name: 'Basic', currency: 'JPY', amount: '980.5' }, FEBRUARY).total.toFixed()).toBe('981');
+    expect(renewalInvoice({ name: 'Basic', currency: 'KWD', amount: '12.3455' }, FEBRUARY).total.toFixed(3)).toBe('12.346');
   });
 
   it('a plan amount given as a Decimal is invoiced the same as its string: 19.99 EUR', () => {
-    const invoice = recurringFeeInvoice({ name: 'Team', currency: 'EUR', amount: new Decimal('19.99') }, FEBRUARY);
+    const invoice = renewalInvoice({ name: 'Team', currency: 'EUR', amount: new Decimal('19.99') }, FEBRUARY);
     expect(invoice.total.toFixed(2)).toBe('19.99');
   });
 
   it('a free plan yields an invoice of 0.00 with its one line still shown', () => {
-    const invoice = recurringFeeInvoice({ name: 'Free', currency: 'USD', amount: '0' }, FEBRUARY);
+    const invoice = renewalInvoice({ name: 'Free', currency: 'USD', amount: '0' }, FEBRUARY);
     expect(invoice.lines).toHaveLength(1);
     expect(invoice.total.isZero()).toBe(true);
   });
 
   it('a plan in a currency that is not ISO 4217 is refused', () => {
-    expect(() => recurringFeeInvoice({ name: 'Bad', currency: 'XXX', amount: '10' }, FEBRUARY)).toThrow(RangeError);
+    expect(() => renewalInvoice({ name: 'Bad', currency: 'XXX', amount: '10' }, FEBRUARY)).toThrow(RangeError);
   });
 });
 
-describe('draftInvoice: totals are the sum of the lines shown', () => {
+describe('buildInvoice without coupons or taxes: totals are the sum of the lines shown', () => {
   it('three lines of 33.33, 33.33 and 33.34 USD total exactly 100.00', () => {
-    const invoice = draftInvoice('USD', [lineOf('33.33'), lineOf('33.33'), lineOf('33.34')]);
+    const invoice = buildInvoice('USD', [lineOf('33.33'), lineOf('33.33'), lineOf('33.34')]);
     expect(invoice.subtotal.toFixed(2)).toBe('100.00');
     expect(invoice.total.toFixed(2)).toBe('100.00');
   });
 
   it('a credit line reduces the total: 49.00 and -10.50 USD total 38.50', () => {
-    expect(draftInvoice('USD', [lineOf('49.00'), lineOf('-10.50', 'Credit')]).total.toFixed(2)).toBe('38.50');
+    expect(buildInvoice('USD', [lineOf('49.00'), lineOf('-10.50', 'Credit')]).total.toFixed(2)).toBe('38.50');
   });
 
   it('an invoice with a line of 1.005 USD (a fraction of a cent) is refused', () => {
-    expect(() => draftInvoice('USD', [lineOf('1.005', 'Sub-cent')])).toThrow(/more decimals than USD/);
+    expect(() => buildInvoice('USD', [lineOf('1.005', 'Sub-cent')])).toThrow(/more decimals than USD/);
   });
 });
 
@@ -236,7 +238,7 @@ const money = (amount: Decimal, decimals = 2) => amount.toFixed(decimals);
 describe('buildInvoice: lines, then discounts, then taxes', () => {
   /** May's fee in advance and April's API calls in arrears: 49.00 + 12000 x 0.0015 = 49.00 + 18.00. */
   const lines = (): InvoiceLineInput[] => [
-    feeLine('USD', 'Pro (monthly)', '49.00', MAY),
+    renewalFee('USD', 'Pro (monthly)', '49.00', MAY),
     usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.0015') }, '12000'),
   ];
 
@@ -289,7 +291,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
   });
 
   it('a 12.00 coupon is spent on the lines in order: all 10.00 of the fee and 2.00 of the usage', () => {
-    const invoice = buildInvoice('USD', [feeLine('USD', 'Starter', '10.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.0015') }, '12000')], {
+    const invoice = buildInvoice('USD', [renewalFee('USD', 'Starter', '10.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.0015') }, '12000')], {
       coupons: [twelveOff],
     });
     expect(invoice.lines.map((l) => money(l.discountAmount))).toEqual(['10.00', '2.00']);
@@ -297,7 +299,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
   });
 
   it('a coupon larger than the invoice brings it to 0.00, never below', () => {
-    const invoice = buildInvoice('USD', [feeLine('USD', 'Starter', '9.00', MAY)], { coupons: [twelveOff] });
+    const invoice = buildInvoice('USD', [renewalFee('USD', 'Starter', '9.00', MAY)], { coupons: [twelveOff] });
     expect(money(invoice.lines[0].discountAmount)).toBe('9.00');
     expect(money(invoice.discountTotal)).toBe('9.00');
     expect(money(invoice.total)).toBe('0.00');
@@ -305,7 +307,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
 
   it('a coupon that finds nothing left to take is not listed among the discounts', () => {
     const free: CouponTerms = { id: 'cpa_free', name: 'Free month', percentOff: new Decimal('100'), amountOff: null };
-    const invoice = buildInvoice('USD', [feeLine('USD', 'Pro', '49.00', MAY)], { coupons: [free, twelveOff] });
+    const invoice = buildInvoice('USD', [renewalFee('USD', 'Pro', '49.00', MAY)], { coupons: [free, twelveOff] });
     expect(invoice.discounts.map((x) => [x.couponId, money(x.amount)])).toEqual([['cpa_free', '49.00']]);
     expect(money(invoice.total)).toBe('0.00');
   });
@@ -313,7 +315,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
   it('20 % VAT included in a 60.00 fee and 24.00 of usage, with 12.00 off: the customer owes 72.00, of which 12.00 is VAT', () => {
     const invoice = buildInvoice(
       'EUR',
-      [feeLine('EUR', 'Pro', '60.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.002') }, '12000', 'EUR')],
+      [renewalFee('EUR', 'Pro', '60.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.002') }, '12000', 'EUR')],
       { coupons: [twelveOff], taxRates: [vat20] },
     );
     // discount: 12.00 off the fee -> 48.00 + 24.00 = 72.00, VAT inside it 72.00 x 20 / 120 = 12.00
@@ -328,7 +330,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
 
   it('in JPY: a 980 JPY fee with 10 % consumption tax added is 980 + 98 = 1078 JPY', () => {
     const tax: TaxRateTerms = { id: 'txr_jp', name: 'Consumption tax', percentage: new Decimal('10'), inclusive: false };
-    const invoice = buildInvoice('JPY', [feeLine('JPY', 'Basic', '980', MAY)], { taxRates: [tax] });
+    const invoice = buildInvoice('JPY', [renewalFee('JPY', 'Basic', '980', MAY)], { taxRates: [tax] });
     expect(invoice.total.toFixed()).toBe('1078');
   });
 
@@ -339,7 +341,7 @@ describe('buildInvoice: lines, then discounts, then taxes', () => {
 
 describe('revenueSplit: what the ledger defers and what it earns', () => {
   it('without tax or with exclusive tax, the fee (49.00) is deferred and the usage (18.00) earned, at list price', () => {
-    const invoice = buildInvoice('USD', [feeLine('USD', 'Pro', '49.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.0015') }, '12000')], {
+    const invoice = buildInvoice('USD', [renewalFee('USD', 'Pro', '49.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.0015') }, '12000')], {
       coupons: [tenPercentOff],
       taxRates: [nycSalesTax],
     });
@@ -350,7 +352,7 @@ describe('revenueSplit: what the ledger defers and what it earns', () => {
   it('with VAT included, each line is net of its VAT: fee 60.00 - 8.00 = 52.00 deferred, usage 24.00 - 4.00 = 20.00 earned', () => {
     const invoice = buildInvoice(
       'EUR',
-      [feeLine('EUR', 'Pro', '60.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.002') }, '12000', 'EUR')],
+      [renewalFee('EUR', 'Pro', '60.00', MAY), usageLine('API calls', { model: 'standard', unitAmount: new Decimal('0.002') }, '12000', 'EUR')],
       { coupons: [twelveOff], taxRates: [vat20] },
     );
     const split = revenueSplit(invoice);
@@ -371,9 +373,9 @@ describe('invoice properties', () => {
         fc.array(decimalStringArb({ nonNegative: true }), { minLength: 1, maxLength: 5 }),
         ([currency, exponent], planAmounts) => {
           const lines = planAmounts.flatMap(
-            (amount, i) => recurringFeeInvoice({ name: `Plan ${i}`, currency, amount }, FEBRUARY).lines,
+            (amount, i) => renewalInvoice({ name: `Plan ${i}`, currency, amount }, FEBRUARY).lines,
           );
-          const invoice = draftInvoice(currency, lines);
+          const invoice = buildInvoice(currency, lines);
 
           let expectedMinor = 0n;
           invoice.lines.forEach((l, i) => {
@@ -393,7 +395,7 @@ describe('invoice properties', () => {
   it('a single-plan invoice always totals exactly its one line', () => {
     fc.assert(
       fc.property(currencyArb, decimalStringArb({ nonNegative: true }), ([currency], amount) => {
-        const invoice = recurringFeeInvoice({ name: 'Plan', currency, amount }, FEBRUARY);
+        const invoice = renewalInvoice({ name: 'Plan', currency, amount }, FEBRUARY);
         expect(invoice.lines).toHaveLength(1);
         expect(invoice.total.equals(invoice.lines[0].amount)).toBe(true);
         expect(invoice.subtotal.equals(invoice.lines[0].amount)).toBe(true);

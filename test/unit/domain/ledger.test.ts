@@ -11,11 +11,12 @@ import {
   revenueRecognized,
   TransactionDraft,
 } from '../../../domain/ledger';
-import { buildInvoice, feeLine, InvoiceDraft, InvoiceLineInput, LineKind, revenueSplit } from '../../../domain/invoice';
+import { buildInvoice, InvoiceDraft, InvoiceLineInput, LineKind, revenueSplit } from '../../../domain/invoice';
 import type { Period } from '../../../domain/period';
 import { priceUsage } from '../../../domain/pricing';
 import { currencyArb, decimalStringArb } from './arbitraries';
 import { formatMinor } from './decimal-oracle';
+import { renewalFee } from './renewal-fee';
 
 const ISSUED_AT = new Date('2026-01-31T00:00:00.000Z');
 const SERVED_AT = new Date('2026-02-28T00:00:00.000Z');
@@ -57,14 +58,14 @@ function apiCalls(calls: string, currency = 'USD', unitAmount = '0.0015'): Invoi
 
 /** 49.00 fee for May + 12000 calls x 0.0015 = 18.00, 10 % off, 8.875 % sales tax: see invoice.test.ts. */
 const feeUsageCouponAndTax = (): InvoiceDraft =>
-  buildInvoice('USD', [feeLine('USD', 'Pro (monthly)', '49.00', MAY), apiCalls('12000')], {
+  buildInvoice('USD', [renewalFee('USD', 'Pro (monthly)', '49.00', MAY), apiCalls('12000')], {
     coupons: [{ id: 'cpa_10', name: 'Launch 10 %', percentOff: new Decimal('10'), amountOff: null }],
     taxRates: [{ id: 'txr_nyc', name: 'NYC sales tax', percentage: new Decimal('8.875'), inclusive: false }],
   });
 
 /** 60.00 fee + 12000 calls x 0.002 = 24.00 EUR, 12.00 off, 20 % VAT included. */
 const vatIncluded = (): InvoiceDraft =>
-  buildInvoice('EUR', [feeLine('EUR', 'Pro (monthly)', '60.00', MAY), apiCalls('12000', 'EUR', '0.002')], {
+  buildInvoice('EUR', [renewalFee('EUR', 'Pro (monthly)', '60.00', MAY), apiCalls('12000', 'EUR', '0.002')], {
     coupons: [{ id: 'cpa_12', name: '12.00 off', percentOff: null, amountOff: new Decimal('12.00') }],
     taxRates: [{ id: 'txr_vat', name: 'VAT', percentage: new Decimal('20'), inclusive: true }],
   });
@@ -187,7 +188,7 @@ describe('invoiceIssued', () => {
   });
 
   it('legs of zero are left out: a 120.00 fee with 20 % VAT included posts receivable, deferred 100.00 and VAT 20.00', () => {
-    const draft = buildInvoice('EUR', [feeLine('EUR', 'Pro', '120.00', MAY)], { taxRates: [{ id: 'txr_vat', name: 'VAT', percentage: new Decimal('20'), inclusive: true }] });
+    const draft = buildInvoice('EUR', [renewalFee('EUR', 'Pro', '120.00', MAY)], { taxRates: [{ id: 'txr_vat', name: 'VAT', percentage: new Decimal('20'), inclusive: true }] });
     expect(journal(invoiceIssued(issued(draft)))).toEqual([
       { account: 'accounts_receivable', direction: 'debit', amount: '120.00' },
       { account: 'deferred_revenue', direction: 'credit', amount: '100.00' },
@@ -203,7 +204,7 @@ describe('invoiceIssued', () => {
   });
 
   it('an invoice a 100 % coupon brings to 0.00 still books the discount: discounts 49.00 against deferred revenue 49.00', () => {
-    const draft = buildInvoice('USD', [feeLine('USD', 'Pro', '49.00', MAY)], {
+    const draft = buildInvoice('USD', [renewalFee('USD', 'Pro', '49.00', MAY)], {
       coupons: [{ id: 'cpa_free', name: 'Free month', percentOff: new Decimal('100'), amountOff: null }],
     });
     expect(journal(invoiceIssued(issued(draft)))).toEqual([
