@@ -2,7 +2,7 @@ import { log, ParentClosePolicy, patched, startChild } from '@temporalio/workflo
 import type { BillingRequest } from '../activities';
 import type { Period } from '../domain/period';
 import { feeSpec, planChangeBilling, sameCadence } from '../domain/plan-change';
-import type { InvoiceSummary, PlanSnapshot, Proration, ScheduledChange } from '../domain/subscription';
+import type { InvoiceSummary, PlanSnapshot, ScheduledChange } from '../domain/subscription';
 import { invoiceCollectionWorkflow } from './invoice-collection';
 import { invoiceWorkflowId } from './messages';
 import { iso, now, type RunContext, type SubscriptionRun } from './subscription-run';
@@ -18,7 +18,8 @@ const COLLECT_INVOICES = 'collect-invoices';
 
 const fee = (plan: PlanSnapshot, basis: Period, from: Date, to: Date, credit: boolean) => feeSpec(plan.id, basis, from, to, credit);
 
-type ChangePlan = Pick<Extract<ScheduledChange, { kind: 'change_plan' }>, 'id' | 'plan'> & { proration: Proration };
+/** A plan change, applied now or when its scheduled instant comes. */
+type ChangePlan = Pick<Extract<ScheduledChange, { kind: 'change_plan' }>, 'id' | 'plan' | 'proration'>;
 
 async function bill({ run, billing }: RunContext, request: Omit<BillingRequest, 'subscriptionId'>): Promise<InvoiceSummary | null> {
   const subscriptionId = run.record.subscriptionId;
