@@ -53,6 +53,21 @@ module.exports = tseslint.config(
     }),
   },
   {
+    files: ['api/routes/**/*.ts'],
+    rules: restrict(
+      { regex: WORKFLOW_BODY, allowTypeImports: true, message: 'api/ reaches workflows through the contract (workflows/messages, workflows/search-attributes); a workflow body only with import type.' },
+      { regex: '(^|/)db/entities(/|$)', message: 'Routes parse, authorise, call a service and serialise: entities are for services/ and the stores.' },
+      { regex: '^\\./', message: 'Route files never import each other: what two routes need lives in services/ or api/.' },
+    ),
+  },
+  {
+    files: ['services/**/*.ts'],
+    rules: restrict(
+      { regex: '(^|/)api(/|$)', message: 'services/ are called by api/ (and later the console), never the other way round.' },
+      { regex: WORKFLOW_BODY, allowTypeImports: true, message: 'services/ reach workflows through the contract (workflows/messages, workflows/search-attributes).' },
+    ),
+  },
+  {
     files: ['workflows/**/*.ts'],
     rules: {
       'no-restricted-imports': [

@@ -1,8 +1,7 @@
-import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import type { NextFunction, Request, Response } from 'express';
 import { BillingError, type BillingErrorType } from '../domain/errors';
 
+/** The HTTP status of each error type. */
 const STATUS: Record<BillingErrorType, number> = {
   invalid_request_error: 400,
   authentication_error: 401,
@@ -14,35 +13,58 @@ const STATUS: Record<BillingErrorType, number> = {
   api_error: 502,
 };
 
-/** Well-formed requests the data cannot accept. */
-const UNPROCESSABLE = new Set(['currency_mismatch', 'amount_too_large']);
+/**
+ * The codes whose type, and so status, is fixed wherever they are raised: in a store, a service,
+ * the Stripe webhook, or a workflow's update validator (which knows only the code: services pass
+ * its refusals on as state errors, and this table says which are the request's fault). Any other
+ * code keeps the type it was raised with. This is the only place an error becomes HTTP.
+ */
+export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: number }> = {
+  // Refusals of a request that makes no sense whatever the subscription's state.
+  date_in_past: { type: 'invalid_request_error' },
+  plan_unchanged: { type: 'invalid_request_error' },
+  invalid_cancel_option: { type: 'invalid_request_error' },
+  invalid_date: { type: 'invalid_request_error' },
+  invalid_plan: { type: 'invalid_request_error' },
+  invalid_proration: { type: 'invalid_request_error' },
+  invalid_request: { type: 'invalid_request_error' },
+  // Well-formed requests the data cannot accept.
+  currency_mismatch: { type: 'invalid_request_error', status: 422 },
+  amount_too_large: { type: 'invalid_request_error', status: 422 },
+  // The request itself, before any route reads it.
+  body_invalid_json: { type: 'invalid_request_error' },
+  body_too_large: { type: 'invalid_request_error' },
+  route_missing: { type: 'not_found_error' },
+  // The Stripe webhook: an unsigned or forged event changes nothing; an unfinished one is sent again.
+  webhooks_not_configured: { type: 'not_found_error' },
+  signature_missing: { type: 'invalid_request_error' },
+  signature_invalid: { type: 'invalid_request_error' },
+  refund_pending: { type: 'api_error' },
+  // Anything unexpected: logged, and answered without details.
+  internal_error: { type: 'api_error', status: 500 },
+};
 
-/** Rejections of a request that makes no sense whatever the subscription's state. */
-const REQUEST_CODES = new Set(['date_in_past', 'plan_unchanged', 'currency_mismatch']);
-
-/** A workflow update rejected by its validator or failed by its handler carries our error code. */
-export function fromUpdateFailure(error: unknown): BillingError | null {
-  if (!(error instanceof WorkflowUpdateFailedError) || !(error.cause instanceof ApplicationFailure)) return null;
-  const code = error.cause.type ?? 'update_rejected';
-  const type: BillingErrorType = code.startsWith('invalid_') || REQUEST_CODES.has(code) ? 'invalid_request_error' : 'state_error';
-  return new BillingError(type, code, error.cause.message);
+/** The response for an error: its status and Stripe's envelope. */
+export function errorResponse(error: BillingError): { status: number; body: { error: { type: BillingErrorType; code: string; message: string; param?: string } } } {
+  const known = ERROR_CODES[error.code];
+  const type = known?.type ?? error.type;
+  return {
+    status: known?.status ?? STATUS[type],
+    body: { error: { type, code: error.code, message: error.message, ...(error.param ? { param: error.param } : {}) } },
+  };
 }
 
 export function sendError(res: Response, error: BillingError): void {
-  const status = UNPROCESSABLE.has(error.code) ? 422 : STATUS[error.type];
-  res.status(status).json({ error: { type: error.type, code: error.code, message: error.message, ...(error.param ? { param: error.param } : {}) } });
+  const { status, body } = errorResponse(error);
+  res.status(status).json(body);
 }
 
-/** The one place errors become HTTP: typed errors keep their code, anything else is a logged 500. */
+/** Express's own failures (body parsing) as our errors; typed errors keep their code; anything else is a logged 500. */
 export function errorHandler(error: unknown, req: Request, res: Response, _next: NextFunction): void {
   if (error instanceof BillingError) return sendError(res, error);
   const body = error as { type?: string; status?: number };
-  if (body?.type === 'entity.parse.failed') {
-    return sendError(res, new BillingError('invalid_request_error', 'body_invalid_json', 'The request body is not valid JSON'));
-  }
-  if (body?.type === 'entity.too.large') {
-    return sendError(res, new BillingError('invalid_request_error', 'body_too_large', 'The request body is too large'));
-  }
+  if (body?.type === 'entity.parse.failed') return sendError(res, new BillingError('invalid_request_error', 'body_invalid_json', 'The request body is not valid JSON'));
+  if (body?.type === 'entity.too.large') return sendError(res, new BillingError('invalid_request_error', 'body_too_large', 'The request body is too large'));
   console.error(`${req.method} ${req.originalUrl} failed:`, error);
-  res.status(500).json({ error: { type: 'api_error', code: 'internal_error', message: 'An internal error occurred; it has been logged' } });
+  sendError(res, new BillingError('api_error', 'internal_error', 'An internal error occurred; it has been logged'));
 }

@@ -1,6 +1,12 @@
 import Decimal from 'decimal.js';
 import type { AppliedCoupon, Coupon, TaxRate } from '../db/entities/adjustments';
 import type { Customer } from '../db/entities/customer';
+import type { EmailMessage } from '../db/entities/email';
+import type { LedgerEntry, LedgerTransaction } from '../db/entities/ledger';
+import type { CreditNote, Refund } from '../db/entities/refund';
+import type { Page } from '../db/pagination';
+import type { AccountBalance } from '../db/ledger-store';
+import { ACCOUNTS } from '../domain/ledger';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
@@ -8,7 +14,7 @@ import type { Subscription } from '../db/entities/subscription';
 import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
-import { decimalString, formatAmount } from '../domain/money';
+import { decimalString, formatAmount, sum } from '../domain/money';
 import type { ScheduledChange, SubscriptionState } from '../workflows/messages';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
@@ -215,4 +221,176 @@ export function appliedCouponJson(a: AppliedCoupon, c: Coupon) {
 
 export function taxRateJson(r: TaxRate) {
   return { id: r.id, object: 'tax_rate', code: r.code, name: r.name, percentage: decimalString(r.percentage), inclusive: r.inclusive, created_at: iso(r.createdAt) };
+}
+
+/** A page of a list, as Stripe lists it; `url` is the list's path, without its query. */
+export function listJson<T, J>(url: string, page: Page<T>, json: (item: T) => J) {
+  return { object: 'list' as const, url, data: page.data.map(json), has_more: page.hasMore };
+}
+
+export function refundJson(r: Refund) {
+  return {
+    id: r.id,
+    object: 'refund',
+    invoice_id: r.invoiceId,
+    payment_id: r.paymentId,
+    amount: money(r.amount, r.currency),
+    currency: r.currency,
+    // card: refunded through Stripe; manual: paid back by hand.
+    method: r.stripeRefundId ? 'card' : 'manual',
+    stripe_refund_id: r.stripeRefundId ?? null,
+    reason: r.reason ?? null,
+    created_at: iso(r.createdAt),
+  };
+}
+
+/** What one refund request did: the refunds it made (one per payment) and the invoice after them. */
+export function refundSummaryJson(refunds: Refund[], invoice: Invoice, lines: InvoiceLine[]) {
+  return {
+    object: 'refund_summary',
+    invoice_id: invoice.id,
+    amount: money(sum(refunds.map((r) => r.amount)), invoice.currency),
+    currency: invoice.currency,
+    refunds: refunds.map(refundJson),
+    invoice: invoiceJson(invoice, lines),
+  };
+}
+
+export function creditNoteJson(n: CreditNote) {
+  return {
+    id: n.id,
+    object: 'credit_note',
+    number: n.number,
+    invoice_id: n.invoiceId,
+    customer_id: n.customerId,
+    amount: money(n.amount, n.currency),
+    currency: n.currency,
+    kind: n.kind,
+    reason: n.reason ?? null,
+    created_at: iso(n.createdAt),
+  };
+}
+
+export function emailJson(m: EmailMessage) {
+  return {
+    id: m.id,
+    object: 'email',
+    customer_id: m.customerId ?? null,
+    to: m.toAddress,
+    template: m.template,
+    subject: m.subject,
+    body: m.body,
+    status: m.status,
+    attempts: m.attempts,
+    last_error: m.lastError ?? null,
+    message_id: m.messageId,
+    created_at: iso(m.createdAt),
+    sent_at: iso(m.sentAt),
+  };
+}
+
+/** Assets carry debit balances; liabilities and revenue carry credit balances. */
+const DEBIT_NORMAL = new Set(ACCOUNTS.filter((a) => a.type === 'asset').map((a) => a.code as string));
+
+export function ledgerBalanceJson(b: AccountBalance) {
+  return {
+    account: b.account,
+    currency: b.currency,
+    debits: money(b.debits, b.currency),
+    credits: money(b.credits, b.currency),
+    balance: money(DEBIT_NORMAL.has(b.account) ? b.debits.minus(b.credits) : b.credits.minus(b.debits), b.currency),
+    normal_balance: DEBIT_NORMAL.has(b.account) ? 'debit' : 'credit',
+  };
+}
+
+export function ledgerTransactionJson(t: LedgerTransaction, entries: LedgerEntry[]) {
+  return {
+    id: t.id,
+    object: 'ledger_transaction',
+    description: t.description,
+    currency: t.currency,
+    customer_id: t.customerId ?? null,
+    invoice_id: t.invoiceId ?? null,
+    idempotency_key: t.idempotencyKey,
+    effective_at: iso(t.effectiveAt),
+    created_at: iso(t.createdAt),
+    entries: entries.map((e) => ({ account: e.accountCode, direction: e.direction, amount: money(e.amount, t.currency) })),
+  };
+}
+
+export function setupIntentJson(intent: { id: string; clientSecret: string | null }, customerId: string) {
+  return { object: 'setup_intent', id: intent.id, customer_id: customerId, client_secret: intent.clientSecret };
+}
+
+/** A card attached as the customer's default, and the invoices being collected that it is tried on at once. */
+export function paymentMethodAttachedJson(c: Customer, paymentMethod: string, retriedInvoiceIds: string[]) {
+  return { ...customerJson(c), default_payment_method: paymentMethod, retried_invoices: retriedInvoiceIds };
+}
+
+/** The rates a customer's invoices are taxed at, in the order they apply. */
+export function customerTaxRatesJson(customerId: string, rates: TaxRate[]) {
+  return { object: 'list', customer_id: customerId, data: rates.map(taxRateJson) };
+}
+
+export function planVersionsJson(versions: Array<{ plan: Plan; charges: Array<{ charge: PlanCharge; metric: BillableMetric }> }>) {
+  return { object: 'list', data: versions.map((v) => planJson(v.plan, v.charges)) };
+}
+
+/** The invoice behind the usage a subscription has not been billed for yet. */
+export function subscriptionUsageJson(u: { subscriptionId: string; currency: string; from: Date; to: Date; draft: InvoiceDraft }) {
+  const usage = u.draft.lines.filter((l) => l.kind === 'usage');
+  return {
+    object: 'subscription_usage',
+    subscription_id: u.subscriptionId,
+    currency: u.currency,
+    from_datetime: iso(u.from),
+    to_datetime: iso(u.to),
+    charges: usage.map((l) => ({
+      metric_code: l.metricCode,
+      charge_model: l.chargeModel,
+      quantity: decimalString(l.quantity),
+      amount: money(l.amount, u.currency),
+      tiers: tierPartsJson(l.tiers ?? []),
+    })),
+    amount: money(sum(usage.map((l) => l.amount)), u.currency),
+    upcoming_invoice: draftInvoiceJson(u.draft),
+  };
+}
+
+export function planChangePreviewJson(p: { subscriptionId: string; plan: Plan; at: Date | null; proration: string; draft: InvoiceDraft | null }) {
+  return {
+    object: 'plan_change_preview',
+    subscription_id: p.subscriptionId,
+    plan_code: p.plan.code,
+    plan_version: p.plan.version,
+    at: iso(p.at),
+    proration: p.proration,
+    invoice: p.draft ? draftInvoiceJson(p.draft) : null,
+  };
+}
+
+/** The answer to Stripe for an event it sent. */
+export function stripeEventJson(e: { duplicate: boolean; outcome: string }) {
+  return { received: true, duplicate: e.duplicate, outcome: e.outcome };
+}
+
+export function planMigrationPreviewJson(
+  planCode: string,
+  p: { target: Plan; entries: Array<{ subscriptionId: string; fromVersion: number; toVersion: number; at: Date | null; currentInvoice: InvoiceDraft; newInvoice: InvoiceDraft }> },
+) {
+  return {
+    object: 'plan_migration',
+    plan_code: planCode,
+    to_version: p.target.version,
+    dry_run: true,
+    data: p.entries.map((e) => ({
+      subscription_id: e.subscriptionId,
+      from_version: e.fromVersion,
+      to_version: e.toVersion,
+      status: 'would_migrate',
+      at: iso(e.at),
+      current_invoice: draftInvoiceJson(e.currentInvoice),
+      new_invoice: draftInvoiceJson(e.newInvoice),
+    })),
+  };
 }

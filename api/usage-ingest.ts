@@ -5,7 +5,7 @@ import { BillableMetric } from '../db/entities/usage';
 import { encodeUsageEvent, storeEncodedUsageEvents, type StoreOutcome, type StoredEvent, type UsageEventRow } from '../db/usage-store';
 import { BillingError } from '../domain/errors';
 import { eventValue } from '../domain/usage';
-import { isExactTimestamp } from './validation';
+import { isExactTimestamp } from './schemas/fields';
 
 /**
  * Usage ingestion: validates a batch event by event, resolves metrics and subscriptions (cached:

@@ -62,7 +62,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List customers, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listCustomers"];
         put?: never;
         /**
          * Create a customer
@@ -142,13 +146,41 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * The customer's tax rates, in the order they apply
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getCustomerTaxRates"];
         put?: never;
         /**
          * Replace the customer's tax rates
          * @description Roles: admin, support.
          */
         post: operations["setCustomerTaxRates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{id}/applied_coupons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the customer's applied coupons, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listAppliedCoupons"];
+        put?: never;
+        /**
+         * Apply a coupon to the customer or one of its subscriptions
+         * @description Roles: admin, support.
+         */
+        post: operations["applyCoupon"];
         delete?: never;
         options?: never;
         head?: never;
@@ -162,7 +194,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List billable metrics, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listMetrics"];
         put?: never;
         /**
          * Create a billable metric
@@ -202,7 +238,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List every version of every plan, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listPlans"];
         put?: never;
         /**
          * Create a plan (version 1)
@@ -286,7 +326,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List subscriptions, newest first, as last mirrored into the database
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listSubscriptions"];
         put?: never;
         /**
          * Create a subscription (starts its workflow)
@@ -566,7 +610,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List an invoice's payments, oldest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listInvoicePayments"];
         put?: never;
         /**
          * Record a payment received by hand (a transfer)
@@ -654,7 +702,11 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List coupons, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listCoupons"];
         put?: never;
         /**
          * Create a coupon
@@ -667,20 +719,20 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
-    "/v1/applied_coupons": {
+    "/v1/coupons/{code}": {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
             cookie?: never;
         };
-        get?: never;
-        put?: never;
         /**
-         * Apply a coupon to a customer or one of its subscriptions
-         * @description Roles: admin, support.
+         * Retrieve a coupon by code
+         * @description Roles: admin, support, readonly.
          */
-        post: operations["applyCoupon"];
+        get: operations["getCoupon"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -694,13 +746,37 @@ export type paths = {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * List tax rates, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listTaxRates"];
         put?: never;
         /**
          * Create a tax rate
          * @description Roles: admin.
          */
         post: operations["createTaxRate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tax_rates/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a tax rate by code
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getTaxRate"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -719,6 +795,26 @@ export type paths = {
          * @description Roles: admin, support, readonly.
          */
         get: operations["getLedgerBalances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ledger/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Posted ledger transactions with their entries, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listLedgerTransactions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -792,8 +888,10 @@ export type components = {
             name: string;
             /** Format: email */
             email: string;
+            /** @description ISO 4217 currency code, such as "USD" */
             currency: string;
             external_id?: string;
+            /** @description IANA time zone whose clock billing periods follow (default UTC) */
             timezone?: string;
         };
         AttachPaymentMethodRequest: {
@@ -802,22 +900,30 @@ export type components = {
         SetCustomerTaxRatesRequest: {
             tax_rates: string[];
         };
+        ApplyCouponRequest: {
+            coupon_code: string;
+            subscription_id?: string;
+        };
         CreateMetricRequest: {
             code: string;
             name: string;
             /** @enum {string} */
             aggregation: "count" | "sum" | "max" | "unique_count" | "latest" | "weighted_sum";
+            /** @description The event property read; required except for count */
             field?: string;
         };
         CreatePlanRequest: {
             code: string;
             name: string;
+            /** @description ISO 4217 currency code, such as "USD" */
             currency: string;
             /** @enum {string} */
             interval: "day" | "week" | "month" | "year";
             interval_count?: number;
             trial_days?: number;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount: string;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             minimum_amount?: string;
             charges?: {
                 metric_code: string;
@@ -834,7 +940,9 @@ export type components = {
             interval?: "day" | "week" | "month" | "year";
             interval_count?: number;
             trial_days?: number;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount?: string;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             minimum_amount?: string;
             charges?: {
                 metric_code: string;
@@ -853,6 +961,7 @@ export type components = {
         CreateSubscriptionRequest: {
             customer_id: string;
             plan_code: string;
+            /** @description An ISO 8601 timestamp with a time zone */
             start_at?: string;
             external_id?: string;
             /** @enum {string} */
@@ -880,14 +989,17 @@ export type components = {
             trial_end: string;
         };
         RecordPaymentRequest: {
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount: string;
             reference?: string;
         };
         RefundInvoiceRequest: {
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount?: string;
             reason?: string;
         };
         IssueCreditNoteRequest: {
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount: string;
             reason?: string;
         };
@@ -896,16 +1008,13 @@ export type components = {
             code: string;
             name: string;
             percent_off?: string;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
             amount_off?: string;
+            /** @description ISO 4217 currency code, such as "USD" */
             currency?: string;
             /** @enum {string} */
             duration: "once" | "repeating" | "forever";
             duration_periods?: number;
-        };
-        ApplyCouponRequest: {
-            coupon_code: string;
-            customer_id: string;
-            subscription_id?: string;
         };
         CreateTaxRateRequest: {
             code: string;
@@ -990,7 +1099,9 @@ export type components = {
         PlanList: {
             /** @constant */
             object: "list";
+            url: string;
             data: components["schemas"]["Plan"][];
+            has_more: boolean;
         };
         Subscription: {
             id: string;
@@ -1134,6 +1245,7 @@ export type components = {
         InvoiceList: {
             /** @constant */
             object: "list";
+            url: string;
             data: components["schemas"]["Invoice"][];
             has_more: boolean;
         };
@@ -1301,6 +1413,7 @@ export type components = {
         RefundList: {
             /** @constant */
             object: "list";
+            url: string;
             data: components["schemas"]["Refund"][];
             has_more: boolean;
         };
@@ -1333,6 +1446,7 @@ export type components = {
         CreditNoteList: {
             /** @constant */
             object: "list";
+            url: string;
             data: components["schemas"]["CreditNote"][];
             has_more: boolean;
         };
@@ -1409,6 +1523,7 @@ export type components = {
         LedgerBalances: {
             /** @constant */
             object: "list";
+            url: string;
             data: {
                 account: string;
                 currency: string;
@@ -1421,6 +1536,32 @@ export type components = {
                 /** @enum {string} */
                 normal_balance: "debit" | "credit";
             }[];
+            has_more: boolean;
+        };
+        LedgerTransaction: {
+            id: string;
+            /** @constant */
+            object: "ledger_transaction";
+            description: string;
+            currency: string;
+            customer_id: string | null;
+            invoice_id: string | null;
+            idempotency_key: string;
+            effective_at: string | null;
+            created_at: string | null;
+            entries: {
+                account: string;
+                /** @enum {string} */
+                direction: "debit" | "credit";
+                /** @description A decimal string in major units, such as "49.00" */
+                amount: string;
+            }[];
+        };
+        LedgerTransactionList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["LedgerTransaction"][];
             has_more: boolean;
         };
         Email: {
@@ -1443,6 +1584,7 @@ export type components = {
         EmailList: {
             /** @constant */
             object: "list";
+            url: string;
             data: components["schemas"]["Email"][];
             has_more: boolean;
         };
@@ -1480,6 +1622,55 @@ export type components = {
             [key: string]: unknown;
         };
         HtmlPage: string;
+        CustomerList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Customer"][];
+            has_more: boolean;
+        };
+        SubscriptionList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Subscription"][];
+            has_more: boolean;
+        };
+        BillableMetricList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["BillableMetric"][];
+            has_more: boolean;
+        };
+        CouponList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Coupon"][];
+            has_more: boolean;
+        };
+        AppliedCouponList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["AppliedCoupon"][];
+            has_more: boolean;
+        };
+        TaxRateList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["TaxRate"][];
+            has_more: boolean;
+        };
+        PaymentList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Payment"][];
+            has_more: boolean;
+        };
     };
     responses: never;
     parameters: never;
@@ -1563,6 +1754,59 @@ export interface operations {
                 };
                 content: {
                     "text/html": components["schemas"]["HtmlPage"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCustomers: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                email?: string;
+                external_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error */
@@ -1895,6 +2139,55 @@ export interface operations {
             };
         };
     };
+    getCustomerTaxRates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerTaxRates"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     setCustomerTaxRates: {
         parameters: {
             query?: never;
@@ -1969,6 +2262,211 @@ export interface operations {
             };
             /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAppliedCoupons: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppliedCouponList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    applyCoupon: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ApplyCouponRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AppliedCoupon"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listMetrics: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BillableMetricList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2099,6 +2597,58 @@ export interface operations {
             };
             /** @description Nothing by that id or code */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listPlans: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                code?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2249,7 +2799,11 @@ export interface operations {
     };
     listPlanVersions: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
             header?: never;
             path: {
                 code: string;
@@ -2265,6 +2819,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PlanList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or an unknown one */
@@ -2462,6 +3025,60 @@ export interface operations {
             };
             /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSubscriptions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                customer_id?: string;
+                status?: "scheduled" | "trialing" | "active" | "paused" | "past_due" | "suspended" | "billing_error" | "canceled";
+                plan_code?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3475,11 +4092,12 @@ export interface operations {
     listInvoices: {
         parameters: {
             query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
                 subscription_id?: string;
                 customer_id?: string;
                 status?: "open" | "paid" | "void" | "uncollectible";
-                limit?: number;
-                starting_after?: string;
             };
             header?: never;
             path?: never;
@@ -3543,6 +4161,68 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listInvoicePayments: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PaymentList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or an unknown one */
@@ -3668,7 +4348,11 @@ export interface operations {
     };
     listInvoiceRefunds: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3684,6 +4368,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["RefundList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or an unknown one */
@@ -3818,7 +4511,11 @@ export interface operations {
     };
     listInvoiceCreditNotes: {
         parameters: {
-            query?: never;
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -3834,6 +4531,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["CreditNoteList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description No API key, or an unknown one */
@@ -4049,6 +4755,57 @@ export interface operations {
             };
         };
     };
+    listCoupons: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CouponList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     createCoupon: {
         parameters: {
             query?: never;
@@ -4130,29 +4887,75 @@ export interface operations {
             };
         };
     };
-    applyCoupon: {
+    getCoupon: {
         parameters: {
             query?: never;
-            header?: {
-                /** @description A retry with the same key gets the first answer instead of acting twice */
-                "Idempotency-Key"?: string;
+            header?: never;
+            path: {
+                code: string;
             };
-            path?: never;
             cookie?: never;
         };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ApplyCouponRequest"];
-            };
-        };
+        requestBody?: never;
         responses: {
             /** @description OK */
-            201: {
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AppliedCoupon"];
+                    "application/json": components["schemas"]["Coupon"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listTaxRates: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxRateList"];
                 };
             };
             /** @description The request is malformed or a parameter is invalid */
@@ -4166,33 +4969,6 @@ export interface operations {
             };
             /** @description No API key, or an unknown one */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description The key's role may not do this */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Error"];
-                };
-            };
-            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
-            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4292,6 +5068,55 @@ export interface operations {
             };
         };
     };
+    getTaxRate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TaxRate"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     getLedgerBalances: {
         parameters: {
             query?: never;
@@ -4330,13 +5155,67 @@ export interface operations {
             };
         };
     };
+    listLedgerTransactions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                invoice_id?: string;
+                customer_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerTransactionList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
     listEmails: {
         parameters: {
             query?: {
-                customer_id?: string;
-                status?: "pending" | "sending" | "sent" | "failed" | "unknown";
                 limit?: number;
                 starting_after?: string;
+                ending_before?: string;
+                customer_id?: string;
+                status?: "pending" | "sending" | "sent" | "failed" | "unknown";
             };
             header?: never;
             path?: never;

@@ -58,3 +58,34 @@ export function planChangeBilling(change: {
   fees.push(feeSpec(next.planId, restarted.basis, restarted.period.start, restarted.period.end, false));
   return { fees, restart: restarted };
 }
+
+/**
+ * Why a plan change is refused, asked by the workflow's validator (which refuses it) and by the
+ * API's preview (which refuses to preview it) alike, so both say the same thing for the same case.
+ */
+export interface ChangeRefusal {
+  code: 'currency_mismatch' | 'plan_unchanged' | 'date_in_past';
+  message: string;
+}
+
+interface PlanRef {
+  id: string;
+  code: string;
+  version: number;
+  currency: string;
+}
+
+/** A subscription keeps its currency: the new plan must be billed in it. */
+export function currencyMismatch(next: PlanRef, currency: string): ChangeRefusal | null {
+  return next.currency === currency ? null : { code: 'currency_mismatch', message: `plan ${next.code} is billed in ${next.currency}, but this subscription is in ${currency}` };
+}
+
+/** A change to the plan version the subscription is already on changes nothing. */
+export function planUnchanged(subscriptionId: string, next: PlanRef, currentPlanId: string): ChangeRefusal | null {
+  return next.id === currentPlanId ? { code: 'plan_unchanged', message: `subscription ${subscriptionId} is already on plan ${next.code} version ${next.version}` } : null;
+}
+
+/** A change at a given instant must be at a future one. */
+export function dateInPast(at: string, instant: Date, now: Date): ChangeRefusal | null {
+  return instant.getTime() <= now.getTime() ? { code: 'date_in_past', message: `${at} is not in the future (it is now ${now.toISOString()})` } : null;
+}

@@ -1,16 +1,41 @@
 import { z } from 'zod';
 import type { Role } from '../auth';
-import { ApplyCoupon, CreateCoupon, CreateTaxRate, SetCustomerTaxRates } from '../routes/adjustments';
-import { CreateCustomer } from '../routes/customers';
-import { ListEmails } from '../routes/emails';
-import { CreateCreditNote, CreateRefund, MarkUncollectible } from '../routes/invoice-adjustments';
-import { CreatePayment, ListInvoices } from '../routes/invoices';
-import { CreateMetric } from '../routes/metrics';
-import { AttachPaymentMethod } from '../routes/payment-methods';
-import { Migrate } from '../routes/plan-migrations';
-import { CreatePlan, CreateVersion } from '../routes/plans';
-import { At, Cancel, ChangePlan, Empty, ExtendTrial } from '../routes/subscription-changes';
-import { CreateSubscription } from '../routes/subscriptions';
+import {
+  ApplyCouponBody,
+  AtBody,
+  AttachPaymentMethodBody,
+  CancelBody,
+  ChangePlanBody,
+  CreateCouponBody,
+  CreateCreditNoteBody,
+  CreateCustomerBody,
+  CreateMetricBody,
+  CreatePaymentBody,
+  CreatePlanBody,
+  CreatePlanVersionBody,
+  CreateRefundBody,
+  CreateSubscriptionBody,
+  CreateTaxRateBody,
+  EmptyBody,
+  ExtendTrialBody,
+  ListAppliedCouponsQuery,
+  ListCouponsQuery,
+  ListCreditNotesQuery,
+  ListCustomersQuery,
+  ListEmailsQuery,
+  ListInvoicesQuery,
+  ListLedgerTransactionsQuery,
+  ListMetricsQuery,
+  ListPaymentsQuery,
+  ListPlansQuery,
+  ListPlanVersionsQuery,
+  ListRefundsQuery,
+  ListSubscriptionsQuery,
+  ListTaxRatesQuery,
+  MarkUncollectibleBody,
+  MigratePlanBody,
+  SetCustomerTaxRatesBody,
+} from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
 
@@ -97,35 +122,42 @@ export const OPERATIONS: readonly Operation[] = [
     contentType: 'text/html',
   },
 
-  write('/v1/customers', 'createCustomer', 'Create a customer', 'Customers', WRITE, CreateCustomer, { status: 201, schema: R.Customer }),
+  write('/v1/customers', 'createCustomer', 'Create a customer', 'Customers', WRITE, CreateCustomerBody, { status: 201, schema: R.Customer }),
+  read('/v1/customers', 'listCustomers', 'List customers, newest first', 'Customers', R.CustomerList, { query: ListCustomersQuery }),
   read('/v1/customers/{id}', 'getCustomer', 'Retrieve a customer', 'Customers', R.Customer),
   write('/v1/customers/{id}/setup_intents', 'createSetupIntent', "A Stripe SetupIntent for the customer's browser to collect a card", 'Customers', WRITE, undefined, { status: 201, schema: R.SetupIntent }, { errors: [401, 403, 404, 409, 422, 502] }),
-  write('/v1/customers/{id}/payment_methods', 'attachPaymentMethod', 'Attach a card (a Stripe payment method id) and retry open invoices with it', 'Customers', WRITE, AttachPaymentMethod, { status: 201, schema: R.CustomerWithPaymentMethod }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
-  write('/v1/customers/{id}/tax_rates', 'setCustomerTaxRates', "Replace the customer's tax rates", 'Tax rates', WRITE, SetCustomerTaxRates, { status: 200, schema: R.CustomerTaxRates }),
+  write('/v1/customers/{id}/payment_methods', 'attachPaymentMethod', 'Attach a card (a Stripe payment method id) and retry open invoices with it', 'Customers', WRITE, AttachPaymentMethodBody, { status: 201, schema: R.CustomerWithPaymentMethod }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
+  write('/v1/customers/{id}/tax_rates', 'setCustomerTaxRates', "Replace the customer's tax rates", 'Tax rates', WRITE, SetCustomerTaxRatesBody, { status: 200, schema: R.CustomerTaxRates }),
+  read('/v1/customers/{id}/tax_rates', 'getCustomerTaxRates', "The customer's tax rates, in the order they apply", 'Tax rates', R.CustomerTaxRates),
+  write('/v1/customers/{id}/applied_coupons', 'applyCoupon', 'Apply a coupon to the customer or one of its subscriptions', 'Coupons', WRITE, ApplyCouponBody, { status: 201, schema: R.AppliedCoupon }),
+  read('/v1/customers/{id}/applied_coupons', 'listAppliedCoupons', "List the customer's applied coupons, newest first", 'Coupons', R.AppliedCouponList, { query: ListAppliedCouponsQuery }),
 
-  write('/v1/metrics', 'createMetric', 'Create a billable metric', 'Metrics', ADMIN, CreateMetric, { status: 201, schema: R.BillableMetric }),
+  write('/v1/metrics', 'createMetric', 'Create a billable metric', 'Metrics', ADMIN, CreateMetricBody, { status: 201, schema: R.BillableMetric }),
+  read('/v1/metrics', 'listMetrics', 'List billable metrics, newest first', 'Metrics', R.BillableMetricList, { query: ListMetricsQuery }),
   read('/v1/metrics/{code}', 'getMetric', 'Retrieve a billable metric by code', 'Metrics', R.BillableMetric),
 
-  write('/v1/plans', 'createPlan', 'Create a plan (version 1)', 'Plans', ADMIN, CreatePlan, { status: 201, schema: R.Plan }),
+  write('/v1/plans', 'createPlan', 'Create a plan (version 1)', 'Plans', ADMIN, CreatePlanBody, { status: 201, schema: R.Plan }),
+  read('/v1/plans', 'listPlans', 'List every version of every plan, newest first', 'Plans', R.PlanList, { query: ListPlansQuery }),
   read('/v1/plans/{code}', 'getPlan', "Retrieve a plan's newest version", 'Plans', R.Plan),
-  write('/v1/plans/{code}/versions', 'createPlanVersion', 'Create a new version of a plan', 'Plans', ADMIN, CreateVersion, { status: 201, schema: R.Plan }),
-  read('/v1/plans/{code}/versions', 'listPlanVersions', "List a plan's versions, oldest first", 'Plans', R.PlanList),
-  write('/v1/plans/{code}/migrations', 'migratePlan', 'Move subscriptions on older versions to a newer one at their next renewal', 'Plans', ADMIN, Migrate, { status: 200, schema: R.PlanMigration }),
+  write('/v1/plans/{code}/versions', 'createPlanVersion', 'Create a new version of a plan', 'Plans', ADMIN, CreatePlanVersionBody, { status: 201, schema: R.Plan }),
+  read('/v1/plans/{code}/versions', 'listPlanVersions', "List a plan's versions, oldest first", 'Plans', R.PlanList, { query: ListPlanVersionsQuery }),
+  write('/v1/plans/{code}/migrations', 'migratePlan', 'Move subscriptions on older versions to a newer one at their next renewal', 'Plans', ADMIN, MigratePlanBody, { status: 200, schema: R.PlanMigration }),
 
-  write('/v1/subscriptions', 'createSubscription', 'Create a subscription (starts its workflow)', 'Subscriptions', WRITE, CreateSubscription, { status: 201, schema: R.Subscription }),
+  write('/v1/subscriptions', 'createSubscription', 'Create a subscription (starts its workflow)', 'Subscriptions', WRITE, CreateSubscriptionBody, { status: 201, schema: R.Subscription }),
+  read('/v1/subscriptions', 'listSubscriptions', 'List subscriptions, newest first, as last mirrored into the database', 'Subscriptions', R.SubscriptionList, { query: ListSubscriptionsQuery }),
   read('/v1/subscriptions/{id}', 'getSubscription', 'Retrieve a subscription, read live from its workflow', 'Subscriptions', R.Subscription),
   read('/v1/subscriptions/{id}/usage', 'getSubscriptionUsage', 'Usage not billed yet and the next invoice as it would be issued now', 'Subscriptions', R.SubscriptionUsage),
-  subscriptionChange('cancel', 'cancelSubscription', 'Cancel now, at period end or at an instant', Cancel),
-  subscriptionChange('change_plan', 'changeSubscriptionPlan', 'Change the plan now, at period end or at an instant', ChangePlan),
-  write('/v1/subscriptions/{id}/change_plan/preview', 'previewSubscriptionPlanChange', 'The invoice a plan change would produce; changes nothing', 'Subscriptions', ANY, ChangePlan, {
+  subscriptionChange('cancel', 'cancelSubscription', 'Cancel now, at period end or at an instant', CancelBody),
+  subscriptionChange('change_plan', 'changeSubscriptionPlan', 'Change the plan now, at period end or at an instant', ChangePlanBody),
+  write('/v1/subscriptions/{id}/change_plan/preview', 'previewSubscriptionPlanChange', 'The invoice a plan change would produce; changes nothing', 'Subscriptions', ANY, ChangePlanBody, {
     status: 200,
     schema: R.PlanChangePreview,
   }),
-  subscriptionChange('pause', 'pauseSubscription', 'Pause billing', At),
-  subscriptionChange('resume', 'resumeSubscription', 'Resume billing', At),
-  subscriptionChange('end_trial', 'endSubscriptionTrial', 'End the trial now', Empty),
-  subscriptionChange('extend_trial', 'extendSubscriptionTrial', 'Move the end of the trial', ExtendTrial),
-  subscriptionChange('reactivate', 'reactivateSubscription', 'Take back a scheduled cancellation', Empty),
+  subscriptionChange('pause', 'pauseSubscription', 'Pause billing', AtBody),
+  subscriptionChange('resume', 'resumeSubscription', 'Resume billing', AtBody),
+  subscriptionChange('end_trial', 'endSubscriptionTrial', 'End the trial now', EmptyBody),
+  subscriptionChange('extend_trial', 'extendSubscriptionTrial', 'Move the end of the trial', ExtendTrialBody),
+  subscriptionChange('reactivate', 'reactivateSubscription', 'Take back a scheduled cancellation', EmptyBody),
   {
     method: 'delete',
     path: '/v1/subscriptions/{id}/scheduled_changes/{change_id}',
@@ -137,21 +169,26 @@ export const OPERATIONS: readonly Operation[] = [
     errors: [400, 401, 403, 404, 409],
   },
 
-  read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoices }),
+  read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoicesQuery }),
   read('/v1/invoices/{id}', 'getInvoice', 'Retrieve an invoice with its lines', 'Invoices', R.Invoice),
-  write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePayment, { status: 201, schema: R.PaymentWithInvoice }),
-  write('/v1/invoices/{id}/refunds', 'refundInvoice', 'Refund an invoice, through Stripe for card payments', 'Refunds and credit notes', WRITE, CreateRefund, { status: 201, schema: R.RefundSummary }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
-  read('/v1/invoices/{id}/refunds', 'listInvoiceRefunds', "List an invoice's refunds", 'Refunds and credit notes', R.RefundList),
-  write('/v1/invoices/{id}/credit_notes', 'issueCreditNote', 'Issue a credit note against an invoice', 'Refunds and credit notes', WRITE, CreateCreditNote, { status: 201, schema: R.CreditNoteWithInvoice }),
-  read('/v1/invoices/{id}/credit_notes', 'listInvoiceCreditNotes', "List an invoice's credit notes", 'Refunds and credit notes', R.CreditNoteList),
-  write('/v1/invoices/{id}/mark_uncollectible', 'markInvoiceUncollectible', 'Write an invoice off', 'Invoices', WRITE, MarkUncollectible, { status: 200, schema: R.Invoice }),
+  write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePaymentBody, { status: 201, schema: R.PaymentWithInvoice }),
+  read('/v1/invoices/{id}/payments', 'listInvoicePayments', "List an invoice's payments, oldest first", 'Invoices', R.PaymentList, { query: ListPaymentsQuery }),
+  write('/v1/invoices/{id}/refunds', 'refundInvoice', 'Refund an invoice, through Stripe for card payments', 'Refunds and credit notes', WRITE, CreateRefundBody, { status: 201, schema: R.RefundSummary }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
+  read('/v1/invoices/{id}/refunds', 'listInvoiceRefunds', "List an invoice's refunds", 'Refunds and credit notes', R.RefundList, { query: ListRefundsQuery }),
+  write('/v1/invoices/{id}/credit_notes', 'issueCreditNote', 'Issue a credit note against an invoice', 'Refunds and credit notes', WRITE, CreateCreditNoteBody, { status: 201, schema: R.CreditNoteWithInvoice }),
+  read('/v1/invoices/{id}/credit_notes', 'listInvoiceCreditNotes', "List an invoice's credit notes", 'Refunds and credit notes', R.CreditNoteList, { query: ListCreditNotesQuery }),
+  write('/v1/invoices/{id}/mark_uncollectible', 'markInvoiceUncollectible', 'Write an invoice off', 'Invoices', WRITE, MarkUncollectibleBody, { status: 200, schema: R.Invoice }),
 
-  write('/v1/coupons', 'createCoupon', 'Create a coupon', 'Coupons', ADMIN, CreateCoupon, { status: 201, schema: R.Coupon }),
-  write('/v1/applied_coupons', 'applyCoupon', 'Apply a coupon to a customer or one of its subscriptions', 'Coupons', WRITE, ApplyCoupon, { status: 201, schema: R.AppliedCoupon }),
-  write('/v1/tax_rates', 'createTaxRate', 'Create a tax rate', 'Tax rates', ADMIN, CreateTaxRate, { status: 201, schema: R.TaxRate }),
+  write('/v1/coupons', 'createCoupon', 'Create a coupon', 'Coupons', ADMIN, CreateCouponBody, { status: 201, schema: R.Coupon }),
+  read('/v1/coupons', 'listCoupons', 'List coupons, newest first', 'Coupons', R.CouponList, { query: ListCouponsQuery }),
+  read('/v1/coupons/{code}', 'getCoupon', 'Retrieve a coupon by code', 'Coupons', R.Coupon),
+  write('/v1/tax_rates', 'createTaxRate', 'Create a tax rate', 'Tax rates', ADMIN, CreateTaxRateBody, { status: 201, schema: R.TaxRate }),
+  read('/v1/tax_rates', 'listTaxRates', 'List tax rates, newest first', 'Tax rates', R.TaxRateList, { query: ListTaxRatesQuery }),
+  read('/v1/tax_rates/{code}', 'getTaxRate', 'Retrieve a tax rate by code', 'Tax rates', R.TaxRate),
 
   read('/v1/ledger/balances', 'getLedgerBalances', 'Balances of every ledger account per currency', 'Ledger', R.LedgerBalances),
-  read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmails }),
+  read('/v1/ledger/transactions', 'listLedgerTransactions', 'Posted ledger transactions with their entries, newest first', 'Ledger', R.LedgerTransactionList, { query: ListLedgerTransactionsQuery }),
+  read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
 
   {
     method: 'post',

@@ -17,6 +17,9 @@ const decimal = z.string().regex(/^-?\d+(\.\d+)?$/);
 const timestamp = z.string().describe('ISO 8601');
 const currency = z.string().regex(/^[A-Z]{3}$/);
 
+/** A page of a list (api/serializers.ts listJson): `url` is the list's path, `has_more` whether more lie beyond. */
+const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.literal('list'), url: z.string(), data: z.array(item), has_more: z.boolean() });
+
 export const ErrorBody = z
   .strictObject({
     error: z.strictObject({
@@ -71,7 +74,7 @@ export const Plan = z
   })
   .register(responseSchemas, { id: 'Plan' });
 
-export const PlanList = z.strictObject({ object: z.literal('list'), data: z.array(Plan) }).register(responseSchemas, { id: 'PlanList' });
+export const PlanList = listOf(Plan).register(responseSchemas, { id: 'PlanList' });
 
 const ScheduledChange = z.strictObject({
   id: z.string(),
@@ -169,7 +172,7 @@ export const Invoice = z
   })
   .register(responseSchemas, { id: 'Invoice' });
 
-export const InvoiceList = z.strictObject({ object: z.literal('list'), data: z.array(Invoice), has_more: z.boolean() }).register(responseSchemas, { id: 'InvoiceList' });
+export const InvoiceList = listOf(Invoice).register(responseSchemas, { id: 'InvoiceList' });
 
 export const UpcomingInvoice = z
   .strictObject({
@@ -256,7 +259,7 @@ export const Refund = z
   })
   .register(responseSchemas, { id: 'Refund' });
 
-export const RefundList = z.strictObject({ object: z.literal('list'), data: z.array(Refund), has_more: z.boolean() }).register(responseSchemas, { id: 'RefundList' });
+export const RefundList = listOf(Refund).register(responseSchemas, { id: 'RefundList' });
 
 export const RefundSummary = z
   .strictObject({ object: z.literal('refund_summary'), invoice_id: z.string(), amount: money, currency, refunds: z.array(Refund), invoice: Invoice })
@@ -277,7 +280,7 @@ export const CreditNote = z
   })
   .register(responseSchemas, { id: 'CreditNote' });
 
-export const CreditNoteList = z.strictObject({ object: z.literal('list'), data: z.array(CreditNote), has_more: z.boolean() }).register(responseSchemas, { id: 'CreditNoteList' });
+export const CreditNoteList = listOf(CreditNote).register(responseSchemas, { id: 'CreditNoteList' });
 
 export const CreditNoteWithInvoice = CreditNote.extend({ invoice: Invoice }).register(responseSchemas, { id: 'CreditNoteWithInvoice' });
 
@@ -327,15 +330,26 @@ export const TaxRate = z
 
 export const CustomerTaxRates = z.strictObject({ object: z.literal('list'), customer_id: z.string(), data: z.array(TaxRate) }).register(responseSchemas, { id: 'CustomerTaxRates' });
 
-export const LedgerBalances = z
+export const LedgerBalances = listOf(
+  z.strictObject({ account: z.string(), currency, debits: money, credits: money, balance: money, normal_balance: z.enum(['debit', 'credit']) }),
+).register(responseSchemas, { id: 'LedgerBalances' });
+
+export const LedgerTransaction = z
   .strictObject({
-    object: z.literal('list'),
-    data: z.array(
-      z.strictObject({ account: z.string(), currency, debits: money, credits: money, balance: money, normal_balance: z.enum(['debit', 'credit']) }),
-    ),
-    has_more: z.boolean(),
+    id: z.string(),
+    object: z.literal('ledger_transaction'),
+    description: z.string(),
+    currency,
+    customer_id: z.string().nullable(),
+    invoice_id: z.string().nullable(),
+    idempotency_key: z.string(),
+    effective_at: timestamp.nullable(),
+    created_at: timestamp.nullable(),
+    entries: z.array(z.strictObject({ account: z.string(), direction: z.enum(['debit', 'credit']), amount: money })),
   })
-  .register(responseSchemas, { id: 'LedgerBalances' });
+  .register(responseSchemas, { id: 'LedgerTransaction' });
+
+export const LedgerTransactionList = listOf(LedgerTransaction).register(responseSchemas, { id: 'LedgerTransactionList' });
 
 export const Email = z
   .strictObject({
@@ -355,7 +369,7 @@ export const Email = z
   })
   .register(responseSchemas, { id: 'Email' });
 
-export const EmailList = z.strictObject({ object: z.literal('list'), data: z.array(Email), has_more: z.boolean() }).register(responseSchemas, { id: 'EmailList' });
+export const EmailList = listOf(Email).register(responseSchemas, { id: 'EmailList' });
 
 export const UsageEventBatch = z
   .strictObject({
@@ -373,3 +387,11 @@ export const Health = z.strictObject({ status: z.literal('ok') }).register(respo
 export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.looseObject({}), paths: z.record(z.string(), z.unknown()) }).register(responseSchemas, { id: 'OpenApiDocument' });
 
 export const HtmlPage = z.string().register(responseSchemas, { id: 'HtmlPage' });
+
+export const CustomerList = listOf(Customer).register(responseSchemas, { id: 'CustomerList' });
+export const SubscriptionList = listOf(Subscription).register(responseSchemas, { id: 'SubscriptionList' });
+export const BillableMetricList = listOf(BillableMetric).register(responseSchemas, { id: 'BillableMetricList' });
+export const CouponList = listOf(Coupon).register(responseSchemas, { id: 'CouponList' });
+export const AppliedCouponList = listOf(AppliedCoupon).register(responseSchemas, { id: 'AppliedCouponList' });
+export const TaxRateList = listOf(TaxRate).register(responseSchemas, { id: 'TaxRateList' });
+export const PaymentList = listOf(Payment).register(responseSchemas, { id: 'PaymentList' });

@@ -1,60 +1,62 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import { Router } from 'express';
-import { z } from 'zod';
-import { Customer } from '../../db/entities/customer';
-import { newId } from '../../db/ids';
-import { BillingError } from '../../domain/errors';
-import { allow } from '../auth';
-import { atomicPhase } from '../idempotency';
 import { forkEm } from '../../db/orm';
+import { applyCoupon, createCustomer, customerTaxRates, listAppliedCoupons, listCustomers, setCustomerTaxRates } from '../../services/customers';
+import { customerOf } from '../../services/lookups';
+import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
-import { customerJson } from '../serializers';
-import { currencyField, parse } from '../validation';
-import { isTimeZone } from '../../domain/zoned-time';
+import { atomicPhase } from '../idempotency';
+import { listUrl, pageOf } from '../lists';
+import { ApplyCouponBody, CreateCustomerBody, ListAppliedCouponsQuery, ListCustomersQuery, SetCustomerTaxRatesBody } from '../schemas/customers';
+import { appliedCouponJson, customerJson, customerTaxRatesJson, listJson } from '../serializers';
+import { parse } from '../validation';
 
-export const CreateCustomer = z
-  .object({
-    name: z.string().trim().min(1).max(200),
-    email: z.email(),
-    currency: currencyField,
-    external_id: z.string().min(1).max(255).optional(),
-    timezone: z.string().refine(isTimeZone, 'must be an IANA time zone such as "America/New_York" or "UTC"').optional(),
-  })
-  .strict();
-
+/** Customers, and what applies to one customer's invoices: its tax rates and coupons. */
 export function customersRouter({ orm }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
 
   router.post('/', allow('admin', 'support'), async (req, res) => {
-    const body = parse(CreateCustomer, req.body);
-    const customer = Object.assign(new Customer(), {
-      id: newId('cus'),
-      name: body.name,
-      email: body.email,
-      currency: body.currency,
-      externalId: body.external_id ?? null,
-      timezone: body.timezone ?? 'UTC',
-    });
+    const body = parse(CreateCustomerBody, req.body);
     const created = await atomicPhase<ReturnType<typeof customerJson>>(req, 'customer_created', (record) =>
-      em().transactional(async (tx) => {
-        tx.persist(customer);
-        await tx.flush();
-        await record(tx, customerJson(customer));
-      }),
-    ).catch((error: unknown) => {
-      if (error instanceof UniqueConstraintViolationException) {
-        throw new BillingError('conflict_error', 'resource_already_exists', `A customer with external_id "${body.external_id}" already exists`, 'external_id');
-      }
-      throw error;
-    });
+      createCustomer(em(), { name: body.name, email: body.email, currency: body.currency, externalId: body.external_id, timezone: body.timezone }, (tx, customer) =>
+        record(tx, customerJson(customer)),
+      ),
+    );
     res.status(201).json(created);
   });
 
+  /** Newest first. */
+  router.get('/', async (req, res) => {
+    const query = parse(ListCustomersQuery, req.query);
+    res.json(listJson(listUrl(req), await listCustomers(em(), { email: query.email, externalId: query.external_id }, pageOf(query)), customerJson));
+  });
+
   router.get('/:id', async (req, res) => {
-    const customer = await em().findOne(Customer, { id: req.params.id });
-    if (!customer) throw new BillingError('not_found_error', 'resource_missing', `No such customer: '${req.params.id}'`, 'id');
-    res.json(customerJson(customer));
+    res.json(customerJson(await customerOf(em(), String(req.params.id))));
+  });
+
+  router.get('/:id/tax_rates', async (req, res) => {
+    const { customer, rates } = await customerTaxRates(em(), String(req.params.id));
+    res.json(customerTaxRatesJson(customer.id, rates));
+  });
+
+  /** Replaces the customer's tax rates (by code); they apply to invoices issued from now on. */
+  router.post('/:id/tax_rates', allow('admin', 'support'), async (req, res) => {
+    const body = parse(SetCustomerTaxRatesBody, req.body);
+    const { customer, rates } = await setCustomerTaxRates(em(), String(req.params.id), body.tax_rates);
+    res.json(customerTaxRatesJson(customer.id, rates));
+  });
+
+  router.post('/:id/applied_coupons', allow('admin', 'support'), async (req, res) => {
+    const body = parse(ApplyCouponBody, req.body);
+    const { applied, coupon } = await applyCoupon(em(), String(req.params.id), { couponCode: body.coupon_code, subscriptionId: body.subscription_id });
+    res.status(201).json(appliedCouponJson(applied, coupon));
+  });
+
+  router.get('/:id/applied_coupons', async (req, res) => {
+    const query = parse(ListAppliedCouponsQuery, req.query);
+    const page = await listAppliedCoupons(em(), String(req.params.id), pageOf(query));
+    res.json(listJson(listUrl(req), page, ({ applied, coupon }) => appliedCouponJson(applied, coupon)));
   });
 
   return router;

@@ -1,31 +1,26 @@
 import { Router } from 'express';
-import { ledgerBalances } from '../../db/ledger-store';
-import { ACCOUNTS } from '../../domain/ledger';
-import { formatAmount } from '../../domain/money';
 import { forkEm } from '../../db/orm';
+import { balances, listLedgerTransactions } from '../../services/ledger';
 import type { ApiDeps } from '../deps';
-
-/** Assets carry debit balances; liabilities and revenue carry credit balances. */
-const DEBIT_NORMAL = new Set(ACCOUNTS.filter((a) => a.type === 'asset').map((a) => a.code as string));
+import { listUrl, pageOf } from '../lists';
+import { ListLedgerTransactionsQuery } from '../schemas/ledger';
+import { ledgerBalanceJson, ledgerTransactionJson, listJson } from '../serializers';
+import { parse } from '../validation';
 
 export function ledgerRouter({ orm }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
 
-  router.get('/balances', async (_req, res) => {
-    const balances = await ledgerBalances(em());
-    res.json({
-      object: 'list',
-      data: balances.map((b) => ({
-        account: b.account,
-        currency: b.currency,
-        debits: formatAmount(b.debits, b.currency),
-        credits: formatAmount(b.credits, b.currency),
-        balance: formatAmount(DEBIT_NORMAL.has(b.account) ? b.debits.minus(b.credits) : b.credits.minus(b.debits), b.currency),
-        normal_balance: DEBIT_NORMAL.has(b.account) ? 'debit' : 'credit',
-      })),
-      has_more: false,
-    });
+  /** Every account's balance per currency: one row each, so the whole list on one page. */
+  router.get('/balances', async (req, res) => {
+    res.json(listJson(listUrl(req), { data: await balances(em()), hasMore: false }, ledgerBalanceJson));
+  });
+
+  /** Posted transactions with their entries, newest first. */
+  router.get('/transactions', async (req, res) => {
+    const query = parse(ListLedgerTransactionsQuery, req.query);
+    const page = await listLedgerTransactions(em(), { invoiceId: query.invoice_id, customerId: query.customer_id }, pageOf(query));
+    res.json(listJson(listUrl(req), page, ({ transaction, entries }) => ledgerTransactionJson(transaction, entries)));
   });
 
   return router;

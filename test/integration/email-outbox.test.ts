@@ -184,6 +184,7 @@ describe('e-mail outbox', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({
       object: 'list',
+      url: '/v1/emails',
       data: [
         {
           id: queued.id,

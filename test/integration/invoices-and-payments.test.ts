@@ -67,6 +67,7 @@ describe('invoices and payments', () => {
       expect(res.body.data.map((i: any) => i.id)).toEqual([...bob.invoices].reverse().map((i) => i.id));
       expect((await stack.readonly.get(`/v1/invoices?customer_id=${alice.customerId}&subscription_id=${bob.subscriptionId}`)).body).toEqual({
         object: 'list',
+        url: '/v1/invoices',
         data: [],
         has_more: false,
       });

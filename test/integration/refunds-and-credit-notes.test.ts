@@ -228,7 +228,12 @@ describe('refunds, credit notes and write-offs', () => {
       expect(paid.body.invoice).toMatchObject({ status: 'paid', amount_paid: '7.00', amount_due: '0.00', amount_credited: '3.00' });
 
       const listed = await stack.readonly.get(`/v1/invoices/${invoice.id}/credit_notes`);
-      expect(listed.body).toEqual({ object: 'list', data: [expect.objectContaining({ id: res.body.id, number: res.body.number, kind: 'reduce_due' })], has_more: false });
+      expect(listed.body).toEqual({
+        object: 'list',
+        url: `/v1/invoices/${invoice.id}/credit_notes`,
+        data: [expect.objectContaining({ id: res.body.id, number: res.body.number, kind: 'reduce_due' })],
+        has_more: false,
+      });
 
       const after = await balances(stack.admin);
       expect({

@@ -158,7 +158,7 @@ describe('usage-based billing', () => {
       const customerId = await customer();
       const coupon = await stack.admin.post('/v1/coupons', { code: `ten-off-${n}`, name: '10% off', percent_off: '10', duration: 'once' });
       expect(coupon.status).toBe(201);
-      expect((await stack.admin.post('/v1/applied_coupons', { coupon_code: `ten-off-${n}`, customer_id: customerId })).status).toBe(201);
+      expect((await stack.admin.post(`/v1/customers/${customerId}/applied_coupons`, { coupon_code: `ten-off-${n}` })).status).toBe(201);
       expect((await stack.admin.post('/v1/tax_rates', { code: `vat-${n}`, name: 'VAT 20%', percentage: '20' })).status).toBe(201);
       expect((await stack.admin.post(`/v1/customers/${customerId}/tax_rates`, { tax_rates: [`vat-${n}`] })).status).toBe(200);
       const sub = await subscription(planCode, { customerId });
@@ -248,7 +248,7 @@ describe('usage-based billing', () => {
       const customerId = await customer();
       expect((await stack.admin.post('/v1/coupons', { code: `five-${n}`, name: '$5 off', amount_off: '5.00', currency: 'USD', duration: 'repeating', duration_periods: 3 })).status).toBe(201);
       const sub = await subscription(planCode, { customerId });
-      const applied = await stack.admin.post('/v1/applied_coupons', { coupon_code: `five-${n}`, customer_id: customerId, subscription_id: sub.id });
+      const applied = await stack.admin.post(`/v1/customers/${customerId}/applied_coupons`, { coupon_code: `five-${n}`, subscription_id: sub.id });
       expect(applied.body).toMatchObject({ periods_remaining: 3, status: 'active' });
       const totals = [];
       for (let i = 0; i < 4; i++) totals.push((await invoiceAt(sub.id, i)).total);

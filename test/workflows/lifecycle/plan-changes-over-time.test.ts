@@ -541,7 +541,7 @@ describe('plan changes over time', () => {
     // Given a customer with a 50% coupon forever, on Starter from 1 March 2029 (31 days)
     expect((await s.post('/v1/coupons', { code: 'half-off', name: 'Half off', percent_off: '50', duration: 'forever' })).status).toBe(201);
     const customer = await s.customer();
-    expect((await s.post('/v1/applied_coupons', { coupon_code: 'half-off', customer_id: customer })).status).toBe(201);
+    expect((await s.post(`/v1/customers/${customer}/applied_coupons`, { coupon_code: 'half-off' })).status).toBe(201);
     const id = await s.subscribe({ customer_id: customer, plan_code: 'starter', start_at: '2029-03-01T00:00:00Z' });
     // When it is upgraded to Growth on 11 March (10 of 31 days served)
     await s.at('2029-03-02T00:00:00Z');

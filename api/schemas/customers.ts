@@ -1,0 +1,25 @@
+import { z } from 'zod';
+import { currencyField, idField, nameField, timeZoneField } from './fields';
+import { listQuery, PageQuery } from './pagination';
+
+export const CreateCustomerBody = z
+  .object({
+    name: nameField,
+    email: z.email(),
+    currency: currencyField,
+    external_id: z.string().min(1).max(255).optional(),
+    timezone: timeZoneField.optional().describe('IANA time zone whose clock billing periods follow (default UTC)'),
+  })
+  .strict();
+
+export const ListCustomersQuery = listQuery({ email: z.string().min(1).optional(), external_id: z.string().min(1).optional() });
+
+/** Replaces the customer's tax rates (by code); they apply to invoices issued from now on. */
+export const SetCustomerTaxRatesBody = z.object({ tax_rates: z.array(z.string().min(1)).max(10) }).strict();
+
+/** Without `subscription_id` the coupon applies to all the customer's subscriptions. */
+export const ApplyCouponBody = z.object({ coupon_code: z.string().min(1), subscription_id: idField.optional() }).strict();
+
+export const ListAppliedCouponsQuery = PageQuery;
+
+export const AttachPaymentMethodBody = z.object({ payment_method: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'must be a Stripe payment method id such as "pm_card_visa"') }).strict();

@@ -1,0 +1,12 @@
+/** Every request body and query the API validates, by resource. */
+export * from './coupons';
+export * from './customers';
+export * from './emails';
+export * from './fields';
+export * from './invoices';
+export * from './ledger';
+export * from './metrics';
+export * from './pagination';
+export * from './plans';
+export * from './subscriptions';
+export * from './tax-rates';

@@ -1,0 +1,111 @@
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { AppliedCoupon, Coupon, CustomerTaxRate, TaxRate } from '../db/entities/adjustments';
+import { Customer } from '../db/entities/customer';
+import { Subscription } from '../db/entities/subscription';
+import { newId } from '../db/ids';
+import { findPage, type Page, type PageRequest } from '../db/pagination';
+import { BillingError } from '../domain/errors';
+import { assertCompatibleRates } from '../domain/tax';
+import { couponOf, customerOf } from './lookups';
+
+export interface NewCustomer {
+  name: string;
+  email: string;
+  currency: string;
+  externalId?: string;
+  timezone?: string;
+}
+
+/** Stores a customer; `stored` runs inside its transaction (the request's record of it). */
+export async function createCustomer(em: EntityManager, input: NewCustomer, stored: (tx: EntityManager, customer: Customer) => Promise<void>): Promise<void> {
+  const customer = Object.assign(new Customer(), {
+    id: newId('cus'),
+    name: input.name,
+    email: input.email,
+    currency: input.currency,
+    externalId: input.externalId ?? null,
+    timezone: input.timezone ?? 'UTC',
+  });
+  try {
+    await em.transactional(async (tx) => {
+      tx.persist(customer);
+      await tx.flush();
+      await stored(tx, customer);
+    });
+  } catch (error) {
+    if (error instanceof UniqueConstraintViolationException) {
+      throw new BillingError('conflict_error', 'resource_already_exists', `A customer with external_id "${input.externalId}" already exists`, 'external_id');
+    }
+    throw error;
+  }
+}
+
+/** Newest first. */
+export function listCustomers(em: EntityManager, filter: { email?: string; externalId?: string }, page: PageRequest): Promise<Page<Customer>> {
+  const where = { ...(filter.email ? { email: filter.email } : {}), ...(filter.externalId ? { externalId: filter.externalId } : {}) };
+  return findPage(em, Customer, where, { keys: ['createdAt', 'id'], direction: 'desc', noun: 'customer' }, page);
+}
+
+/** Replaces the customer's tax rates (by code, in the order given); they apply to invoices issued from now on. */
+export async function setCustomerTaxRates(em: EntityManager, customerId: string, codes: string[]): Promise<{ customer: Customer; rates: TaxRate[] }> {
+  const customer = await customerOf(em, customerId);
+  const rates = await em.find(TaxRate, { code: codes });
+  const ordered = codes.map((code, i) => {
+    const rate = rates.find((r) => r.code === code);
+    if (!rate) throw new BillingError('invalid_request_error', 'resource_missing', `No such tax rate: '${code}'`, `tax_rates.${i}`);
+    return rate;
+  });
+  if (new Set(codes).size !== codes.length) throw new BillingError('invalid_request_error', 'parameter_invalid', 'Invalid tax_rates: lists a tax rate twice', 'tax_rates');
+  assertCompatibleRates(ordered, 'tax_rates');
+  await em.transactional(async (tx) => {
+    await tx.nativeDelete(CustomerTaxRate, { customerId: customer.id });
+    ordered.forEach((rate, position) => tx.persist(Object.assign(new CustomerTaxRate(), { customerId: customer.id, taxRateId: rate.id, position })));
+  });
+  return { customer, rates: ordered };
+}
+
+/** The customer's tax rates, in the order they apply. */
+export async function customerTaxRates(em: EntityManager, customerId: string): Promise<{ customer: Customer; rates: TaxRate[] }> {
+  const customer = await customerOf(em, customerId);
+  const links = await em.find(CustomerTaxRate, { customerId }, { orderBy: { position: 'asc' } });
+  const rates = new Map((links.length ? await em.find(TaxRate, { id: links.map((l) => l.taxRateId) }) : []).map((r) => [r.id, r]));
+  return { customer, rates: links.map((l) => rates.get(l.taxRateId)!) };
+}
+
+/** Applies a coupon to all the customer's subscriptions, or to one of them. */
+export async function applyCoupon(em: EntityManager, customerId: string, input: { couponCode: string; subscriptionId?: string }) {
+  const customer = await customerOf(em, customerId);
+  const coupon = await couponOf(em, input.couponCode, 'coupon_code');
+  if (input.subscriptionId) {
+    const subscription = await em.findOne(Subscription, { id: input.subscriptionId });
+    if (!subscription || subscription.customerId !== customer.id) {
+      throw new BillingError('invalid_request_error', 'resource_missing', `No such subscription of customer ${customer.id}: '${input.subscriptionId}'`, 'subscription_id');
+    }
+  }
+  if (coupon.currency && coupon.currency !== customer.currency) {
+    throw new BillingError('invalid_request_error', 'currency_mismatch', `Coupon ${coupon.code} takes ${coupon.currency} off, but customer ${customer.id} pays in ${customer.currency}`, 'coupon_code');
+  }
+  const applied = Object.assign(new AppliedCoupon(), {
+    id: newId('ac'),
+    couponId: coupon.id,
+    customerId: customer.id,
+    subscriptionId: input.subscriptionId ?? null,
+    periodsRemaining: coupon.duration === 'forever' ? null : coupon.duration === 'once' ? 1 : coupon.durationPeriods,
+    status: 'active' as const,
+  });
+  await em.persistAndFlush(applied);
+  return { applied, coupon };
+}
+
+/** The coupons applied to a customer, newest first, each with its coupon. */
+export async function listAppliedCoupons(em: EntityManager, customerId: string, page: PageRequest) {
+  await customerOf(em, customerId);
+  const applied = await findPage(em, AppliedCoupon, { customerId }, { keys: ['createdAt', 'id'], direction: 'desc', noun: 'applied coupon' }, page);
+  const coupons = await couponsById(em, applied.data.map((a) => a.couponId));
+  return { ...applied, data: applied.data.map((a) => ({ applied: a, coupon: coupons.get(a.couponId)! })) };
+}
+
+async function couponsById(em: EntityManager, ids: string[]) {
+  return new Map((ids.length ? await em.find(Coupon, { id: ids }) : []).map((c) => [c.id, c]));
+}
