@@ -10,6 +10,7 @@ import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { freePort } from '../scripts/wait-for-port';
 import { createBillingWorker } from '../workers/billing-worker';
 import { parseApiKeySpec } from '../config/env';
+import { perennialClient } from '../client';
 
 /**
  * How fast a migrated customer's history is billed: subscriptions backdated by DAYS days on a daily
@@ -37,18 +38,19 @@ async function main(): Promise<void> {
   const app = createApp({ orm, temporal: new Client({ connection }), taskQueue: 'bench', apiKeys: parseApiKeySpec(`admin:${KEY}`) });
   const server = app.listen(0);
   const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  const post = async (path: string, body: unknown) => {
-    const response = await fetch(`${base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    if (response.status !== 201) throw new Error(`${path}: ${response.status} ${await response.text()}`);
-    return (await response.json()) as { id: string };
+  const api = perennialClient(base, KEY);
+  /** The created resource, or the API's error as an exception. */
+  const created = <T>({ data, error, response }: { data?: T; error?: unknown; response: Response }): T => {
+    if (response.status !== 201 || !data) throw new Error(`${response.url}: ${response.status} ${JSON.stringify(error)}`);
+    return data;
   };
   try {
-    await post('/v1/plans', { code: 'daily', name: 'Daily', currency: 'USD', interval: 'day', amount: '1.00' });
+    created(await api.POST('/v1/plans', { body: { code: 'daily', name: 'Daily', currency: 'USD', interval: 'day', amount: '1.00' } }));
     const startAt = new Date(Date.now() - DAYS * 86_400_000 - 60_000).toISOString();
     const started = Date.now();
     for (let i = 0; i < SUBSCRIPTIONS; i++) {
-      const customer = await post('/v1/customers', { name: `Customer ${i}`, email: `c${i}@bench.test`, currency: 'USD' });
-      await post('/v1/subscriptions', { customer_id: customer.id, plan_code: 'daily', start_at: startAt });
+      const customer = created(await api.POST('/v1/customers', { body: { name: `Customer ${i}`, email: `c${i}@bench.test`, currency: 'USD' } }));
+      created(await api.POST('/v1/subscriptions', { body: { customer_id: customer.id, plan_code: 'daily', start_at: startAt } }));
     }
     const expected = SUBSCRIPTIONS * (DAYS + 1);
     let issued = 0;

@@ -135,15 +135,15 @@ export class Workload {
     };
   }
 
-  private async created(what: string, answer: { status: number; body: any }): Promise<any> {
-    if (answer.status !== 201 && answer.status !== 200) throw new Error(`${what}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
-    return answer.body;
+  private async created<T>(what: string, answer: { data?: T; error?: unknown; response: Response }): Promise<T> {
+    if ((answer.response.status !== 201 && answer.response.status !== 200) || !answer.data) throw new Error(`${what}: HTTP ${answer.response.status} ${JSON.stringify(answer.error)}`);
+    return answer.data;
   }
 
   /** A card as the customer's browser creates it with Stripe.js, attached through the API. */
   private async attachCard(customerId: string, number: string, key: string): Promise<string> {
     const card = await this.stripe.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
-    await this.created(`attach a card to ${customerId}`, await this.api.post(`/v1/customers/${customerId}/payment_methods`, { payment_method: card.id }, key));
+    await this.created(`attach a card to ${customerId}`, await this.api.client.POST('/v1/customers/{id}/payment_methods', { params: { path: { id: customerId }, header: idempotent(key) }, body: { payment_method: card.id } }));
     return card.id;
   }
 
@@ -151,12 +151,15 @@ export class Workload {
   async setUp(): Promise<void> {
     for (const [currency, amount] of [['USD', '12.00'], ['EUR', '7.50']] as const) {
       const code = this.planIds[currency];
-      await this.created(`plan ${code}`, await this.api.post('/v1/plans', { code, name: `Daily ${currency}`, currency, interval: 'day', amount }, `chaos-plan-${code}`));
+      await this.created(`plan ${code}`, await this.api.client.POST('/v1/plans', { params: { header: idempotent(`chaos-plan-${code}`) }, body: { code, name: `Daily ${currency}`, currency, interval: 'day', amount } }));
     }
     await inParallel(this.plan.customers, 4, async (c) => {
       const body = await this.created(
         `customer ${c.index}`,
-        await this.api.post('/v1/customers', { name: `Chaos customer ${c.index}`, email: `c${c.index}@chaos.test`, currency: c.currency }, `chaos-customer-${c.index}`),
+        await this.api.client.POST('/v1/customers', {
+          params: { header: idempotent(`chaos-customer-${c.index}`) },
+          body: { name: `Chaos customer ${c.index}`, email: `c${c.index}@chaos.test`, currency: c.currency },
+        }),
       );
       this.customerIds[c.index] = body.id;
       this.kindOf.set(body.id, c.kind);
@@ -174,11 +177,10 @@ export class Workload {
       const startAt = new Date(Math.floor((now - (s.periods - 1) * DAY - 3_600_000 - this.rng.int(0, 600) * 1000) / 1000) * 1000);
       await this.created(
         `subscription ${s.index}`,
-        await this.api.post(
-          '/v1/subscriptions',
-          { customer_id: this.customerIds[customer.index], plan_code: this.planIds[customer.currency], start_at: startAt.toISOString() },
-          `chaos-subscription-${s.index}`,
-        ),
+        await this.api.client.POST('/v1/subscriptions', {
+          params: { header: idempotent(`chaos-subscription-${s.index}`) },
+          body: { customer_id: this.customerIds[customer.index], plan_code: this.planIds[customer.currency], start_at: startAt.toISOString() },
+        }),
       );
       this.subscriptionsCreated += 1;
     });
@@ -332,19 +334,24 @@ export class Workload {
     // A killed worker leaves its attempt pending until the activity times out (two minutes).
     const deadline = Date.now() + 5 * 60_000;
     for (let round = 0; ; round++) {
-      const invoice = await this.api.get(`/v1/invoices/${invoiceId}`);
-      if (invoice.status !== 200) throw new Error(`invoice ${invoiceId}: HTTP ${invoice.status}`);
-      if (invoice.body.status !== 'open') return false;
-      const answer = await this.api.post(`/v1/invoices/${invoiceId}/payments`, { amount: invoice.body.amount_due, reference: 'bank transfer' }, `chaos-manual-${invoiceId}-${round}`);
-      if (answer.status === 201) return true;
-      const code = answer.body?.error?.code;
+      const invoice = await this.api.client.GET('/v1/invoices/{id}', { params: { path: { id: invoiceId } } });
+      if (!invoice.data) throw new Error(`invoice ${invoiceId}: HTTP ${invoice.response.status}`);
+      if (invoice.data.status !== 'open') return false;
+      const answer = await this.api.client.POST('/v1/invoices/{id}/payments', {
+        params: { path: { id: invoiceId }, header: idempotent(`chaos-manual-${invoiceId}-${round}`) },
+        body: { amount: invoice.data.amount_due, reference: 'bank transfer' },
+      });
+      if (answer.response.status === 201) return true;
+      const code = answer.error?.error.code;
       if (code === 'invoice_not_open') return false;
-      if (code !== 'payment_in_progress' || Date.now() > deadline) throw new Error(`manual payment of ${invoiceId}: HTTP ${answer.status} ${JSON.stringify(answer.body)}`);
+      if (code !== 'payment_in_progress' || Date.now() > deadline) throw new Error(`manual payment of ${invoiceId}: HTTP ${answer.response.status} ${JSON.stringify(answer.error)}`);
       this.stats.manualPaymentsDeferred += 1;
       await sleep(1_000);
     }
   }
 }
+
+const idempotent = (key: string) => ({ 'Idempotency-Key': key });
 
 async function inParallel<T>(items: readonly T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

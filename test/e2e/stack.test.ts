@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiClient, type ApiClient } from '../support/http';
+import { typedClient } from '../support/http';
+import type { PerennialClient } from '../../client';
 import { errorLines, eventually, freeStackPorts, portIsOpen, runNpmStartToExit, startNpmStart, stopNpmStart, type RunningStack, type StackPorts } from '../support/npm-start';
 
 /**
@@ -36,34 +37,34 @@ describe('npm start: the whole stack on embedded defaults', () => {
       return response?.status === 200 ? 200 : undefined;
     });
     expect(uiStatus).toBe(200);
-    expect((await apiClient(base, null).get('/v1/invoices')).status).toBe(401);
+    expect((await typedClient(base, null).GET('/v1/invoices')).response.status).toBe(401);
 
-    let api: ApiClient = apiClient(base, stack.adminKey);
-    const customer = await api.post('/v1/customers', { name: 'Backdated Ltd', email: 'ap@backdated.test', currency: 'EUR' });
-    expect(customer.status).toBe(201);
-    expect((await api.post('/v1/plans', { code: 'daily-eur', name: 'Daily', currency: 'EUR', interval: 'day', amount: '2.50' })).status).toBe(201);
+    let api: PerennialClient = typedClient(base, stack.adminKey);
+    const customer = await api.POST('/v1/customers', { body: { name: 'Backdated Ltd', email: 'ap@backdated.test', currency: 'EUR' } });
+    expect(customer.response.status).toBe(201);
+    expect((await api.POST('/v1/plans', { body: { code: 'daily-eur', name: 'Daily', currency: 'EUR', interval: 'day', amount: '2.50' } })).response.status).toBe(201);
 
     // Started three days and one hour ago: three whole days have elapsed and a fourth is running.
     const startAt = new Date(Math.floor((Date.now() - 3 * DAY - 3_600_000) / 1000) * 1000);
-    const subscription = await api.post('/v1/subscriptions', { customer_id: customer.body.id, plan_code: 'daily-eur', start_at: startAt.toISOString() });
-    expect(subscription.status).toBe(201);
-    const id = subscription.body.id as string;
+    const subscription = await api.POST('/v1/subscriptions', { body: { customer_id: customer.data!.id, plan_code: 'daily-eur', start_at: startAt.toISOString() } });
+    expect(subscription.response.status).toBe(201);
+    const id = subscription.data!.id;
 
     const invoices = await eventually('four invoices', async () => {
-      const list = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
-      return list.body.data.length === 4 ? [...list.body.data].reverse() : undefined;
+      const list = await api.GET('/v1/invoices', { params: { query: { subscription_id: id, limit: 100 } } });
+      return list.data!.data.length === 4 ? [...list.data!.data].reverse() : undefined;
     });
-    const starts = invoices.map((i: any) => Date.parse(i.period_start));
+    const starts = invoices.map((i) => Date.parse(i.period_start!));
     expect(starts).toEqual([0, 1, 2, 3].map((n) => startAt.getTime() + n * DAY));
-    expect(invoices.every((i: any, n: number) => Date.parse(i.period_end) === starts[n] + DAY)).toBe(true);
-    expect(invoices.map((i: any) => i.total)).toEqual(['2.50', '2.50', '2.50', '2.50']);
-    const numbers = invoices.map((i: any) => Number(i.number.replace('INV-', '')));
+    expect(invoices.every((i, n) => Date.parse(i.period_end!) === starts[n] + DAY)).toBe(true);
+    expect(invoices.map((i) => i.total)).toEqual(['2.50', '2.50', '2.50', '2.50']);
+    const numbers = invoices.map((i) => Number(i.number.replace('INV-', '')));
     expect(numbers).toEqual([numbers[0], numbers[0] + 1, numbers[0] + 2, numbers[0] + 3]);
 
-    const payment = await api.post(`/v1/invoices/${invoices[0].id}/payments`, { amount: '2.50', reference: 'wire 42' });
-    expect(payment.status).toBe(201);
-    expect(payment.body.invoice.status).toBe('paid');
-    expect((await api.post(`/v1/invoices/${invoices[0].id}/payments`, { amount: '2.50' })).status).toBe(409);
+    const payment = await api.POST('/v1/invoices/{id}/payments', { params: { path: { id: invoices[0].id } }, body: { amount: '2.50', reference: 'wire 42' } });
+    expect(payment.response.status).toBe(201);
+    expect(payment.data!.invoice.status).toBe('paid');
+    expect((await api.POST('/v1/invoices/{id}/payments', { params: { path: { id: invoices[0].id } }, body: { amount: '2.50' } })).response.status).toBe(409);
 
     // Ctrl-C in a terminal signals the whole foreground process group: every process stops.
     const stopped = await stopNpmStart(stack);
@@ -75,19 +76,19 @@ describe('npm start: the whole stack on embedded defaults', () => {
     const firstKey = stack.adminKey;
     stack = await startNpmStart({ dataDir, ports });
     expect(stack.adminKey).toBe(firstKey);
-    api = apiClient(base, stack.adminKey);
-    expect((await api.get(`/v1/customers/${customer.body.id}`)).body.name).toBe('Backdated Ltd');
-    const kept = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
-    expect(kept.body.data.length).toBeGreaterThanOrEqual(4);
-    expect(kept.body.data.find((i: any) => i.id === invoices[0].id).status).toBe('paid');
-    const live = await api.get(`/v1/subscriptions/${id}`);
-    expect(live.body).toMatchObject({ status: 'active', state_source: 'workflow' });
+    api = typedClient(base, stack.adminKey);
+    expect((await api.GET('/v1/customers/{id}', { params: { path: { id: customer.data!.id } } })).data!.name).toBe('Backdated Ltd');
+    const kept = await api.GET('/v1/invoices', { params: { query: { subscription_id: id, limit: 100 } } });
+    expect(kept.data!.data.length).toBeGreaterThanOrEqual(4);
+    expect(kept.data!.data.find((i) => i.id === invoices[0].id)!.status).toBe('paid');
+    const live = await api.GET('/v1/subscriptions/{id}', { params: { path: { id } } });
+    expect(live.data).toMatchObject({ status: 'active', state_source: 'workflow' });
 
-    const canceled = await api.post(`/v1/subscriptions/${id}/cancel`, { at: 'now' });
-    expect(canceled.status).toBe(200);
-    expect(canceled.body.status).toBe('canceled');
-    const balances = await api.get('/v1/ledger/balances');
-    const cash = balances.body.data.find((b: any) => b.account === 'cash');
+    const canceled = await api.POST('/v1/subscriptions/{id}/cancel', { params: { path: { id } }, body: { at: 'now' } });
+    expect(canceled.response.status).toBe(200);
+    expect(canceled.data!.status).toBe('canceled');
+    const balances = await api.GET('/v1/ledger/balances');
+    const cash = balances.data!.data.find((b) => b.account === 'cash');
     expect(cash).toMatchObject({ currency: 'EUR', balance: '2.50' });
     // Two cold starts (each bundles the workflows) take about 40 s on an idle machine and over two
     // minutes on a loaded one: a limit on a hang, not on speed.

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type Stripe from 'stripe';
 import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { apiClient, type ApiClient } from '../support/http';
+import type { PerennialClient, Schemas } from '../../client';
+import { typedClient } from '../support/http';
 import { errorLines, eventually, freeStackPorts, leftoverProcesses, portIsOpen, startNpmStart, stopNpmStart, type RunningStack, type StackPorts } from '../support/npm-start';
 import { startSmtpServer, type TestSmtpServer } from '../support/smtp';
 import { registerEmulatorWebhook, stripeClient } from '../support/stripe';
@@ -65,11 +66,11 @@ describe('npm start with Stripe: card collection end to end', () => {
   let witness: Awaited<ReturnType<typeof startWitness>> | undefined;
   let ports: StackPorts;
   let stack: RunningStack | undefined;
-  let api: ApiClient;
+  let api: PerennialClient;
   let stripe: Stripe;
 
   /** The renewal scenario's results, which the refund scenario builds on. */
-  let renewal: { stripeCustomer: string; invoices: any[] } | undefined;
+  let renewal: { stripeCustomer: string; invoices: Array<Schemas['Invoice']> } | undefined;
 
   beforeAll(async () => {
     workDir = await mkdtemp(join(tmpdir(), 'perennial-e2e-stripe-'));
@@ -91,7 +92,7 @@ describe('npm start with Stripe: card collection end to end', () => {
         EMAIL_FROM: 'billing@perennial.test',
       },
     });
-    api = apiClient(stack.apiBase, stack.adminKey);
+    api = typedClient(stack.apiBase, stack.adminKey);
     stripe = stripeClient(emulator.apiBase, { apiKey: SECRET_KEY });
     // A cold start bundles the workflows: well under a minute on an idle machine, more on a loaded one.
   }, 240_000);
@@ -110,9 +111,9 @@ describe('npm start with Stripe: card collection end to end', () => {
   /** A card as the customer's browser creates it with Stripe.js, and attaches it through the API. */
   async function attachCard(customerId: string, number: string): Promise<{ paymentMethod: string; stripeCustomer: string }> {
     const card = await stripe.paymentMethods.create({ type: 'card', card: { number, exp_month: 12, exp_year: 2034, cvc: '123' } });
-    const attached = await api.post(`/v1/customers/${customerId}/payment_methods`, { payment_method: card.id });
-    expect(attached.status).toBe(201);
-    expect(attached.body.default_payment_method).toBe(card.id);
+    const attached = await api.POST('/v1/customers/{id}/payment_methods', { params: { path: { id: customerId } }, body: { payment_method: card.id } });
+    expect(attached.response.status).toBe(201);
+    expect(attached.data!.default_payment_method).toBe(card.id);
     const stripeCustomer = (await stripe.paymentMethods.retrieve(card.id)).customer;
     if (typeof stripeCustomer !== 'string') throw new Error(`payment method ${card.id} was not attached to a Stripe customer`);
     return { paymentMethod: card.id, stripeCustomer };
@@ -145,9 +146,9 @@ describe('npm start with Stripe: card collection end to end', () => {
   const mailTo = (address: string, subject: RegExp) => smtp!.received.filter((m) => m.rcptTo.includes(address) && subject.test(m.headers.subject ?? ''));
 
   async function balance(account: string, currency: string): Promise<{ debits: string; credits: string; balance: string } | undefined> {
-    const balances = await api.get('/v1/ledger/balances');
-    expect(balances.status).toBe(200);
-    return balances.body.data.find((b: any) => b.account === account && b.currency === currency);
+    const balances = await api.GET('/v1/ledger/balances');
+    expect(balances.response.status).toBe(200);
+    return balances.data!.data.find((b) => b.account === account && b.currency === currency);
   }
 
   it('takes Stripe webhooks: without a signature a 400, not the 404 of an API that was not given Stripe', async () => {
@@ -165,33 +166,33 @@ describe('npm start with Stripe: card collection end to end', () => {
 
   it('charges the card at the start and again on renewal, once per invoice, and records each webhook once', async () => {
     const email = 'ap@renewal.test';
-    const customer = await api.post('/v1/customers', { name: 'Renewal Inc', email, currency: 'USD' });
-    expect(customer.status).toBe(201);
-    const { stripeCustomer } = await attachCard(customer.body.id, '4242424242424242');
-    expect((await api.post('/v1/plans', { code: 'daily-usd', name: 'Daily', currency: 'USD', interval: 'day', amount: '12.00' })).status).toBe(201);
+    const customer = await api.POST('/v1/customers', { body: { name: 'Renewal Inc', email, currency: 'USD' } });
+    expect(customer.response.status).toBe(201);
+    const { stripeCustomer } = await attachCard(customer.data!.id, '4242424242424242');
+    expect((await api.POST('/v1/plans', { body: { code: 'daily-usd', name: 'Daily', currency: 'USD', interval: 'day', amount: '12.00' } })).response.status).toBe(201);
 
     // A day is the shortest interval: started a day ago less 15 s, the first period is billed at once
     // and the second 15 s from now, by the workflow's own timer.
     const startAt = new Date(Math.floor((Date.now() - DAY + 15_000) / 1000) * 1000);
-    const subscription = await api.post('/v1/subscriptions', { customer_id: customer.body.id, plan_code: 'daily-usd', start_at: startAt.toISOString() });
-    expect(subscription.status).toBe(201);
-    const id = subscription.body.id as string;
+    const subscription = await api.POST('/v1/subscriptions', { body: { customer_id: customer.data!.id, plan_code: 'daily-usd', start_at: startAt.toISOString() } });
+    expect(subscription.response.status).toBe(201);
+    const id = subscription.data!.id;
 
     const invoices = await eventually(
       'the first and the renewal invoice, both paid',
       async () => {
-        const list = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
-        const data = [...list.body.data].reverse();
-        return data.length === 2 && data.every((i: any) => i.status === 'paid') ? data : undefined;
+        const list = await api.GET('/v1/invoices', { params: { query: { subscription_id: id, limit: 100 } } });
+        const data = [...list.data!.data].reverse();
+        return data.length === 2 && data.every((i) => i.status === 'paid') ? data : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
-    expect(invoices.map((i: any) => Date.parse(i.period_start))).toEqual([startAt.getTime(), startAt.getTime() + DAY]);
+    expect(invoices.map((i) => Date.parse(i.period_start!))).toEqual([startAt.getTime(), startAt.getTime() + DAY]);
     for (const invoice of invoices) expect(invoice).toMatchObject({ total: '12.00', amount_paid: '12.00', amount_due: '0.00', amount_refunded: '0.00' });
 
     // Stripe took the money once per invoice, and nothing else.
     const charges = await chargesByInvoice(stripeCustomer);
-    expect([...charges.keys()].sort()).toEqual(invoices.map((i: any) => i.id).sort());
+    expect([...charges.keys()].sort()).toEqual(invoices.map((i) => i.id).sort());
     for (const invoice of invoices) {
       expect(charges.get(invoice.id)!.map((c) => ({ status: c.status, amount: c.amount, currency: c.currency }))).toEqual([{ status: 'succeeded', amount: 1200, currency: 'usd' }]);
     }
@@ -207,15 +208,15 @@ describe('npm start with Stripe: card collection end to end', () => {
       const again = await redeliver(delivery);
       expect(again.status).toBe(200);
       expect(again.body).toEqual({ received: true, duplicate: true, outcome: 'already_recorded' });
-      const after = await api.get(`/v1/invoices/${invoice.id}`);
-      expect(after.body).toMatchObject({ status: 'paid', amount_paid: '12.00', amount_due: '0.00' });
+      const after = await api.GET('/v1/invoices/{id}', { params: { path: { id: invoice.id } } });
+      expect(after.data).toMatchObject({ status: 'paid', amount_paid: '12.00', amount_due: '0.00' });
     }
     // Two payments in Stripe's clearing account, each posted once whoever recorded it first.
     expect(await balance('stripe_clearing', 'USD')).toMatchObject({ debits: '24.00', credits: '0.00', balance: '24.00' });
     expect(await balance('accounts_receivable', 'USD')).toMatchObject({ balance: '0.00' });
 
-    const live = await api.get(`/v1/subscriptions/${id}`);
-    expect(live.body).toMatchObject({ status: 'active', state_source: 'workflow' });
+    const live = await api.GET('/v1/subscriptions/{id}', { params: { path: { id } } });
+    expect(live.data).toMatchObject({ status: 'active', state_source: 'workflow' });
     // The worker was given SMTP: a receipt for each payment went out.
     for (const invoice of invoices) {
       await eventually(`the receipt for ${invoice.number}`, async () => (mailTo(email, new RegExp(`Receipt for invoice ${invoice.number}\\b`)).length > 0 ? true : undefined));
@@ -226,16 +227,20 @@ describe('npm start with Stripe: card collection end to end', () => {
   it('refunds part of the renewal through Stripe', async () => {
     if (!renewal) throw new Error('the renewal scenario did not complete');
     const invoice = renewal.invoices[1];
-    const refunded = await api.post(`/v1/invoices/${invoice.id}/refunds`, { amount: '5.00', reason: 'goodwill' }, { 'Idempotency-Key': `refund-${invoice.id}` });
-    expect(refunded.status).toBe(201);
-    expect(refunded.body).toMatchObject({ amount: '5.00', currency: 'USD', invoice: { id: invoice.id, amount_refunded: '5.00' } });
-    expect(refunded.body.refunds).toHaveLength(1);
-    const [refund] = refunded.body.refunds;
+    const refundRequest = {
+      params: { path: { id: invoice.id }, header: { 'Idempotency-Key': `refund-${invoice.id}` } },
+      body: { amount: '5.00', reason: 'goodwill' },
+    };
+    const refunded = await api.POST('/v1/invoices/{id}/refunds', refundRequest);
+    expect(refunded.response.status).toBe(201);
+    expect(refunded.data).toMatchObject({ amount: '5.00', currency: 'USD', invoice: { id: invoice.id, amount_refunded: '5.00' } });
+    expect(refunded.data!.refunds).toHaveLength(1);
+    const [refund] = refunded.data!.refunds;
     expect(refund).toMatchObject({ method: 'card', amount: '5.00' });
 
     // The emulator holds the refund, on the renewal's one charge.
     const [charge] = (await chargesByInvoice(renewal.stripeCustomer)).get(invoice.id)!;
-    const inStripe = await stripe.refunds.retrieve(refund.stripe_refund_id);
+    const inStripe = await stripe.refunds.retrieve(refund.stripe_refund_id!);
     expect(inStripe).toMatchObject({ amount: 500, currency: 'usd', charge: charge.id, status: 'succeeded' });
     expect((await stripe.charges.retrieve(charge.id)).amount_refunded).toBe(500);
     // The first invoice's charge is untouched.
@@ -243,55 +248,55 @@ describe('npm start with Stripe: card collection end to end', () => {
     expect(first.amount_refunded).toBe(0);
 
     // The same request again is the same refund, not a second one.
-    const retried = await api.post(`/v1/invoices/${invoice.id}/refunds`, { amount: '5.00', reason: 'goodwill' }, { 'Idempotency-Key': `refund-${invoice.id}` });
-    expect(retried.status).toBe(201);
-    expect(retried.body.refunds.map((r: any) => r.stripe_refund_id)).toEqual([refund.stripe_refund_id]);
+    const retried = await api.POST('/v1/invoices/{id}/refunds', refundRequest);
+    expect(retried.response.status).toBe(201);
+    expect(retried.data!.refunds.map((r) => r.stripe_refund_id)).toEqual([refund.stripe_refund_id]);
     expect((await stripe.charges.retrieve(charge.id)).amount_refunded).toBe(500);
 
-    const after = await api.get(`/v1/invoices/${invoice.id}`);
-    expect(after.body).toMatchObject({ amount_paid: '12.00', amount_refunded: '5.00' });
-    const listed = await api.get(`/v1/invoices/${invoice.id}/refunds`);
-    expect(listed.body.data.map((r: any) => r.stripe_refund_id)).toEqual([refund.stripe_refund_id]);
+    const after = await api.GET('/v1/invoices/{id}', { params: { path: { id: invoice.id } } });
+    expect(after.data).toMatchObject({ amount_paid: '12.00', amount_refunded: '5.00' });
+    const listed = await api.GET('/v1/invoices/{id}/refunds', { params: { path: { id: invoice.id } } });
+    expect(listed.data!.data.map((r) => r.stripe_refund_id)).toEqual([refund.stripe_refund_id]);
     expect(await balance('stripe_clearing', 'USD')).toMatchObject({ debits: '24.00', credits: '5.00', balance: '19.00' });
     expect(await balance('refunds', 'USD')).toMatchObject({ debits: '5.00' });
   });
 
   it('makes the subscription past_due when the card declines, and active again once a new card pays', async () => {
     const email = 'ap@declined.test';
-    const customer = await api.post('/v1/customers', { name: 'Declined GmbH', email, currency: 'EUR' });
-    expect(customer.status).toBe(201);
+    const customer = await api.POST('/v1/customers', { body: { name: 'Declined GmbH', email, currency: 'EUR' } });
+    expect(customer.response.status).toBe(201);
     // localstripe attaches this card and declines its charges (4000000000000002 is refused at attach).
-    const declining = await attachCard(customer.body.id, '4000000000000341');
-    expect((await api.post('/v1/plans', { code: 'daily-eur', name: 'Daily', currency: 'EUR', interval: 'day', amount: '7.50' })).status).toBe(201);
-    const subscription = await api.post('/v1/subscriptions', { customer_id: customer.body.id, plan_code: 'daily-eur' });
-    expect(subscription.status).toBe(201);
-    const id = subscription.body.id as string;
+    const declining = await attachCard(customer.data!.id, '4000000000000341');
+    expect((await api.POST('/v1/plans', { body: { code: 'daily-eur', name: 'Daily', currency: 'EUR', interval: 'day', amount: '7.50' } })).response.status).toBe(201);
+    const subscription = await api.POST('/v1/subscriptions', { body: { customer_id: customer.data!.id, plan_code: 'daily-eur' } });
+    expect(subscription.response.status).toBe(201);
+    const id = subscription.data!.id;
 
     const pastDue = await eventually(
       'the subscription past_due',
       async () => {
-        const live = await api.get(`/v1/subscriptions/${id}`);
-        return live.body.status === 'past_due' ? live.body : undefined;
+        const live = await api.GET('/v1/subscriptions/{id}', { params: { path: { id } } });
+        return live.data!.status === 'past_due' ? live.data : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
     expect(pastDue.state_source).toBe('workflow');
-    const list = await api.get(`/v1/invoices?subscription_id=${id}&limit=100`);
-    expect(list.body.data).toHaveLength(1);
-    const [invoice] = list.body.data;
+    const list = await api.GET('/v1/invoices', { params: { query: { subscription_id: id, limit: 100 } } });
+    expect(list.data!.data).toHaveLength(1);
+    const [invoice] = list.data!.data;
     expect(invoice).toMatchObject({ status: 'open', total: '7.50', amount_due: '7.50', amount_paid: '0.00' });
     const declined = (await chargesByInvoice(declining.stripeCustomer)).get(invoice.id) ?? [];
     expect(declined.map((c) => ({ status: c.status, failure_code: c.failure_code }))).toEqual([{ status: 'failed', failure_code: 'card_declined' }]);
     await eventually('the e-mail saying the payment failed', async () => (mailTo(email, new RegExp(`Payment of .* for invoice ${invoice.number} failed`)).length > 0 ? true : undefined));
 
     // The customer adds a card that works: the open invoice is charged at once.
-    const working = await attachCard(customer.body.id, '4242424242424242');
+    const working = await attachCard(customer.data!.id, '4242424242424242');
     expect(working.stripeCustomer).toBe(declining.stripeCustomer);
     const paid = await eventually(
       'the invoice paid with the new card',
       async () => {
-        const current = await api.get(`/v1/invoices/${invoice.id}`);
-        return current.body.status === 'paid' ? current.body : undefined;
+        const current = await api.GET('/v1/invoices/{id}', { params: { path: { id: invoice.id } } });
+        return current.data!.status === 'paid' ? current.data : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );
@@ -299,8 +304,8 @@ describe('npm start with Stripe: card collection end to end', () => {
     const active = await eventually(
       'the subscription active again',
       async () => {
-        const live = await api.get(`/v1/subscriptions/${id}`);
-        return live.body.status === 'active' ? live.body : undefined;
+        const live = await api.GET('/v1/subscriptions/{id}', { params: { path: { id } } });
+        return live.data!.status === 'active' ? live.data : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
     );

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
+import { perennialClient, type PerennialClient } from '../../client';
 import { responseProblem } from '../contract/response-validator';
 
 export interface ApiResponse<T = any> {
@@ -38,6 +39,29 @@ export function apiClient(baseUrl: string, key: string | null) {
 }
 
 export type ApiClient = ReturnType<typeof apiClient>;
+
+/**
+ * The typed client (client/index.ts) as the end-to-end tests use it: paths, bodies and answers are
+ * checked by tsc against the generated types, and every answer against the document at run time.
+ */
+export function typedClient(baseUrl: string, key: string | null): PerennialClient {
+  const client = perennialClient(baseUrl, key);
+  client.use({
+    async onResponse({ request, response }) {
+      const text = await response.clone().text();
+      let body: unknown = null;
+      try {
+        body = text ? JSON.parse(text) : null;
+      } catch {
+        body = text;
+      }
+      const problem = responseProblem({ method: request.method, url: request.url, status: response.status, contentType: response.headers.get('content-type'), body });
+      if (problem) throw new Error(`The answer breaks the OpenAPI document: ${problem}\n${text.slice(0, 2000)}`);
+      return response;
+    },
+  });
+  return client;
+}
 
 export async function listen(app: Express): Promise<{ baseUrl: string; close(): Promise<void> }> {
   const server: Server = await new Promise((resolve) => {
