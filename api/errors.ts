@@ -35,6 +35,7 @@ export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: numb
   body_invalid_json: { type: 'invalid_request_error' },
   body_too_large: { type: 'invalid_request_error' },
   route_missing: { type: 'not_found_error' },
+  path_invalid: { type: 'invalid_request_error' },
   // The Stripe webhook: an unsigned or forged event changes nothing; an unfinished one is sent again.
   webhooks_not_configured: { type: 'not_found_error' },
   signature_missing: { type: 'invalid_request_error' },
@@ -65,6 +66,8 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   const body = error as { type?: string; status?: number };
   if (body?.type === 'entity.parse.failed') return sendError(res, new BillingError('invalid_request_error', 'body_invalid_json', 'The request body is not valid JSON'));
   if (body?.type === 'entity.too.large') return sendError(res, new BillingError('invalid_request_error', 'body_too_large', 'The request body is too large'));
+  // A path segment the router cannot percent-decode (%C3 alone): the request's fault, not ours.
+  if (error instanceof URIError) return sendError(res, new BillingError('invalid_request_error', 'path_invalid', 'The request path is not valid percent-encoding'));
   console.error(`${req.method} ${req.originalUrl} failed:`, error);
   sendError(res, new BillingError('api_error', 'internal_error', 'An internal error occurred; it has been logged'));
 }
