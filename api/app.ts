@@ -19,6 +19,7 @@ import { paymentMethodsRouter } from './routes/payment-methods';
 import { stripeWebhooksRouter } from './routes/stripe-webhooks';
 import { metricsRouter } from './routes/metrics';
 import { openApiRouter } from './openapi/router';
+import { refuseUnstorableText } from './storable-text';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
 import { UsageIngest, usagePool } from './usage-ingest';
@@ -42,6 +43,7 @@ export function createApp(deps: ApiDeps): Express {
   // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
   const ingest = new UsageIngest(forkEm(deps.orm), deps.usagePool ?? usagePool(deps.orm.config.get('clientUrl')!));
   app.use('/v1/usage_events', usageEventsRouter(ingest));
+  app.use('/v1', refuseUnstorableText);
   app.use('/v1', idempotency(forkEm(deps.orm)));
   app.use('/v1/metrics', metricsRouter(deps));
   app.use('/v1/coupons', couponsRouter(deps));
