@@ -35,7 +35,7 @@ describe('requests the fuzzer found', () => {
   };
 
   it('refuses U+0000, which Postgres text cannot hold, in a body, a query or a path, naming where', async () => {
-    expect(await send('POST', '/v1/applied_coupons', { coupon_code: 'a\u0000b', customer_id: 'cus_1' })).toEqual({
+    expect(await send('POST', '/v1/customers/cus_1/applied_coupons', { coupon_code: 'a\u0000b' })).toEqual({
       status: 400,
       body: { error: expect.objectContaining({ type: 'invalid_request_error', code: 'parameter_invalid', param: 'coupon_code' }) },
     });
