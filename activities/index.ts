@@ -2,6 +2,7 @@ import type { EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
 import type { ProvisioningSettings } from '../config/env';
 import { createCollectionActivities } from './collection';
+import { createPlanMigrationActivities } from './plan-migration';
 import { failingPermanently } from './failures';
 import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
@@ -51,6 +52,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
   const em = forkEm(orm);
   return failingPermanently({
     ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl }),
+    ...createPlanMigrationActivities({ orm }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;

@@ -7,6 +7,7 @@ import type { CreditNote, Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
 import type { AccountBalance } from '../db/ledger-store';
 import { ACCOUNTS } from '../domain/ledger';
+import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
@@ -391,6 +392,28 @@ export function planMigrationPreviewJson(
       at: iso(e.at),
       current_invoice: draftInvoiceJson(e.currentInvoice),
       new_invoice: draftInvoiceJson(e.newInvoice),
+    })),
+  };
+}
+
+/** A migration started or running (a workflow of its own): how far it has got, and each subscription's outcome so far. */
+export function planMigrationJson(p: PlanMigrationProgress) {
+  return {
+    id: p.migrationId,
+    object: 'plan_migration',
+    plan_code: p.planCode,
+    to_version: p.toVersion,
+    dry_run: false,
+    status: p.status,
+    total: p.total,
+    migrated: p.results.length,
+    started_at: p.startedAt,
+    completed_at: p.completedAt,
+    data: p.results.map((r) => ({
+      subscription_id: r.subscriptionId,
+      from_version: r.fromVersion,
+      to_version: r.toVersion,
+      ...(r.status === 'scheduled' ? { status: r.status, at: r.at } : { status: r.status, error: r.error }),
     })),
   };
 }

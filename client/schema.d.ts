@@ -309,10 +309,50 @@ export type paths = {
         get?: never;
         put?: never;
         /**
-         * Move subscriptions on older versions to a newer one at their next renewal
+         * Start moving subscriptions on older versions to a newer one at their next renewal (a workflow, in batches)
          * @description Roles: admin.
          */
         post: operations["migratePlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/plans/{code}/migrations/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Each subscription's next invoice on its version and on the new one; changes nothing
+         * @description Roles: admin.
+         */
+        post: operations["previewPlanMigration"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/plans/{code}/migrations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A migration's progress: each subscription handled so far and its outcome
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getPlanMigration"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -956,7 +996,6 @@ export type components = {
         MigratePlanRequest: {
             to_version?: number;
             subscription_ids?: string[];
-            dry_run?: boolean;
         };
         CreateSubscriptionRequest: {
             customer_id: string;
@@ -1350,6 +1389,36 @@ export type components = {
             plan_code: string;
             to_version: number;
             dry_run: boolean;
+            data: {
+                subscription_id: string;
+                from_version: number;
+                to_version: number;
+                /** @enum {string} */
+                status: "would_migrate" | "scheduled" | "failed";
+                at?: string | null;
+                current_invoice?: components["schemas"]["UpcomingInvoice"];
+                new_invoice?: components["schemas"]["UpcomingInvoice"];
+                error?: {
+                    code: string;
+                    message: string;
+                };
+            }[];
+        };
+        PlanMigrationRun: {
+            id: string;
+            /** @constant */
+            object: "plan_migration";
+            plan_code: string;
+            to_version: number;
+            /** @constant */
+            dry_run: false;
+            /** @enum {string} */
+            status: "running" | "completed";
+            total: number;
+            migrated: number;
+            /** @description ISO 8601 */
+            started_at: string;
+            completed_at: string | null;
             data: {
                 subscription_id: string;
                 from_version: number;
@@ -2970,6 +3039,98 @@ export interface operations {
         };
         responses: {
             /** @description OK */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanMigrationRun"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewPlanMigration: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MigratePlanRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3025,6 +3186,56 @@ export interface operations {
             };
             /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getPlanMigration: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PlanMigrationRun"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

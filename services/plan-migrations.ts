@@ -1,14 +1,16 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Client } from '@temporalio/client';
+import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { newId } from '../db/ids';
+import { planSnapshot } from '../db/plan-snapshot';
+import type { PlanMigrationInput, PlanMigrationProgress } from '../domain/plan-migration';
+import { PLAN_MIGRATION_WORKFLOW, planMigrationProgressQuery, planMigrationWorkflowId, type PlanMigrationWorkflow } from '../workflows/messages';
+import type { Phase } from './phases';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
 import { feeFor, invoiceScope, previewInvoice } from './preview-invoice';
 import { liveState, nextPeriodOf } from './subscription-state';
-import { fromUpdateFailure } from './subscriptions';
-import type { PlanSnapshot } from '../domain/subscription';
-import { changePlanUpdate } from '../workflows/messages';
 
 export interface MigrationRequest {
   planCode: string;
@@ -72,15 +74,66 @@ export async function previewPlanMigration(em: EntityManager, temporal: Client, 
   return { target, entries };
 }
 
-export type MigrationOutcome = { status: 'scheduled'; at: string | null } | { status: 'failed'; error: { code: string; message: string } };
-
-/** Moves one subscription to `target` at its next renewal (a plan change at period end, without proration). */
-export async function migrateSubscription(temporal: Client, workflowId: string, target: PlanSnapshot): Promise<MigrationOutcome> {
+/**
+ * Starts a migration: a workflow of its own (workers run it a batch at a time), one per migration
+ * id. The id is chosen once per Idempotency-Key, so a retried request finds the same migration; a
+ * migration that ran before is never started again (its workflow id is not reused). Returns its
+ * progress as the workflow answers it (or as it starts, when the workflow has not run yet).
+ */
+export async function startPlanMigration(deps: { em: EntityManager; temporal: Client; taskQueue: string }, request: MigrationRequest, phase: Phase): Promise<PlanMigrationProgress> {
+  const { target, subscriptions } = await migrationScope(deps.em, request);
+  const reserved = await phase<{ id: string; startedAt: string }>('plan_migration_reserved', (record) => record(null, { id: newId('pm'), startedAt: new Date().toISOString() }));
+  const input: PlanMigrationInput = {
+    migrationId: reserved.id,
+    planCode: request.planCode,
+    target: planSnapshot(target),
+    subscriptionIds: request.subscriptionIds ?? null,
+    total: subscriptions.length,
+    startedAt: reserved.startedAt,
+  };
+  const workflowId = planMigrationWorkflowId(reserved.id);
   try {
-    const state = await temporal.workflow.getHandle(workflowId).executeUpdate(changePlanUpdate, { args: [{ plan: target, at: 'period_end', proration: 'none' }] });
-    return { status: 'scheduled', at: state.currentPeriod?.end ?? state.nextBillingAt };
+    await deps.temporal.workflow.start<PlanMigrationWorkflow>(PLAN_MIGRATION_WORKFLOW, {
+      workflowId,
+      taskQueue: deps.taskQueue,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { summary: `Migration ${reserved.id} of plan ${request.planCode} to version ${target.version} (${subscriptions.length} subscriptions)` },
+    });
   } catch (error) {
-    const rejection = fromUpdateFailure(error);
-    return { status: 'failed', error: { code: rejection?.code ?? 'update_failed', message: rejection?.message ?? String(error) } };
+    if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
+  return (await migrationProgress(deps.temporal, request.planCode, reserved.id)) ?? initialProgress(input);
+}
+
+const initialProgress = (input: PlanMigrationInput): PlanMigrationProgress => ({
+  migrationId: input.migrationId,
+  planCode: input.planCode,
+  toVersion: input.target.version,
+  status: 'running',
+  total: input.total,
+  results: [],
+  startedAt: input.startedAt,
+  completedAt: null,
+});
+
+/** How far a migration of `planCode` has got, asked of its workflow; null while it cannot answer yet. */
+async function migrationProgress(temporal: Client, planCode: string, migrationId: string): Promise<PlanMigrationProgress | null> {
+  try {
+    const progress = await temporal.workflow.getHandle(planMigrationWorkflowId(migrationId)).query(planMigrationProgressQuery);
+    return progress.planCode === planCode ? progress : null;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    // A workflow whose first task has not run yet has no handler to answer.
+    if (error instanceof QueryNotRegisteredError) return null;
+    throw error;
+  }
+}
+
+/** A migration's progress, from its workflow: the subscriptions handled so far and what happened to each. */
+export async function planMigrationOf(temporal: Client, planCode: string, migrationId: string): Promise<PlanMigrationProgress> {
+  const progress = await migrationProgress(temporal, planCode, migrationId);
+  if (!progress) throw new BillingError('not_found_error', 'resource_missing', `No such migration of plan ${planCode}: '${migrationId}'`, 'id');
+  return progress;
 }

@@ -1,6 +1,7 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
 import type { CancelRequest, ChangePlanRequest, ScheduledChange, SubscriptionState, When } from '../domain/subscription';
+import { currencyMismatch, dateInPast, planUnchanged, type ChangeRefusal } from '../domain/plan-change';
 import { cancel, changePlan, pause, resume } from './billing-steps';
 import { cancelUpdate, changePlanUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate } from './messages';
 import { iso, now, reject, type RunContext, type SubscriptionRun } from './subscription-run';
@@ -25,6 +26,11 @@ export interface Action {
 
 const action = (kind: Action['kind'], run: () => Promise<void>): Action => ({ kind, run, done: false });
 
+/** A refusal decided by domain/plan-change.ts, whose rules the API's preview applies too. */
+const refuse = (refusal: ChangeRefusal | null): void => {
+  if (refusal) reject(refusal.code, refusal.message);
+};
+
 /** A change for later replaces one of its kind (cancellations excepted: the earliest wins by date). */
 function addScheduled({ run, publish }: RunContext, change: ScheduledChange): Action {
   return action('schedule', async () => {
@@ -45,7 +51,7 @@ function when(run: SubscriptionRun, at: unknown, allowPeriodEnd: boolean): { at:
   }
   const parsed = typeof at === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(at) ? new Date(at) : null;
   if (!parsed || Number.isNaN(parsed.getTime())) reject('invalid_date', `"at" must be "now"${allowPeriodEnd ? ', "period_end"' : ''} or an ISO 8601 instant; got ${JSON.stringify(at)}`);
-  if (parsed!.getTime() <= Date.now()) reject('date_in_past', `${at} is not in the future (it is now ${iso(now())})`);
+  refuse(dateInPast(String(at), parsed!, now()));
   return { at: parsed!, atPeriodEnd: false, immediate: false };
 }
 
@@ -120,10 +126,10 @@ export const CHANGES: ReadonlyArray<(context: RunContext) => void> = [
       const next = request.plan;
       if (!next || typeof next.id !== 'string') reject('invalid_plan', 'the new plan is missing');
       if (!['prorate', 'none'].includes(request.proration)) reject('invalid_proration', `"proration" must be "prorate" or "none"; got ${JSON.stringify(request.proration)}`);
-      if (next.currency !== plan.currency) reject('currency_mismatch', `plan ${next.code} is billed in ${next.currency}, but this subscription is in ${plan.currency}`);
+      refuse(currencyMismatch(next, plan.currency));
       if (run.phase === 'paused' && request.at === 'now') reject('subscription_paused', `subscription ${id} is paused; resume it first, or schedule the change`);
       const pendingChange = run.record.scheduled.find((c) => c.kind === 'change_plan');
-      if (next.id === plan.id && !pendingChange) reject('plan_unchanged', `subscription ${id} is already on plan ${next.code} version ${next.version}`);
+      if (!pendingChange) refuse(planUnchanged(id, next, plan.id));
       when(run, request.at, true);
     },
     effect(context, request) {
@@ -132,7 +138,7 @@ export const CHANGES: ReadonlyArray<(context: RunContext) => void> = [
       const change = { id: run.newChangeId('change'), plan: request.plan, proration: request.proration };
       if (resolved.immediate) {
         return action('apply_now', async () => {
-          if (change.plan.id === run.record.plan.id) reject('plan_unchanged', `subscription ${run.record.subscriptionId} is already on plan ${change.plan.code} version ${change.plan.version}`);
+          refuse(planUnchanged(run.record.subscriptionId, change.plan, run.record.plan.id));
           // A change now replaces one scheduled for later.
           run.record.scheduled = run.record.scheduled.filter((c) => c.kind !== 'change_plan');
           await changePlan(context, change, now());

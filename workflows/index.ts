@@ -1,2 +1,3 @@
 export { subscriptionWorkflow } from './subscription';
 export { invoiceCollectionWorkflow } from './invoice-collection';
+export { planMigrationWorkflow } from './plan-migration';

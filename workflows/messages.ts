@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CollectionState } from '../domain/collection';
+import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { Alignment, Cadence } from '../domain/period';
 import type {
   CancelRequest,
@@ -23,6 +24,7 @@ export const TASK_QUEUE = 'billing';
 
 // The records the messages carry, defined in domain/ and named here too, so a caller needs one import.
 export type { CollectionState } from '../domain/collection';
+export type { PlanMigrationInput, PlanMigrationProgress } from '../domain/plan-migration';
 export type {
   BillingErrorInfo,
   CancelRequest,
@@ -45,12 +47,17 @@ export const SUBSCRIPTION_WORKFLOW = 'subscriptionWorkflow' satisfies keyof type
 export type SubscriptionWorkflow = typeof registered.subscriptionWorkflow;
 export const INVOICE_COLLECTION_WORKFLOW = 'invoiceCollectionWorkflow' satisfies keyof typeof registered;
 export type InvoiceCollectionWorkflow = typeof registered.invoiceCollectionWorkflow;
+export const PLAN_MIGRATION_WORKFLOW = 'planMigrationWorkflow' satisfies keyof typeof registered;
+export type PlanMigrationWorkflow = typeof registered.planMigrationWorkflow;
 
 /** One subscription's workflow: `subscription-<subscriptionId>`, started with the subscription. */
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
 
 /** Collection of one invoice: `invoice-<invoiceId>`, started by the subscription for each invoice that asks money. */
 export const invoiceWorkflowId = (invoiceId: string): string => `invoice-${invoiceId}`;
+
+/** One plan migration: `plan-migration-<migrationId>`, started by the API once per migration id. */
+export const planMigrationWorkflowId = (migrationId: string): string => `plan-migration-${migrationId}`;
 
 export interface SubscriptionWorkflowInput {
   subscriptionId: string;
@@ -120,3 +127,8 @@ export const invoicePaidSignal = defineSignal<[{ source: string }]>('invoicePaid
 /** The customer attached a new payment method: charge it at once. */
 export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
 export const collectionStateQuery = defineQuery<CollectionState>('collectionState');
+
+// ---- a plan migration's messages ----------------------------------------------------------------------
+
+/** How far a plan migration has got: the subscriptions handled so far and what happened to each. */
+export const planMigrationProgressQuery = defineQuery<PlanMigrationProgress>('planMigrationProgress');

@@ -34,6 +34,7 @@ import {
   ListTaxRatesQuery,
   MarkUncollectibleBody,
   MigratePlanBody,
+  PreviewPlanMigrationBody,
   SetCustomerTaxRatesBody,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
@@ -141,7 +142,9 @@ export const OPERATIONS: readonly Operation[] = [
   read('/v1/plans/{code}', 'getPlan', "Retrieve a plan's newest version", 'Plans', R.Plan),
   write('/v1/plans/{code}/versions', 'createPlanVersion', 'Create a new version of a plan', 'Plans', ADMIN, CreatePlanVersionBody, { status: 201, schema: R.Plan }),
   read('/v1/plans/{code}/versions', 'listPlanVersions', "List a plan's versions, oldest first", 'Plans', R.PlanList, { query: ListPlanVersionsQuery }),
-  write('/v1/plans/{code}/migrations', 'migratePlan', 'Move subscriptions on older versions to a newer one at their next renewal', 'Plans', ADMIN, MigratePlanBody, { status: 200, schema: R.PlanMigration }),
+  write('/v1/plans/{code}/migrations', 'migratePlan', 'Start moving subscriptions on older versions to a newer one at their next renewal (a workflow, in batches)', 'Plans', ADMIN, MigratePlanBody, { status: 202, schema: R.PlanMigrationRun }),
+  write('/v1/plans/{code}/migrations/preview', 'previewPlanMigration', "Each subscription's next invoice on its version and on the new one; changes nothing", 'Plans', ADMIN, PreviewPlanMigrationBody, { status: 200, schema: R.PlanMigration }),
+  read('/v1/plans/{code}/migrations/{id}', 'getPlanMigration', "A migration's progress: each subscription handled so far and its outcome", 'Plans', R.PlanMigrationRun),
 
   write('/v1/subscriptions', 'createSubscription', 'Create a subscription (starts its workflow)', 'Subscriptions', WRITE, CreateSubscriptionBody, { status: 201, schema: R.Subscription }),
   read('/v1/subscriptions', 'listSubscriptions', 'List subscriptions, newest first, as last mirrored into the database', 'Subscriptions', R.SubscriptionList, { query: ListSubscriptionsQuery }),

@@ -228,6 +228,22 @@ export const PlanMigration = z
   .strictObject({ object: z.literal('plan_migration'), plan_code: z.string(), to_version: z.int(), dry_run: z.boolean(), data: z.array(MigrationEntry) })
   .register(responseSchemas, { id: 'PlanMigration' });
 
+export const PlanMigrationRun = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('plan_migration'),
+    plan_code: z.string(),
+    to_version: z.int(),
+    dry_run: z.literal(false),
+    status: z.enum(['running', 'completed']),
+    total: z.int(),
+    migrated: z.int(),
+    started_at: timestamp,
+    completed_at: timestamp.nullable(),
+    data: z.array(MigrationEntry),
+  })
+  .register(responseSchemas, { id: 'PlanMigrationRun' });
+
 export const Payment = z
   .strictObject({
     id: z.string(),

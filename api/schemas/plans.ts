@@ -49,10 +49,13 @@ export const ListPlansQuery = listQuery({ code: z.string().min(1).optional() });
 
 export const ListPlanVersionsQuery = PageQuery;
 
+/** Moves subscriptions on older versions to `to_version` (default: the newest) at their next renewal; `subscription_ids` narrows it. */
 export const MigratePlanBody = z
   .object({
     to_version: z.number().int().min(1).optional(),
     subscription_ids: z.array(idField).min(1).max(1000).optional(),
-    dry_run: z.boolean().optional(),
   })
   .strict();
+
+/** What a migration would do, changing nothing: the same fields. */
+export const PreviewPlanMigrationBody = MigratePlanBody;

@@ -3,6 +3,7 @@ import type { Pool } from 'pg';
 import { createApp } from '../../../api/app';
 import { usagePool } from '../../../api/usage-ingest';
 import { listen } from '../../support/http';
+import { eventually } from '../../support/eventually';
 import { scenarios, type Scenarios } from '../../support/scenarios';
 import { parseApiKeySpec } from '../../../config/env';
 
@@ -378,7 +379,7 @@ describe('plan changes over time', () => {
     const r = await s.subscribe({ plan_code: 'legacy', start_at: '2028-06-13T00:00:00Z' });
     await s.at('2028-06-20T00:00:00Z');
     // When an admin asks for a dry run
-    const dry = await s.post('/v1/plans/legacy/migrations', { dry_run: true });
+    const dry = await s.post('/v1/plans/legacy/migrations/preview', {});
     // Then each older subscription is listed with its next invoice on v1 (20.00) and on v2 (26.00)
     expect(dry.status).toBe(200);
     expect(dry.body).toMatchObject({ plan_code: 'legacy', to_version: 2, dry_run: true });
@@ -399,9 +400,16 @@ describe('plan changes over time', () => {
     for (const id of [p, q]) expect(await state(id)).toMatchObject({ plan_version: 1, scheduled_changes: [] });
     // When the migration is run
     const run = await s.post('/v1/plans/legacy/migrations', {});
-    // Then both are scheduled to move at their next renewal, without proration
-    expect(run.status).toBe(200);
-    expect(run.body.data).toEqual([
+    // Then it is started as a workflow of its own, which moves both
+    expect(run.status).toBe(202);
+    expect(run.body).toMatchObject({ object: 'plan_migration', plan_code: 'legacy', to_version: 2, total: 2 });
+    const done = await eventually(
+      'the migration has completed',
+      async () => (await s.get(`/v1/plans/legacy/migrations/${run.body.id}`)).body,
+      (m) => m.status === 'completed',
+    );
+    // And both are scheduled to move at their next renewal, without proration
+    expect(done.data).toEqual([
       { subscription_id: p, from_version: 1, to_version: 2, status: 'scheduled', at: '2028-07-01T00:00:00.000Z' },
       { subscription_id: q, from_version: 1, to_version: 2, status: 'scheduled', at: '2028-07-11T00:00:00.000Z' },
     ]);
