@@ -36,6 +36,20 @@ export interface PlanMigrationProgress {
   completedAt: string | null;
 }
 
+/** A migration's progress before its first batch. */
+export function startingProgress(input: PlanMigrationInput): PlanMigrationProgress {
+  return {
+    migrationId: input.migrationId,
+    planCode: input.planCode,
+    toVersion: input.target.version,
+    status: 'running',
+    total: input.total,
+    results: [],
+    startedAt: input.startedAt,
+    completedAt: null,
+  };
+}
+
 /** One batch: the subscriptions after `after` (a subscription id; null: from the oldest). */
 export interface PlanMigrationBatchRequest {
   migrationId: string;

@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { QueryNotRegisteredError, WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { newId } from '../db/ids';
 import { planSnapshot } from '../db/plan-snapshot';
-import type { PlanMigrationInput, PlanMigrationProgress } from '../domain/plan-migration';
+import { startingProgress, type PlanMigrationInput, type PlanMigrationProgress } from '../domain/plan-migration';
 import { PLAN_MIGRATION_WORKFLOW, planMigrationProgressQuery, planMigrationWorkflowId, type PlanMigrationWorkflow } from '../workflows/messages';
 import type { Phase } from './phases';
 import { Plan } from '../db/entities/plan';
@@ -104,19 +104,8 @@ export async function startPlanMigration(deps: { em: EntityManager; temporal: Cl
   } catch (error) {
     if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
   }
-  return (await migrationProgress(deps.temporal, request.planCode, reserved.id)) ?? initialProgress(input);
+  return (await migrationProgress(deps.temporal, request.planCode, reserved.id)) ?? startingProgress(input);
 }
-
-const initialProgress = (input: PlanMigrationInput): PlanMigrationProgress => ({
-  migrationId: input.migrationId,
-  planCode: input.planCode,
-  toVersion: input.target.version,
-  status: 'running',
-  total: input.total,
-  results: [],
-  startedAt: input.startedAt,
-  completedAt: null,
-});
 
 /** How far a migration of `planCode` has got, asked of its workflow; null while it cannot answer yet. */
 async function migrationProgress(temporal: Client, planCode: string, migrationId: string): Promise<PlanMigrationProgress | null> {

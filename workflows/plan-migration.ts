@@ -1,6 +1,6 @@
 import { proxyActivities, setHandler } from '@temporalio/workflow';
 import type { PlanMigrationActivities } from '../activities/plan-migration';
-import type { PlanMigrationBatch, PlanMigrationInput, PlanMigrationProgress } from '../domain/plan-migration';
+import { startingProgress, type PlanMigrationBatch, type PlanMigrationInput, type PlanMigrationProgress } from '../domain/plan-migration';
 import { planMigrationProgressQuery } from './messages';
 
 /** Subscriptions per activity: a batch is retried as a whole, and each subscription's move is idempotent. */
@@ -18,16 +18,7 @@ const migration = proxyActivities<PlanMigrationActivities>({
  * `plan-migration-<migrationId>`: the API starts one per migration id, so a repeated start finds it.
  */
 export async function planMigrationWorkflow(input: PlanMigrationInput): Promise<PlanMigrationProgress> {
-  const progress: PlanMigrationProgress = {
-    migrationId: input.migrationId,
-    planCode: input.planCode,
-    toVersion: input.target.version,
-    status: 'running',
-    total: input.total,
-    results: [],
-    startedAt: input.startedAt,
-    completedAt: null,
-  };
+  const progress: PlanMigrationProgress = startingProgress(input);
   setHandler(planMigrationProgressQuery, () => progress);
   let after: string | null = null;
   for (;;) {
