@@ -8,6 +8,7 @@ import type { Page } from '../db/pagination';
 import type { AccountBalance } from '../db/ledger-store';
 import { ACCOUNTS } from '../domain/ledger';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
+import type { IngestResult } from './usage-ingest';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
@@ -416,4 +417,9 @@ export function planMigrationJson(p: PlanMigrationProgress) {
       ...(r.status === 'scheduled' ? { status: r.status, at: r.at } : { status: r.status, error: r.error }),
     })),
   };
+}
+
+/** What a batch of usage events came to: accepted, duplicates, and each rejection by index. */
+export function usageEventBatchJson(result: IngestResult) {
+  return { object: 'usage_event_batch', ...result };
 }

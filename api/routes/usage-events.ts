@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import type { UsageIngest } from '../usage-ingest';
 import { eventsOf } from '../usage-ingest';
+import { usageEventBatchJson } from '../serializers';
 
 /**
  * POST /v1/usage_events: 202 once the valid events are durably stored, with per-event rejections
@@ -10,8 +11,7 @@ import { eventsOf } from '../usage-ingest';
 export function usageEventsRouter(ingest: UsageIngest): Router {
   const router = Router();
   router.post('/', async (req, res) => {
-    const result = await ingest.ingest(eventsOf(req.body));
-    res.status(202).json({ object: 'usage_event_batch', ...result });
+    res.status(202).json(usageEventBatchJson(await ingest.ingest(eventsOf(req.body))));
   });
   return router;
 }
