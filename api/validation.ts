@@ -3,7 +3,9 @@ import { BillingError } from '../domain/errors';
 
 /** Parses a request body or query against a strict schema; the error names the offending field. */
 export function parse<T extends z.ZodType>(schema: T, input: unknown, at?: string): z.infer<T> {
-  const result = schema.safeParse(input ?? {}, { reportInput: true });
+  // Only an absent body reads as {}: a JSON null is a body, and not an object.
+  if (input === null && !at) throw new BillingError('invalid_request_error', 'parameter_invalid_type', 'The request body must be a JSON object, not null');
+  const result = schema.safeParse(input === undefined ? {} : input, { reportInput: true });
   if (result.success) return result.data;
   // An unknown field is the likeliest mistake (a typo), so it is reported before a missing one.
   const issue = result.error.issues.find((i) => i.code === 'unrecognized_keys') ?? result.error.issues[0];
