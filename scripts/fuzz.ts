@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { perennialClient } from '../client';
 import { SETTINGS } from '../config/env';
 import { ensureSchemathesis } from './schemathesis';
 import { startService, type ServiceProcess } from './service-process';
@@ -43,6 +44,8 @@ const NOT_COUNTED = new Set(['idempotency_keys', 'mikro_orm_migrations']);
 interface RunResult {
   name: string;
   requests: number;
+  /** Writes (not GET, HEAD or OPTIONS) answered with a 2xx. */
+  acceptedWrites: string[];
   failures: string[];
   exitCode: number | null;
 }
@@ -75,13 +78,73 @@ async function tableCounts(url: string): Promise<Record<string, number>> {
   }
 }
 
+/** Row counts once they have not moved for 10 s (at most 3 minutes). */
+async function quietCounts(url: string): Promise<Record<string, number>> {
+  const deadline = Date.now() + 180_000;
+  let last = await tableCounts(url);
+  let stableSince = Date.now();
+  while (Date.now() - stableSince < 10_000 && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    const now = await tableCounts(url);
+    if (changedTables(last, now).length > 0) stableSince = Date.now();
+    last = now;
+  }
+  return last;
+}
+
 function changedTables(before: Record<string, number>, after: Record<string, number>): string[] {
   return [...new Set([...Object.keys(before), ...Object.keys(after)])].filter((t) => before[t] !== after[t]).map((t) => `${t}: ${before[t] ?? 0} -> ${after[t] ?? 0}`);
 }
 
-async function schemathesis(binary: string, name: string, base: string, key: string, mode: 'positive' | 'negative' | 'all', reportDir: string): Promise<RunResult> {
+/**
+ * One of each resource, created through the typed client, so generated requests reach past "no such
+ * id": every path naming a customer, subscription, invoice, plan, metric, coupon or tax rate is sent
+ * with a real one (Schemathesis' per-operation parameters), and only the body and query are generated.
+ */
+async function seed(base: string, adminKey: string): Promise<Record<string, string>> {
+  const api = perennialClient(base, adminKey);
+  const ok = <T>(what: string, { data, error, response }: { data?: T; error?: unknown; response: Response }): T => {
+    if (!data) throw new Error(`seeding ${what}: HTTP ${response.status} ${JSON.stringify(error)}`);
+    return data;
+  };
+  const metric = ok('a metric', await api.POST('/v1/metrics', { body: { code: 'fuzz_calls', name: 'Calls', aggregation: 'count' } }));
+  const plan = ok(
+    'a plan',
+    await api.POST('/v1/plans', {
+      body: { code: 'fuzz-monthly', name: 'Monthly', currency: 'USD', interval: 'month', amount: '10.00', charges: [{ metric_code: metric.code, model: 'standard', properties: { unit_amount: '0.01' } }] },
+    }),
+  );
+  const coupon = ok('a coupon', await api.POST('/v1/coupons', { body: { code: 'fuzz-10', name: '10% off', percent_off: '10', duration: 'forever' } }));
+  const taxRate = ok('a tax rate', await api.POST('/v1/tax_rates', { body: { code: 'fuzz-vat', name: 'VAT', percentage: '20' } }));
+  const customer = ok('a customer', await api.POST('/v1/customers', { body: { name: 'Fuzz Ltd', email: 'ap@fuzz.test', currency: 'USD' } }));
+  const subscription = ok('a subscription', await api.POST('/v1/subscriptions', { body: { customer_id: customer.id, plan_code: plan.code } }));
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const invoices = ok('invoices', await api.GET('/v1/invoices', { params: { query: { subscription_id: subscription.id } } }));
+    if (invoices.data.length > 0) {
+      return { '/v1/customers/': customer.id, '/v1/subscriptions/': subscription.id, '/v1/invoices/': invoices.data[0].id, '/v1/plans/': plan.code, '/v1/metrics/': metric.code, '/v1/coupons/': coupon.code, '/v1/tax_rates/': taxRate.code };
+    }
+    if (Date.now() > deadline) throw new Error(`seeding: subscription ${subscription.id} issued no invoice in 2 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** schemathesis.toml: each path under a seeded collection gets the seeded resource's id or code. */
+async function writeConfig(file: string, base: string, seeds: Record<string, string>): Promise<void> {
+  const document = (await (await fetch(`${base}/openapi.json`)).json()) as { paths: Record<string, unknown> };
+  const blocks = Object.entries(seeds).map(([prefix, value]) => {
+    const paths = Object.keys(document.paths).filter((p) => p.startsWith(prefix) && /^\{(id|code)\}/.test(p.slice(prefix.length)));
+    const name = paths[0]?.slice(prefix.length).match(/^\{(\w+)\}/)?.[1] ?? 'id';
+    return paths.length === 0 ? '' : `[[operations]]\ninclude-path = ${JSON.stringify(paths)}\nparameters = { ${name} = ${JSON.stringify(value)} }\n`;
+  });
+  await writeFile(file, blocks.filter(Boolean).join('\n'));
+}
+
+async function schemathesis(binary: string, name: string, base: string, key: string, mode: 'positive' | 'negative' | 'all', phases: string, reportDir: string): Promise<RunResult> {
   const report = join(reportDir, `${name}.ndjson`);
   const args = [
+    '--config-file',
+    join(reportDir, 'schemathesis.toml'),
     'run',
     `${base}/openapi.json`,
     '--url',
@@ -104,7 +167,7 @@ async function schemathesis(binary: string, name: string, base: string, key: str
     '--workers',
     '1',
     '--phases',
-    'examples,coverage,fuzzing',
+    phases,
     '--request-timeout',
     '30',
     '--generation-database',
@@ -123,13 +186,20 @@ async function schemathesis(binary: string, name: string, base: string, key: str
 }
 
 /** Requests sent, from the ndjson events; failures as Schemathesis printed them. */
-function summarize(output: string, events: string): { requests: number; failures: string[] } {
+function summarize(output: string, events: string): { requests: number; acceptedWrites: string[]; failures: string[] } {
   let requests = 0;
+  const acceptedWrites: string[] = [];
+  type Interaction = { request: { method: string; uri: string }; response?: { status_code?: number } | null };
   for (const line of events.split('\n')) {
     if (!line.trim()) continue;
     const event = JSON.parse(line) as Record<string, unknown>;
-    const finished = event.ScenarioFinished as { recorder?: { interactions?: Record<string, unknown> } } | undefined;
-    if (finished?.recorder?.interactions) requests += Object.keys(finished.recorder.interactions).length;
+    const finished = event.ScenarioFinished as { recorder?: { interactions?: Record<string, Interaction> } } | undefined;
+    const interactions = Object.values(finished?.recorder?.interactions ?? {});
+    requests += interactions.length;
+    for (const { request, response } of interactions) {
+      const status = response?.status_code ?? 0;
+      if (status >= 200 && status < 300 && !['GET', 'HEAD', 'OPTIONS'].includes(request.method)) acceptedWrites.push(`${request.method} ${new URL(request.uri).pathname} -> ${status}`);
+    }
   }
   // The FAILURES section: one "___ METHOD /path ___" title per operation, then its checks ("- ST101 Server error").
   const section = /=+ FAILURES =+\n([\s\S]*?)\n=+ (?:WARNINGS|SUMMARY) =+/.exec(output)?.[1] ?? '';
@@ -138,7 +208,7 @@ function summarize(output: string, events: string): { requests: number; failures
     .filter((line) => /^_{3,} .+ _{3,}$/.test(line.trim()) || /^- [A-Z]+\d+ /.test(line.trim()) || /Runtime Error/.test(line))
     .map((line) => line.trim().replace(/^_+ | _+$/g, ''));
   if (/Runtime Error/.test(output) && !failures.some((f) => /Runtime Error/.test(f))) failures.push('Schemathesis runtime error (see its log)');
-  return { requests, failures };
+  return { requests, acceptedWrites, failures };
 }
 
 async function main(): Promise<void> {
@@ -163,22 +233,29 @@ async function main(): Promise<void> {
   await Promise.race([stack.printed('Perennial is running.'), new Promise((_, reject) => setTimeout(() => reject(new Error('the stack was not running after 4 minutes')), 240_000).unref())]);
   const base = `http://127.0.0.1:${ports.api}`;
   const ownerUrl = `postgres://postgres:postgres@127.0.0.1:${ports.postgres}/perennial`;
-  await import('node:fs/promises').then((fs) => fs.mkdir(reportDir, { recursive: true }));
+  await mkdir(reportDir, { recursive: true });
+  const seeds = await seed(base, keys.admin);
+  await writeConfig(join(reportDir, 'schemathesis.toml'), base, seeds);
+  console.log(`fuzz: seeded ${Object.values(seeds).join(', ')}; paths naming them use them`);
 
   const results: RunResult[] = [];
   const problems: string[] = [];
   for (const role of ['admin', 'support'] as const) {
     console.log(`fuzz: accepted requests, ${role} key`);
-    results.push(await schemathesis(binary, `accepted-${role}`, base, keys[role], 'positive', reportDir));
+    results.push(await schemathesis(binary, `accepted-${role}`, base, keys[role], 'positive', 'examples,coverage,fuzzing', reportDir));
   }
-  const before = await tableCounts(ownerUrl);
-  for (const [name, key, mode] of [
-    ['rejected-readonly', keys.readonly, 'all'],
-    ['rejected-admin', keys.admin, 'negative'],
-    ['rejected-support', keys.support, 'negative'],
+  // The accepted requests may have set workflows going (a payment, a cancellation): counted once they are done.
+  const before = await quietCounts(ownerUrl);
+  // Schema-breaking requests only: the coverage phase also sends a valid request per operation as its baseline.
+  for (const [name, key, mode, phases] of [
+    ['rejected-readonly', keys.readonly, 'all', 'examples,coverage,fuzzing'],
+    ['rejected-admin', keys.admin, 'negative', 'fuzzing'],
+    ['rejected-support', keys.support, 'negative', 'fuzzing'],
   ] as const) {
     console.log(`fuzz: ${name.replace('-', ' requests, ')} key`);
-    results.push(await schemathesis(binary, name, base, key, mode, reportDir));
+    const result = await schemathesis(binary, name, base, key, mode, phases, reportDir);
+    results.push(result);
+    if (result.acceptedWrites.length > 0) problems.push(`${name}: writes accepted where every one should be refused: ${[...new Set(result.acceptedWrites)].join(', ')}`);
   }
   const written = changedTables(before, await tableCounts(ownerUrl));
   if (written.length > 0) problems.push(`rejected requests changed tables: ${written.join(', ')}`);
