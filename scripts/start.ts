@@ -117,6 +117,7 @@ async function main(): Promise<void> {
       '',
       'Perennial is running.',
       `  API:          http://localhost:${port}   (GET /health needs no key)`,
+      `  API reference: http://localhost:${port}/docs   (the OpenAPI document: /openapi.json)`,
       `  Temporal UI:  ${temporal.ui ?? `(TEMPORAL_ADDRESS=${temporal.address}; use that cluster's UI)`}`,
       `  Temporal:     ${temporal.address}, namespace "${namespace}"`,
       `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,

@@ -38,6 +38,11 @@ describe('npm start: the whole stack on embedded defaults', () => {
     });
     expect(uiStatus).toBe(200);
     expect((await typedClient(base, null).GET('/v1/invoices')).response.status).toBe(401);
+    // The reference the banner points at, with no key: the page and the document it reads.
+    expect(stack.output()).toContain(`API reference: http://localhost:${ports.api}/docs`);
+    const docs = await fetch(`${base}/docs`);
+    expect({ status: docs.status, page: (await docs.text()).includes('/openapi.json') }).toEqual({ status: 200, page: true });
+    expect(((await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string }).openapi).toBe('3.1.0');
 
     let api: PerennialClient = typedClient(base, stack.adminKey);
     const customer = await api.POST('/v1/customers', { body: { name: 'Backdated Ltd', email: 'ap@backdated.test', currency: 'EUR' } });
