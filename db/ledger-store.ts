@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
-import { assertBalanced, type TransactionDraft } from '../domain/ledger';
+import { periodOf, placeInOpenPeriod } from '../domain/accounting-period';
+import { assertBalanced, ledgerSource, type TransactionDraft } from '../domain/ledger';
 import { LedgerEntry, LedgerTransaction } from './entities/ledger';
 import { newId } from './ids';
 
@@ -10,21 +11,41 @@ export interface PostingRefs {
 }
 
 /**
+ * (class, key) of an advisory lock postings hold shared until they commit and a close holds
+ * exclusively, so a close waits for the postings in flight and the postings after it see the month
+ * closed. Class 7301 is usage's.
+ */
+export const ACCOUNTING_PERIOD_LOCK = '7302, 0';
+
+/** The closed months from `period` on, read under the shared period lock (held to commit). */
+async function closedPeriodsFrom(em: EntityManager, period: string): Promise<Set<string>> {
+  await em.execute(`select pg_advisory_xact_lock_shared(${ACCOUNTING_PERIOD_LOCK})`);
+  const rows = await em.execute<Array<{ period: string }>>('select period from accounting_periods where period >= ?', [period]);
+  return new Set(rows.map((r) => r.period));
+}
+
+/**
  * Posts one balanced transaction inside the caller's database transaction. A key already posted
  * returns the earlier transaction, so retries post nothing twice (the unique key backs this up).
+ * A draft dated in a closed month posts at the start of the first open month after it, and says so.
  */
 export async function postTransaction(em: EntityManager, draft: TransactionDraft, refs: PostingRefs = {}): Promise<string> {
   assertBalanced(draft);
   const existing = await em.findOne(LedgerTransaction, { idempotencyKey: draft.idempotencyKey });
   if (existing) return existing.id;
+  const source = ledgerSource(draft.idempotencyKey);
+  const placement = placeInOpenPeriod(draft.effectiveAt, await closedPeriodsFrom(em, periodOf(draft.effectiveAt)));
   const tx = em.create(LedgerTransaction, {
     id: newId('txn'),
     idempotencyKey: draft.idempotencyKey,
-    description: draft.description,
+    description: draft.description + placement.descriptionSuffix,
     currency: draft.currency,
     customerId: refs.customerId ?? null,
     invoiceId: refs.invoiceId ?? null,
-    effectiveAt: draft.effectiveAt,
+    effectiveAt: placement.effectiveAt,
+    sourceType: source.type,
+    sourceId: source.id,
+    datedAt: placement.datedAt,
     createdAt: new Date(),
   });
   // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.

@@ -8,6 +8,7 @@ import { Migration20261130000000_one_charge_per_invoice } from '../migrations/Mi
 import { Migration20261130100000_usage_conflicts } from '../migrations/Migration20261130100000_usage_conflicts';
 import { Migration20261130200000_idempotency_recovery } from '../migrations/Migration20261130200000_idempotency_recovery';
 import { Migration20261130300000_least_privilege } from '../migrations/Migration20261130300000_least_privilege';
+import { Migration20261201100000_accounting_periods } from '../migrations/Migration20261201100000_accounting_periods';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -49,6 +50,7 @@ const MIGRATIONS = [
   { name: 'Migration20261130100000_usage_conflicts', class: Migration20261130100000_usage_conflicts },
   { name: 'Migration20261130200000_idempotency_recovery', class: Migration20261130200000_idempotency_recovery },
   { name: 'Migration20261130300000_least_privilege', class: Migration20261130300000_least_privilege },
+  { name: 'Migration20261201100000_accounting_periods', class: Migration20261201100000_accounting_periods },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

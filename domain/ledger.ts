@@ -17,7 +17,8 @@ export type AccountCode =
   | 'bad_debt'
   | 'refunds'
   | 'credit_notes'
-  | 'excess_payments';
+  | 'excess_payments'
+  | 'prepaid';
 
 export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' | 'expense' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
@@ -38,7 +39,42 @@ export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'a
   { code: 'credit_notes', name: 'Credit notes', type: 'revenue' },
   // Card money an invoice did not need (it was paid meanwhile): owed back until its refund completes.
   { code: 'excess_payments', name: 'Excess payments to return', type: 'liability' },
+  // Money received for service not yet invoiced; part of the chart so a GL mapping exists before any posting uses it.
+  { code: 'prepaid', name: 'Customer prepayments', type: 'liability' },
 ];
+
+export type LedgerSourceType = 'invoice' | 'payment' | 'refund' | 'credit_note' | 'write_off' | 'revenue_recognition';
+
+export const LEDGER_SOURCE_TYPES: readonly LedgerSourceType[] = ['invoice', 'payment', 'refund', 'credit_note', 'write_off', 'revenue_recognition'];
+
+export interface LedgerSource {
+  type: LedgerSourceType;
+  id: string;
+}
+
+// One pattern per key shape the posting rules produce. A recovery's key carries the event that
+// recovered it (a payment, a credit note) after the invoice's, so one invoice can recover more than once.
+const SOURCE_PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => LedgerSource]> = [
+  [/^invoice:([^:]+):(issued|credit_applied|recognized)$/, (m) => ({ type: 'invoice', id: m[1] })],
+  [/^invoice:([^:]+):(written_off|recovered(:[^:]+)?)$/, (m) => ({ type: 'write_off', id: m[1] })],
+  [/^payment:([^:]+)(:excess)?$/, (m) => ({ type: 'payment', id: m[1] })],
+  [/^refund:([^:]+)$/, (m) => ({ type: 'refund', id: m[1] })],
+  [/^credit_note:([^:]+)$/, (m) => ({ type: 'credit_note', id: m[1] })],
+  [/^revenue_recognition:(\d{4}-\d{2}(?:-\d{2})?):[A-Za-z]{3}$/, (m) => ({ type: 'revenue_recognition', id: m[1] })],
+];
+
+/**
+ * What business record a ledger transaction comes from, read off its idempotency key (which the
+ * posting rules build from that record). An unknown shape is a programming error: a new posting rule
+ * must say here what its source is, or exports and reconciliation could not attribute it.
+ */
+export function ledgerSource(idempotencyKey: string): LedgerSource {
+  for (const [pattern, source] of SOURCE_PATTERNS) {
+    const match = pattern.exec(idempotencyKey);
+    if (match) return source(match);
+  }
+  throw new Error(`ledger idempotency key "${idempotencyKey}" has no known source shape (invoice:<id>:<event>, payment:<id>, refund:<id>, credit_note:<id>, revenue_recognition:<period>:<currency>)`);
+}
 
 export interface EntryDraft {
   account: AccountCode;

@@ -1,6 +1,6 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type Decimal from 'decimal.js';
-import type { AccountCode } from '../../domain/ledger';
+import type { AccountCode, LedgerSourceType } from '../../domain/ledger';
 import { DecimalType } from '../decimal-type';
 
 /** Rows of the append-only ledger; Postgres rejects updates and deletes of both. */
@@ -12,6 +12,11 @@ export class LedgerTransaction {
   customerId?: string | null;
   invoiceId?: string | null;
   effectiveAt!: Date;
+  /** What record it comes from (domain/ledger.ts ledgerSource); null only for rows written by plain SQL. */
+  sourceType?: LedgerSourceType | null;
+  sourceId?: string | null;
+  /** The date it was meant for, when that fell in a closed period and it posted at `effectiveAt` instead. */
+  datedAt?: Date | null;
   createdAt: Date = new Date();
 }
 
@@ -26,6 +31,9 @@ export const LedgerTransactionSchema = new EntitySchema<LedgerTransaction>({
     customerId: { type: 'string', nullable: true },
     invoiceId: { type: 'string', nullable: true },
     effectiveAt: { type: 'Date' },
+    sourceType: { type: 'string', nullable: true },
+    sourceId: { type: 'string', nullable: true },
+    datedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
   },
 });
