@@ -10,6 +10,7 @@ import { emailsRouter } from './routes/emails';
 import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoicesRouter } from './routes/invoices';
 import { ledgerRouter } from './routes/ledger';
+import { ledgerReportsRouter } from './routes/ledger-reports';
 import { plansRouter } from './routes/plans';
 import { couponsRouter } from './routes/coupons';
 import { taxRatesRouter } from './routes/tax-rates';
@@ -57,6 +58,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/invoices', invoiceAdjustmentsRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));
+  app.use('/v1/reports', ledgerReportsRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);

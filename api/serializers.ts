@@ -7,6 +7,8 @@ import type { CreditNote, Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
 import type { AccountBalance } from '../db/ledger-store';
 import { ACCOUNTS } from '../domain/ledger';
+import type { DeferredRevenueMonth } from '../domain/deferred-revenue';
+import type { Reconciliation } from '../domain/reconciliation';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { IngestResult } from './usage-ingest';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
@@ -16,7 +18,7 @@ import type { Subscription } from '../db/entities/subscription';
 import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
-import { decimalString, formatAmount, sum } from '../domain/money';
+import { decimalString, fitsCurrency, formatAmount, sum } from '../domain/money';
 import type { ScheduledChange, SubscriptionState } from '../workflows/messages';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
@@ -317,6 +319,48 @@ export function ledgerTransactionJson(t: LedgerTransaction, entries: LedgerEntry
     effective_at: iso(t.effectiveAt),
     created_at: iso(t.createdAt),
     entries: entries.map((e) => ({ account: e.accountCode, direction: e.direction, amount: money(e.amount, t.currency) })),
+  };
+}
+
+/** The deferred revenue waterfall: each month's closing is checked against the ledger's balance at its end. */
+export function deferredRevenueReportJson(q: { currency: string; from: string; to: string }, months: DeferredRevenueMonth[]) {
+  return {
+    object: 'deferred_revenue_report',
+    currency: q.currency,
+    from: q.from,
+    to: q.to,
+    balanced: months.every((m) => m.balanced),
+    months: months.map((m) => ({
+      month: m.month,
+      opening: money(m.opening, q.currency),
+      billed: money(m.billed, q.currency),
+      recognized: money(m.recognized, q.currency),
+      other: m.other.map((o) => ({ source: o.source, amount: money(o.amount, q.currency) })),
+      closing: money(m.closing, q.currency),
+      ledger_closing: money(m.ledgerClosing, q.currency),
+      balanced: m.balanced,
+    })),
+  };
+}
+
+/** Records against their postings, per type and one by one where they differ, and the trial balance. */
+export function reconciliationReportJson(q: { currency: string; from: string; to: string }, r: Reconciliation) {
+  // A difference finer than the currency's cents must not round away to "0.00".
+  const exact = (d: Decimal) => (fitsCurrency(d, q.currency) ? money(d, q.currency) : decimalString(d));
+  return {
+    object: 'reconciliation_report',
+    currency: q.currency,
+    from: q.from,
+    to: q.to,
+    balanced: r.balanced,
+    sections: r.sections.map((s) => ({ type: s.type, records: s.records, expected: exact(s.expected), posted: exact(s.posted), difference: exact(s.difference) })),
+    differences: r.differences.map((d) => ({ type: d.type, id: d.id, expected: exact(d.expected), posted: exact(d.posted), difference: exact(d.difference) })),
+    trial_balance: {
+      debits: money(r.trialBalance.debits, q.currency),
+      credits: money(r.trialBalance.credits, q.currency),
+      balanced: r.trialBalance.balanced,
+      accounts: r.trialBalance.accounts.map((a) => ({ account: a.account, debits: money(a.debits, q.currency), credits: money(a.credits, q.currency) })),
+    },
   };
 }
 

@@ -863,6 +863,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/deferred_revenue": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The deferred revenue waterfall per UTC month: opening, billed, recognized, other movements, closing (checked against the ledger)
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getDeferredRevenueReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/reconciliation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Invoices, payments, refunds, credit notes, write-offs and credit applied in a range of UTC days against their ledger postings, and the trial balance
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getReconciliationReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/emails": {
         parameters: {
             query?: never;
@@ -1632,6 +1672,81 @@ export type components = {
             url: string;
             data: components["schemas"]["LedgerTransaction"][];
             has_more: boolean;
+        };
+        DeferredRevenueReport: {
+            /** @constant */
+            object: "deferred_revenue_report";
+            currency: string;
+            from: string;
+            to: string;
+            /** @description Every month closes at the ledger balance */
+            balanced: boolean;
+            months: {
+                month: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                opening: string;
+                /** @description Net credits to deferred revenue from invoices issued in the month */
+                billed: string;
+                /** @description Net debits to deferred revenue from revenue recognition in the month */
+                recognized: string;
+                /** @description Net credits from any other source, by source type */
+                other: {
+                    source: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    amount: string;
+                }[];
+                /** @description opening + billed - recognized + other */
+                closing: string;
+                /** @description The ledger's deferred revenue balance at the month's end */
+                ledger_closing: string;
+                balanced: boolean;
+            }[];
+        };
+        ReconciliationReport: {
+            /** @constant */
+            object: "reconciliation_report";
+            currency: string;
+            from: string;
+            to: string;
+            /** @description No differences and the trial balance holds */
+            balanced: boolean;
+            sections: {
+                /** @enum {string} */
+                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off";
+                records: number;
+                /** @description A decimal string in major units, such as "49.00" */
+                expected: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                posted: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                difference: string;
+            }[];
+            /** @description Each record whose postings differ from it */
+            differences: {
+                /** @enum {string} */
+                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off";
+                id: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                expected: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                posted: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                difference: string;
+            }[];
+            trial_balance: {
+                /** @description A decimal string in major units, such as "49.00" */
+                debits: string;
+                /** @description A decimal string in major units, such as "49.00" */
+                credits: string;
+                balanced: boolean;
+                accounts: {
+                    account: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    debits: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    credits: string;
+                }[];
+            };
         };
         Email: {
             id: string;
@@ -5388,6 +5503,108 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LedgerTransactionList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getDeferredRevenueReport: {
+        parameters: {
+            query: {
+                currency: string;
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DeferredRevenueReport"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getReconciliationReport: {
+        parameters: {
+            query: {
+                currency: string;
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReconciliationReport"];
                 };
             };
             /** @description The request is malformed or a parameter is invalid */

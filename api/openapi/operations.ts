@@ -16,6 +16,7 @@ import {
   CreateRefundBody,
   CreateSubscriptionBody,
   CreateTaxRateBody,
+  DeferredRevenueReportQuery,
   EmptyBody,
   ExtendTrialBody,
   ListAppliedCouponsQuery,
@@ -35,6 +36,7 @@ import {
   MarkUncollectibleBody,
   MigratePlanBody,
   PreviewPlanMigrationBody,
+  ReconciliationReportQuery,
   SetCustomerTaxRatesBody,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
@@ -191,6 +193,8 @@ export const OPERATIONS: readonly Operation[] = [
 
   read('/v1/ledger/balances', 'getLedgerBalances', 'Balances of every ledger account per currency', 'Ledger', R.LedgerBalances),
   read('/v1/ledger/transactions', 'listLedgerTransactions', 'Posted ledger transactions with their entries, newest first', 'Ledger', R.LedgerTransactionList, { query: ListLedgerTransactionsQuery }),
+  read('/v1/reports/deferred_revenue', 'getDeferredRevenueReport', 'The deferred revenue waterfall per UTC month: opening, billed, recognized, other movements, closing (checked against the ledger)', 'Reports', R.DeferredRevenueReport, { query: DeferredRevenueReportQuery }),
+  read('/v1/reports/reconciliation', 'getReconciliationReport', 'Invoices, payments, refunds, credit notes, write-offs and credit applied in a range of UTC days against their ledger postings, and the trial balance', 'Reports', R.ReconciliationReport, { query: ReconciliationReportQuery }),
   read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
 
   {

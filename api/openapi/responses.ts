@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { COUPON_DURATIONS } from '../../domain/discounts';
 import { AGGREGATIONS } from '../../domain/usage';
 import { CHARGE_MODELS } from '../../domain/pricing';
+import { RECONCILED_TYPES } from '../../domain/reconciliation';
 
 /**
  * What api/serializers.ts (and the few answers built in a route) produce, as zod schemas: the
@@ -366,6 +367,49 @@ export const LedgerTransaction = z
   .register(responseSchemas, { id: 'LedgerTransaction' });
 
 export const LedgerTransactionList = listOf(LedgerTransaction).register(responseSchemas, { id: 'LedgerTransactionList' });
+
+export const DeferredRevenueReport = z
+  .strictObject({
+    object: z.literal('deferred_revenue_report'),
+    currency,
+    from: z.string(),
+    to: z.string(),
+    balanced: z.boolean().describe('Every month closes at the ledger balance'),
+    months: z.array(
+      z.strictObject({
+        month: z.string(),
+        opening: money,
+        billed: money.describe('Net credits to deferred revenue from invoices issued in the month'),
+        recognized: money.describe('Net debits to deferred revenue from revenue recognition in the month'),
+        other: z.array(z.strictObject({ source: z.string(), amount: money })).describe('Net credits from any other source, by source type'),
+        closing: money.describe('opening + billed - recognized + other'),
+        ledger_closing: money.describe("The ledger's deferred revenue balance at the month's end"),
+        balanced: z.boolean(),
+      }),
+    ),
+  })
+  .register(responseSchemas, { id: 'DeferredRevenueReport' });
+
+const ReconciledAmounts = { expected: money, posted: money, difference: money };
+const reconciledType = z.enum(RECONCILED_TYPES);
+
+export const ReconciliationReport = z
+  .strictObject({
+    object: z.literal('reconciliation_report'),
+    currency,
+    from: z.string(),
+    to: z.string(),
+    balanced: z.boolean().describe('No differences and the trial balance holds'),
+    sections: z.array(z.strictObject({ type: reconciledType, records: z.number().int(), ...ReconciledAmounts })),
+    differences: z.array(z.strictObject({ type: reconciledType, id: z.string(), ...ReconciledAmounts })).describe('Each record whose postings differ from it'),
+    trial_balance: z.strictObject({
+      debits: money,
+      credits: money,
+      balanced: z.boolean(),
+      accounts: z.array(z.strictObject({ account: z.string(), debits: money, credits: money })),
+    }),
+  })
+  .register(responseSchemas, { id: 'ReconciliationReport' });
 
 export const Email = z
   .strictObject({

@@ -5,6 +5,7 @@ export * from './emails';
 export * from './fields';
 export * from './invoices';
 export * from './ledger';
+export * from './ledger-reports';
 export * from './metrics';
 export * from './pagination';
 export * from './plans';

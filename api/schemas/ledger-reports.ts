@@ -1,0 +1,27 @@
+import { z } from 'zod';
+import { isMonth } from '../../domain/deferred-revenue';
+import { currencyField } from './fields';
+
+/** Longest range of the monthly reports, so one request cannot ask for a thousand years of rows. */
+const MAX_MONTHS = 240;
+
+const monthNumber = (month: string): number => Number(month.slice(0, 4)) * 12 + Number(month.slice(5, 7));
+
+const reportMonth = z.string().refine(isMonth, 'must be a month as YYYY-MM, such as "2026-01"').describe('A UTC calendar month, YYYY-MM');
+
+/** A real calendar day (2026-02-30 is refused), read as the UTC day. */
+const reportDay = z
+  .string()
+  .refine((s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && s.slice(0, 4) !== '0000' && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s, 'must be a date as YYYY-MM-DD, such as "2026-01-31"')
+  .describe('A UTC day, YYYY-MM-DD');
+
+export const DeferredRevenueReportQuery = z
+  .object({ currency: currencyField, from: reportMonth, to: reportMonth })
+  .strict()
+  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] })
+  .refine((q) => monthNumber(q.to) - monthNumber(q.from) < MAX_MONTHS, { message: `the range may cover at most ${MAX_MONTHS} months`, path: ['to'] });
+
+export const ReconciliationReportQuery = z
+  .object({ currency: currencyField, from: reportDay, to: reportDay })
+  .strict()
+  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] });
