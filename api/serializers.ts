@@ -9,6 +9,7 @@ import type { AccountBalance } from '../db/ledger-store';
 import { ACCOUNTS } from '../domain/ledger';
 import type { DeferredRevenueMonth } from '../domain/deferred-revenue';
 import type { Reconciliation } from '../domain/reconciliation';
+import { isOverdue } from '../domain/payment-terms';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { IngestResult } from './usage-ingest';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
@@ -33,6 +34,7 @@ export function customerJson(c: Customer) {
     email: c.email,
     currency: c.currency,
     timezone: c.timezone,
+    net_terms_days: c.netTermsDays,
     external_id: c.externalId ?? null,
     created_at: iso(c.createdAt),
   };
@@ -127,6 +129,9 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     period_start: iso(i.periodStart),
     period_end: iso(i.periodEnd),
     issued_at: iso(i.issuedAt),
+    days_until_due: i.daysUntilDue,
+    due_at: iso(i.dueAt),
+    overdue: isOverdue(i, new Date()),
     paid_at: iso(i.paidAt),
     lines: lines
       .sort((a, b) => a.position - b.position)

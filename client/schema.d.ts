@@ -92,7 +92,11 @@ export type paths = {
          */
         get: operations["getCustomer"];
         put?: never;
-        post?: never;
+        /**
+         * Change a customer's name, e-mail or net terms (net terms apply to invoices issued from now on)
+         * @description Roles: admin, support.
+         */
+        post: operations["updateCustomer"];
         delete?: never;
         options?: never;
         head?: never;
@@ -636,7 +640,11 @@ export type paths = {
          */
         get: operations["getInvoice"];
         put?: never;
-        post?: never;
+        /**
+         * Change an open invoice's payment terms (days_until_due; due_at follows)
+         * @description Roles: admin, support.
+         */
+        post: operations["updateInvoice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -973,6 +981,15 @@ export type components = {
             external_id?: string;
             /** @description IANA time zone whose clock billing periods follow (default UTC) */
             timezone?: string;
+            /** @description Days the customer has to pay an invoice (default 0: due on issue) */
+            net_terms_days?: number;
+        };
+        UpdateCustomerRequest: {
+            name?: string;
+            /** Format: email */
+            email?: string;
+            /** @description Days the customer has to pay invoices issued from now on */
+            net_terms_days?: number;
         };
         AttachPaymentMethodRequest: {
             payment_method: string;
@@ -1067,6 +1084,10 @@ export type components = {
         ExtendSubscriptionTrialRequest: {
             trial_end: string;
         };
+        UpdateInvoiceRequest: {
+            /** @description Whole days from issue to due date, 0 (due on issue) to 365 */
+            days_until_due: number;
+        };
         RecordPaymentRequest: {
             /** @description An amount in major units as a decimal string, such as "49.00" */
             amount: string;
@@ -1124,6 +1145,8 @@ export type components = {
             email: string;
             currency: string;
             timezone: string;
+            /** @description Days the customer has to pay an invoice; copied to each invoice when issued */
+            net_terms_days: number;
             external_id: string | null;
             created_at: string | null;
         };
@@ -1135,6 +1158,8 @@ export type components = {
             email: string;
             currency: string;
             timezone: string;
+            /** @description Days the customer has to pay an invoice; copied to each invoice when issued */
+            net_terms_days: number;
             external_id: string | null;
             created_at: string | null;
             default_payment_method: string;
@@ -1291,6 +1316,11 @@ export type components = {
             period_start: string | null;
             period_end: string | null;
             issued_at: string | null;
+            days_until_due: number;
+            /** @description issued_at + days_until_due days */
+            due_at: string | null;
+            /** @description Open, with an amount due, and due_at has passed */
+            overdue: boolean;
             paid_at: string | null;
             lines: {
                 id: string;
@@ -2116,6 +2146,98 @@ export interface operations {
             };
             /** @description Nothing by that id or code */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateCustomer: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateCustomerRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Customer"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4500,6 +4622,98 @@ export interface operations {
             };
             /** @description Nothing by that id or code */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateInvoiceRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

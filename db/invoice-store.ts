@@ -7,6 +7,7 @@ import { BillingError } from '../domain/errors';
 import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
 import { creditApplied, invoiceIssued, revenueRecognized } from '../domain/ledger';
 import { decimalString } from '../domain/money';
+import { dueOnTerms } from '../domain/payment-terms';
 import { periodAt } from '../domain/period';
 import { minimumTrueUp, priceUsage } from '../domain/pricing';
 import { AppliedCoupon, Coupon, CustomerBalanceTransaction, CustomerTaxRate, TaxRate } from './entities/adjustments';
@@ -182,6 +183,11 @@ async function availableCredit(tx: EntityManager, customerId: string, currency: 
   return new Decimal(row.balance ?? 0);
 }
 
+async function netTermsOf(tx: EntityManager, customerId: string): Promise<number> {
+  const [row] = await tx.execute<Array<{ net_terms_days: number }>>('select net_terms_days from customers where id = ?', [customerId]);
+  return row.net_terms_days;
+}
+
 async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, plan, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<Invoice> {
   const split = revenueSplit(draft);
   // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
@@ -213,6 +219,7 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     periodStart: request.fees[0]?.from ?? usageFrom,
     periodEnd: request.fees.at(-1)?.to ?? request.usage?.until ?? usageFrom,
     issuedAt: request.issuedAt,
+    ...dueOnTerms(request.issuedAt, await netTermsOf(tx, subscription.customerId)),
     paidAt: paid ? request.issuedAt : null,
     createdAt: new Date(),
   });
@@ -235,6 +242,10 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
       taxAmount: line.taxAmount,
       periodStart: line.periodStart,
       periodEnd: line.periodEnd,
+      planId: line.price?.planId ?? null,
+      priceAmount: line.price?.amount ?? null,
+      priceInterval: line.price?.interval ?? null,
+      priceIntervalCount: line.price?.intervalCount ?? null,
     }),
   );
   for (const applied of appliedCoupons) {

@@ -9,6 +9,7 @@ import { Migration20261130100000_usage_conflicts } from '../migrations/Migration
 import { Migration20261130200000_idempotency_recovery } from '../migrations/Migration20261130200000_idempotency_recovery';
 import { Migration20261130300000_least_privilege } from '../migrations/Migration20261130300000_least_privilege';
 import { Migration20261201100000_accounting_periods } from '../migrations/Migration20261201100000_accounting_periods';
+import { Migration20261201200000_payment_terms } from '../migrations/Migration20261201200000_payment_terms';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -51,6 +52,7 @@ const MIGRATIONS = [
   { name: 'Migration20261130200000_idempotency_recovery', class: Migration20261130200000_idempotency_recovery },
   { name: 'Migration20261130300000_least_privilege', class: Migration20261130300000_least_privilege },
   { name: 'Migration20261201100000_accounting_periods', class: Migration20261201100000_accounting_periods },
+  { name: 'Migration20261201200000_payment_terms', class: Migration20261201200000_payment_terms },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

@@ -2,6 +2,7 @@ import Decimal from 'decimal.js';
 import { allocateDiscounts, type CouponTerms } from './discounts';
 import { roundToCurrency, sum } from './money';
 import type { TierPart } from './pricing';
+import type { Interval } from './period';
 import { segmentAmount, type Span } from './proration';
 import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
 
@@ -25,6 +26,15 @@ export interface InvoiceLineInput {
   metricCode?: string;
   chargeModel?: string;
   tiers?: TierPart[];
+  /** A fee line's plan and its price for a whole period, whatever share of it the line bills (MRR reads these). */
+  price?: FullPeriodPrice;
+}
+
+export interface FullPeriodPrice {
+  planId: string;
+  amount: Decimal;
+  interval: Interval;
+  intervalCount: number;
 }
 
 export interface InvoiceLineDraft extends InvoiceLineInput {
@@ -56,6 +66,10 @@ export interface FlatFeePlan {
   name: string;
   currency: string;
   amount: Decimal.Value;
+  /** A stored plan: its fee lines name it and its full-period price. */
+  id?: string;
+  interval?: Interval;
+  intervalCount?: number;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
@@ -73,7 +87,8 @@ export function feeLine(plan: FlatFeePlan, fee: { period: Span; from: Date; to: 
       ? plan.name
       : `${plan.name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
   const signed = fee.credit ? amount.negated() : amount;
-  return { kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to };
+  const price = plan.id && plan.interval && plan.intervalCount ? { planId: plan.id, amount: new Decimal(plan.amount), interval: plan.interval, intervalCount: plan.intervalCount } : undefined;
+  return { kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to, ...(price ? { price } : {}) };
 }
 
 /**

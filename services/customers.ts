@@ -15,6 +15,7 @@ export interface NewCustomer {
   currency: string;
   externalId?: string;
   timezone?: string;
+  netTermsDays?: number;
 }
 
 /** Stores a customer; `stored` runs inside its transaction (the request's record of it). */
@@ -26,6 +27,7 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
     currency: input.currency,
     externalId: input.externalId ?? null,
     timezone: input.timezone ?? 'UTC',
+    netTermsDays: input.netTermsDays ?? 0,
   });
   try {
     await em.transactional(async (tx) => {
@@ -39,6 +41,18 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
     }
     throw error;
   }
+}
+
+/** Changes name, e-mail or net terms; terms apply to invoices issued from now on (open ones keep theirs). */
+export async function updateCustomer(em: EntityManager, customerId: string, changes: { name?: string; email?: string; netTermsDays?: number }): Promise<Customer> {
+  return em.transactional(async (tx) => {
+    const customer = await customerOf(tx, customerId);
+    if (changes.name !== undefined) customer.name = changes.name;
+    if (changes.email !== undefined) customer.email = changes.email;
+    if (changes.netTermsDays !== undefined) customer.netTermsDays = changes.netTermsDays;
+    await tx.flush();
+    return customer;
+  });
 }
 
 /** Newest first. */

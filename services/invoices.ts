@@ -7,6 +7,8 @@ import { CreditNote, Refund } from '../db/entities/refund';
 import { findPage, type Page, type PageRequest } from '../db/pagination';
 import { recordManualPayment } from '../db/payment-store';
 import { writeOffInvoice } from '../db/adjustment-store';
+import { BillingError } from '../domain/errors';
+import { dueOnTerms } from '../domain/payment-terms';
 import { collectionPaid } from './collection-signals';
 import { invoiceOf } from './lookups';
 
@@ -54,6 +56,25 @@ export async function recordPayment(
 
 /** Tells the invoice's collection that nothing is left to collect. */
 export const paymentSettled = (temporal: Client, invoiceId: string) => collectionPaid(temporal, invoiceId, 'manual_payment');
+
+/**
+ * New terms for an open invoice (Stripe's invoice update): due_at becomes issued_at plus the days.
+ * A paid, void or written-off invoice keeps the terms it had.
+ */
+export async function changeInvoiceTerms(em: EntityManager, invoiceId: string, daysUntilDue: number): Promise<InvoiceWithLines> {
+  return em.transactional(async (tx) => {
+    // Locked first, so a payment settling the invoice meanwhile is seen before the status is read.
+    await tx.execute('select id from invoices where id = ? for update', [invoiceId]);
+    const invoice = await invoiceOf(tx, invoiceId);
+    if (invoice.status !== 'open') {
+      throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only an open invoice's payment terms can change`, 'days_until_due');
+    }
+    Object.assign(invoice, dueOnTerms(invoice.issuedAt, daysUntilDue));
+    await tx.flush();
+    const [found] = await withLines(tx, [invoice]);
+    return found;
+  });
+}
 
 /** Marks an open invoice uncollectible; `stored` runs inside its transaction. */
 export async function markUncollectible(em: EntityManager, invoiceId: string, stored: (tx: EntityManager, outcome: InvoiceWithLines) => Promise<void>): Promise<void> {

@@ -38,6 +38,8 @@ import {
   PreviewPlanMigrationBody,
   ReconciliationReportQuery,
   SetCustomerTaxRatesBody,
+  UpdateCustomerBody,
+  UpdateInvoiceBody,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
@@ -128,6 +130,7 @@ export const OPERATIONS: readonly Operation[] = [
   write('/v1/customers', 'createCustomer', 'Create a customer', 'Customers', WRITE, CreateCustomerBody, { status: 201, schema: R.Customer }),
   read('/v1/customers', 'listCustomers', 'List customers, newest first', 'Customers', R.CustomerList, { query: ListCustomersQuery }),
   read('/v1/customers/{id}', 'getCustomer', 'Retrieve a customer', 'Customers', R.Customer),
+  write('/v1/customers/{id}', 'updateCustomer', "Change a customer's name, e-mail or net terms (net terms apply to invoices issued from now on)", 'Customers', WRITE, UpdateCustomerBody, { status: 200, schema: R.Customer }),
   write('/v1/customers/{id}/setup_intents', 'createSetupIntent', "A Stripe SetupIntent for the customer's browser to collect a card", 'Customers', WRITE, undefined, { status: 201, schema: R.SetupIntent }, { errors: [401, 403, 404, 409, 422, 502] }),
   write('/v1/customers/{id}/payment_methods', 'attachPaymentMethod', 'Attach a card (a Stripe payment method id) and retry open invoices with it', 'Customers', WRITE, AttachPaymentMethodBody, { status: 201, schema: R.CustomerWithPaymentMethod }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
   write('/v1/customers/{id}/tax_rates', 'setCustomerTaxRates', "Replace the customer's tax rates", 'Tax rates', WRITE, SetCustomerTaxRatesBody, { status: 200, schema: R.CustomerTaxRates }),
@@ -176,6 +179,7 @@ export const OPERATIONS: readonly Operation[] = [
 
   read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoicesQuery }),
   read('/v1/invoices/{id}', 'getInvoice', 'Retrieve an invoice with its lines', 'Invoices', R.Invoice),
+  write('/v1/invoices/{id}', 'updateInvoice', "Change an open invoice's payment terms (days_until_due; due_at follows)", 'Invoices', WRITE, UpdateInvoiceBody, { status: 200, schema: R.Invoice }),
   write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePaymentBody, { status: 201, schema: R.PaymentWithInvoice }),
   read('/v1/invoices/{id}/payments', 'listInvoicePayments', "List an invoice's payments, oldest first", 'Invoices', R.PaymentList, { query: ListPaymentsQuery }),
   write('/v1/invoices/{id}/refunds', 'refundInvoice', 'Refund an invoice, through Stripe for card payments', 'Refunds and credit notes', WRITE, CreateRefundBody, { status: 201, schema: R.RefundSummary }, { errors: [400, 401, 403, 404, 409, 422, 502] }),

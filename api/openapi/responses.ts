@@ -40,6 +40,7 @@ export const Customer = z
     email: z.string(),
     currency,
     timezone: z.string(),
+    net_terms_days: z.int().describe('Days the customer has to pay an invoice; copied to each invoice when issued'),
     external_id: z.string().nullable(),
     created_at: timestamp.nullable(),
   })
@@ -168,6 +169,9 @@ export const Invoice = z
     period_start: timestamp.nullable(),
     period_end: timestamp.nullable(),
     issued_at: timestamp.nullable(),
+    days_until_due: z.int(),
+    due_at: timestamp.nullable().describe('issued_at + days_until_due days'),
+    overdue: z.boolean().describe('Open, with an amount due, and due_at has passed'),
     paid_at: timestamp.nullable(),
     lines: z.array(z.strictObject({ id: z.string(), ...lineFields })),
   })

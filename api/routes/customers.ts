@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
-import { applyCoupon, createCustomer, customerTaxRates, listAppliedCoupons, listCustomers, setCustomerTaxRates } from '../../services/customers';
+import { applyCoupon, createCustomer, customerTaxRates, listAppliedCoupons, listCustomers, setCustomerTaxRates, updateCustomer } from '../../services/customers';
 import { customerOf } from '../../services/lookups';
 import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
-import { ApplyCouponBody, CreateCustomerBody, ListAppliedCouponsQuery, ListCustomersQuery, SetCustomerTaxRatesBody } from '../schemas/customers';
+import { ApplyCouponBody, CreateCustomerBody, ListAppliedCouponsQuery, ListCustomersQuery, SetCustomerTaxRatesBody, UpdateCustomerBody } from '../schemas/customers';
 import { appliedCouponJson, customerJson, customerTaxRatesJson, listJson } from '../serializers';
 import { parse } from '../validation';
 
@@ -18,7 +18,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
   router.post('/', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreateCustomerBody, req.body);
     const created = await atomicPhase<ReturnType<typeof customerJson>>(req, 'customer_created', (record) =>
-      createCustomer(em(), { name: body.name, email: body.email, currency: body.currency, externalId: body.external_id, timezone: body.timezone }, (tx, customer) =>
+      createCustomer(em(), { name: body.name, email: body.email, currency: body.currency, externalId: body.external_id, timezone: body.timezone, netTermsDays: body.net_terms_days }, (tx, customer) =>
         record(tx, customerJson(customer)),
       ),
     );
@@ -33,6 +33,12 @@ export function customersRouter({ orm }: ApiDeps): Router {
 
   router.get('/:id', async (req, res) => {
     res.json(customerJson(await customerOf(em(), String(req.params.id))));
+  });
+
+  /** Stripe-style update: the fields sent change, the others stay. */
+  router.post('/:id', allow('admin', 'support'), async (req, res) => {
+    const body = parse(UpdateCustomerBody, req.body);
+    res.json(customerJson(await updateCustomer(em(), String(req.params.id), { name: body.name, email: body.email, netTermsDays: body.net_terms_days })));
   });
 
   router.get('/:id/tax_rates', async (req, res) => {

@@ -1,12 +1,12 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
 import { parseAmount } from '../../domain/money';
-import { invoiceWithLines, listInvoices, listPayments, paymentSettled, recordPayment, type InvoiceWithLines } from '../../services/invoices';
+import { changeInvoiceTerms, invoiceWithLines, listInvoices, listPayments, paymentSettled, recordPayment, type InvoiceWithLines } from '../../services/invoices';
 import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
-import { CreatePaymentBody, ListInvoicesQuery, ListPaymentsQuery } from '../schemas/invoices';
+import { CreatePaymentBody, ListInvoicesQuery, ListPaymentsQuery, UpdateInvoiceBody } from '../schemas/invoices';
 import { invoiceJson, listJson, paymentJson } from '../serializers';
 import { parse } from '../validation';
 
@@ -25,6 +25,12 @@ export function invoicesRouter({ orm, temporal }: ApiDeps): Router {
 
   router.get('/:id', async (req, res) => {
     res.json(invoiceOut(await invoiceWithLines(em(), String(req.params.id))));
+  });
+
+  /** Stripe's invoice update, for an open invoice's payment terms. */
+  router.post('/:id', allow('admin', 'support'), async (req, res) => {
+    const body = parse(UpdateInvoiceBody, req.body);
+    res.json(invoiceOut(await changeInvoiceTerms(em(), String(req.params.id), body.days_until_due)));
   });
 
   router.post('/:id/payments', allow('admin', 'support'), async (req, res) => {

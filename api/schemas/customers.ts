@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { currencyField, idField, nameField, timeZoneField } from './fields';
+import { currencyField, idField, nameField, netTermsField, timeZoneField } from './fields';
 import { listQuery, PageQuery } from './pagination';
 
 export const CreateCustomerBody = z
@@ -9,6 +9,16 @@ export const CreateCustomerBody = z
     currency: currencyField,
     external_id: z.string().min(1).max(255).optional(),
     timezone: timeZoneField.optional().describe('IANA time zone whose clock billing periods follow (default UTC)'),
+    net_terms_days: netTermsField.optional().describe('Days the customer has to pay an invoice (default 0: due on issue)'),
+  })
+  .strict();
+
+/** Changes apply to invoices issued from now on; an open invoice's terms change on the invoice. */
+export const UpdateCustomerBody = z
+  .object({
+    name: nameField.optional(),
+    email: z.email().optional(),
+    net_terms_days: netTermsField.optional().describe('Days the customer has to pay invoices issued from now on'),
   })
   .strict();
 

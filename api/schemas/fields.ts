@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { isCurrency } from '../../domain/currency';
+import { MAX_NET_TERMS_DAYS } from '../../domain/payment-terms';
 import { isTimeZone } from '../../domain/zoned-time';
 
 /** Fields shared by the request schemas; each says in its message what a valid value looks like. */
@@ -68,3 +69,6 @@ export const whenField = (allowPeriodEnd: boolean) =>
 export const idField = z.string().min(1);
 
 export const EmptyBody = z.object({}).strict();
+
+/** Days a customer has to pay an invoice: 0 (due on issue) to 365. */
+export const netTermsField = z.number().int().min(0).max(MAX_NET_TERMS_DAYS).describe('Whole days from issue to due date, 0 (due on issue) to 365');

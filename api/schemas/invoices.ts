@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { amountField, idField } from './fields';
+import { amountField, idField, netTermsField } from './fields';
 import { listQuery, PageQuery } from './pagination';
 
 export const ListInvoicesQuery = listQuery({
@@ -16,6 +16,9 @@ const reasonField = z.string().min(1).max(500);
 export const CreateRefundBody = z.object({ amount: amountField.optional(), reason: reasonField.optional() }).strict();
 
 export const CreateCreditNoteBody = z.object({ amount: amountField, reason: reasonField.optional() }).strict();
+
+/** Stripe's invoice update: the open invoice's terms; due_at moves to issued_at + days_until_due. */
+export const UpdateInvoiceBody = z.object({ days_until_due: netTermsField }).strict();
 
 export const MarkUncollectibleBody = z.object({}).strict();
 

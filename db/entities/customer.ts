@@ -8,6 +8,8 @@ export class Customer {
   externalId?: string | null;
   /** IANA time zone; billing periods are computed on this clock. */
   timezone = 'UTC';
+  /** Days the customer has to pay an invoice; each invoice copies it when issued (0: due on issue). */
+  netTermsDays = 0;
   stripeCustomerId?: string | null;
   /** The Stripe payment method charged off-session. */
   defaultPaymentMethod?: string | null;
@@ -24,6 +26,7 @@ export const CustomerSchema = new EntitySchema<Customer>({
     currency: { type: 'string' },
     externalId: { type: 'string', nullable: true },
     timezone: { type: 'string' },
+    netTermsDays: { type: 'integer' },
     stripeCustomerId: { type: 'string', nullable: true },
     defaultPaymentMethod: { type: 'string', nullable: true },
     createdAt: { type: 'Date' },

@@ -1,6 +1,7 @@
 import { EntitySchema } from '@mikro-orm/core';
 import type Decimal from 'decimal.js';
 import type { LineKind } from '../../domain/invoice';
+import type { Interval } from '../../domain/period';
 import { DecimalType } from '../decimal-type';
 
 export type InvoiceStatus = 'open' | 'paid' | 'void' | 'uncollectible';
@@ -65,6 +66,10 @@ export class Invoice {
   periodStart!: Date;
   periodEnd!: Date;
   issuedAt!: Date;
+  /** The customer's net terms when issued, or as changed on the open invoice since. */
+  daysUntilDue = 0;
+  /** issuedAt + daysUntilDue days. */
+  dueAt!: Date;
   paidAt?: Date | null;
   revenueRecognizedAt?: Date | null;
   createdAt: Date = new Date();
@@ -100,6 +105,8 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     periodStart: { type: 'Date' },
     periodEnd: { type: 'Date' },
     issuedAt: { type: 'Date' },
+    daysUntilDue: { type: 'integer' },
+    dueAt: { type: 'Date' },
     paidAt: { type: 'Date', nullable: true },
     revenueRecognizedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
@@ -122,6 +129,11 @@ export class InvoiceLine {
   taxAmount!: Decimal;
   periodStart!: Date;
   periodEnd!: Date;
+  /** A fee line's plan and that plan's full-period price (null on other lines, and on fee lines no plan was found for). */
+  planId?: string | null;
+  priceAmount?: Decimal | null;
+  priceInterval?: Interval | null;
+  priceIntervalCount?: number | null;
 }
 
 export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
@@ -143,5 +155,9 @@ export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
     taxAmount: { type: DecimalType },
     periodStart: { type: 'Date' },
     periodEnd: { type: 'Date' },
+    planId: { type: 'string', nullable: true },
+    priceAmount: { type: DecimalType, nullable: true },
+    priceInterval: { type: 'string', nullable: true },
+    priceIntervalCount: { type: 'integer', nullable: true },
   },
 });
