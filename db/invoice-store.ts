@@ -3,8 +3,8 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
 import { chargePrice, tierPartsJson } from '../domain/charge-properties';
 import { remainingAfterUse } from '../domain/discounts';
-import { BillingError } from '../domain/errors';
 import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
+import { BillingError } from '../domain/errors';
 import { creditApplied, invoiceIssued, revenueRecognized } from '../domain/ledger';
 import { decimalString } from '../domain/money';
 import { dueOnTerms } from '../domain/payment-terms';
@@ -17,6 +17,7 @@ import { Subscription } from './entities/subscription';
 import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { createObligations } from './revenue-store';
 import { aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
 
 /** A plan's fee for [from, to) of `period`, prorated to the millisecond; `credit` gives back unused time paid in advance. */
@@ -213,7 +214,7 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     discounts: draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) })),
     taxes: draft.taxes.map((t) => ({ tax_rate_id: t.rate.id, name: t.rate.name, percentage: decimalString(t.rate.percentage), inclusive: t.rate.inclusive, base: decimalString(t.base), amount: decimalString(t.amount) })),
     total: draft.total,
-    deferredAmount: split.deferred,
+    deferredAmount: split.deferred.minus(split.deferredDiscount),
     amountPaid: new Decimal(0),
     amountDue,
     periodStart: request.fees[0]?.from ?? usageFrom,
@@ -225,7 +226,7 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
   });
   // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.
   await tx.flush();
-  draft.lines.forEach((line, position) =>
+  const lines = draft.lines.map((line, position) =>
     tx.create(InvoiceLine, {
       id: newId('il'),
       invoiceId: invoice.id,
@@ -254,7 +255,9 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     if (applied.periodsRemaining === 0) applied.status = 'exhausted';
   }
   await tx.flush();
-  const posting = invoiceIssued({ ...invoice, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, deferred: split.deferred, earned: split.earned });
+  createObligations(tx, invoice, lines, draft);
+  await tx.flush();
+  const posting = invoiceIssued({ ...invoice, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
   if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
   const balanceChange = draft.total.isNegative() ? draft.total.negated() : credit.negated();
   if (!balanceChange.isZero()) {

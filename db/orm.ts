@@ -8,6 +8,7 @@ import { Migration20261130000000_one_charge_per_invoice } from '../migrations/Mi
 import { Migration20261130100000_usage_conflicts } from '../migrations/Migration20261130100000_usage_conflicts';
 import { Migration20261130200000_idempotency_recovery } from '../migrations/Migration20261130200000_idempotency_recovery';
 import { Migration20261130300000_least_privilege } from '../migrations/Migration20261130300000_least_privilege';
+import { Migration20261201000000_revenue_recognition } from '../migrations/Migration20261201000000_revenue_recognition';
 import { Migration20261201100000_accounting_periods } from '../migrations/Migration20261201100000_accounting_periods';
 import { Migration20261201200000_payment_terms } from '../migrations/Migration20261201200000_payment_terms';
 import { CustomerSchema } from './entities/customer';
@@ -16,6 +17,7 @@ import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
 import { LedgerEntrySchema, LedgerTransactionSchema } from './entities/ledger';
 import { PaymentSchema } from './entities/payment';
 import { PlanSchema } from './entities/plan';
+import { RevenueObligationSchema, RevenueRecognitionPeriodSchema } from './entities/revenue';
 import { CreditNoteSchema, RefundSchema } from './entities/refund';
 import { SubscriptionSchema } from './entities/subscription';
 import { AppliedCouponSchema, CouponSchema, CustomerBalanceTransactionSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
@@ -39,6 +41,8 @@ export const ENTITIES = [
   CustomerBalanceTransactionSchema,
   EmailMessageSchema,
   RefundSchema, CreditNoteSchema,
+  RevenueObligationSchema,
+  RevenueRecognitionPeriodSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
@@ -51,6 +55,7 @@ const MIGRATIONS = [
   { name: 'Migration20261130100000_usage_conflicts', class: Migration20261130100000_usage_conflicts },
   { name: 'Migration20261130200000_idempotency_recovery', class: Migration20261130200000_idempotency_recovery },
   { name: 'Migration20261130300000_least_privilege', class: Migration20261130300000_least_privilege },
+  { name: 'Migration20261201000000_revenue_recognition', class: Migration20261201000000_revenue_recognition },
   { name: 'Migration20261201100000_accounting_periods', class: Migration20261201100000_accounting_periods },
   { name: 'Migration20261201200000_payment_terms', class: Migration20261201200000_payment_terms },
 ];

@@ -120,16 +120,26 @@ export function buildInvoice(
   return draft;
 }
 
+/** Whether the invoice's taxes are inside its line amounts (then revenue is each line net of its tax). */
+const taxIncluded = (draft: Pick<InvoiceDraft, 'taxes'>): boolean => draft.taxes.some((t) => t.rate.inclusive);
+
+/** A line's revenue: its amount net of tax included in it, before discounts (revenue stays at list price). */
+export function lineRevenue(draft: Pick<InvoiceDraft, 'taxes'>, line: Pick<InvoiceLineDraft, 'amount' | 'taxAmount'>): Decimal {
+  return taxIncluded(draft) ? line.amount.minus(line.taxAmount) : line.amount;
+}
+
 /**
- * How an invoice's revenue splits for the ledger, net of tax included in the lines: fees wait in
- * deferred revenue until their period is served; usage and minimums were served already.
+ * How an invoice's revenue splits for the ledger, net of tax included in the lines. Fees are
+ * obligations for a period still to serve: they wait in deferred revenue net of their discounts
+ * (`deferred - deferredDiscount`) and are recognised ratably, discount and all, as the period is
+ * served. Usage and minimums were served already: revenue at once, their discounts debited at once.
  */
-export function revenueSplit(draft: Pick<InvoiceDraft, 'lines' | 'taxes'>): { deferred: Decimal; earned: Decimal } {
-  const inclusive = draft.taxes.some((t) => t.rate.inclusive);
-  const net = (l: InvoiceLineDraft) => (inclusive ? l.amount.minus(l.taxAmount) : l.amount);
+export function revenueSplit(draft: Pick<InvoiceDraft, 'lines' | 'taxes'>): { deferred: Decimal; deferredDiscount: Decimal; earned: Decimal } {
+  const fees = draft.lines.filter((l) => l.kind === 'fee');
   return {
-    deferred: sum(draft.lines.filter((l) => l.kind === 'fee').map(net)),
-    earned: sum(draft.lines.filter((l) => l.kind !== 'fee').map(net)),
+    deferred: sum(fees.map((l) => lineRevenue(draft, l))),
+    deferredDiscount: sum(fees.map((l) => l.discountAmount)),
+    earned: sum(draft.lines.filter((l) => l.kind !== 'fee').map((l) => lineRevenue(draft, l))),
   };
 }
 

@@ -144,14 +144,18 @@ export interface IssuedInvoiceAmounts {
   taxTotal: Decimal;
   /** Fees for a period not yet served, net of included tax: owed to the customer as service. */
   deferred: Decimal;
+  /** The fees' share of discountTotal: deferred with them, recognised as they are. */
+  deferredDiscount: Decimal;
   /** Usage and minimums of a period already served, net of included tax: earned now. */
   earned: Decimal;
 }
 
 /**
- * An issued invoice: the customer owes its total; coupons' discounts are debited to a contra-revenue
- * account; fees wait in deferred revenue, usage is revenue at once (billed in arrears), and tax is
- * owed to the tax authority. Balanced by construction: total + discounts = deferred + earned + tax.
+ * An issued invoice: the customer owes its total; fees wait in deferred revenue net of their
+ * discounts (their revenue and discount are recognised together as the service period passes, see
+ * revenueRecognised); usage is revenue at once (billed in arrears) and its discounts are debited at
+ * once to a contra-revenue account; tax is owed to the tax authority. Balanced by construction:
+ * total + (discounts - deferredDiscount) = (deferred - deferredDiscount) + earned + tax.
  * Any amount may be negative (a proration credit): its leg then moves the other way, and a negative
  * total is owed to the customer as credit instead of being a negative receivable.
  */
@@ -159,25 +163,49 @@ export function invoiceIssued(invoice: IssuedInvoiceAmounts): TransactionDraft |
   // Signed as debit minus credit.
   const legs: Array<[AccountCode, Decimal]> = [
     [invoice.total.isNegative() ? 'customer_credit' : 'accounts_receivable', invoice.total],
-    ['discounts', invoice.discountTotal],
-    ['deferred_revenue', invoice.deferred.negated()],
+    ['discounts', invoice.discountTotal.minus(invoice.deferredDiscount)],
+    ['deferred_revenue', invoice.deferred.minus(invoice.deferredDiscount).negated()],
     ['revenue', invoice.earned.negated()],
     ['tax_payable', invoice.taxTotal.negated()],
   ];
+  // An invoice of nothing (a $0 plan) moves nothing (null); posting it would only add noise to the books.
+  return signedLegs(`invoice:${invoice.id}:issued`, `Invoice ${invoice.number} issued`, invoice.currency, invoice.issuedAt, legs);
+}
+
+/** Legs signed as debit minus credit; zero legs are left out, and nothing at all is null. */
+function signedLegs(idempotencyKey: string, description: string, currency: string, effectiveAt: Date, legs: Array<[AccountCode, Decimal]>): TransactionDraft | null {
   const moving: EntryDraft[] = legs
     .filter(([, signed]) => !signed.isZero())
     .map(([account, signed]) => ({ account, direction: signed.isPositive() ? 'debit' : 'credit', amount: signed.abs() }));
-  // An invoice of nothing (a $0 plan) moves nothing; posting it would only add noise to the books.
   if (moving.length === 0) return null;
-  const tx: TransactionDraft = {
-    idempotencyKey: `invoice:${invoice.id}:issued`,
-    description: `Invoice ${invoice.number} issued`,
-    currency: invoice.currency,
-    effectiveAt: invoice.issuedAt,
-    entries: moving,
-  };
+  const tx: TransactionDraft = { idempotencyKey, description, currency, effectiveAt, entries: moving };
   assertBalanced(tx);
   return tx;
+}
+
+/**
+ * A recognition period's revenue in one currency (all obligations due in it together): deferred
+ * revenue gives up the net, revenue is credited at list price and discounts debited with their share.
+ * Keyed by period and currency, so a re-run posts nothing twice. Credit lines make a share negative
+ * (their legs move the other way); a period with nothing due posts nothing.
+ */
+export function revenueRecognised(
+  period: { key: string; end: Date },
+  currency: string,
+  due: { revenue: Decimal; discount: Decimal },
+): TransactionDraft | null {
+  return signedLegs(
+    `revenue_recognition:${period.key}:${currency}`,
+    `Revenue recognised for ${period.key}`,
+    currency,
+    // The period's last instant: the posting belongs to the day (or month) it recognises.
+    new Date(period.end.getTime() - 1),
+    [
+      ['deferred_revenue', due.revenue.minus(due.discount)],
+      ['discounts', due.discount],
+      ['revenue', due.revenue.negated()],
+    ],
+  );
 }
 
 /** Credit the customer holds pays part of an invoice: the liability shrinks, and so does the receivable. */
@@ -193,7 +221,7 @@ export function creditApplied(invoice: { id: string; number: string; currency: s
   );
 }
 
-/** The period has been served: what was deferred becomes revenue. */
+/** The lump recognition of an invoice's fees when its period ends; replaced by revenueRecognised. */
 export function revenueRecognized(invoice: { id: string; number: string; currency: string; deferred: Decimal }, at: Date) {
   return twoLegged(
     `invoice:${invoice.id}:recognized`,

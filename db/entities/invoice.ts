@@ -59,7 +59,7 @@ export class Invoice {
   discounts!: InvoiceDiscountJson[];
   taxes!: InvoiceTaxJson[];
   total!: Decimal;
-  /** The fees, net of included tax, that wait in deferred revenue until the period is served. */
+  /** The fees, net of included tax and of their discounts, that waited in deferred revenue when the invoice was issued. */
   deferredAmount!: Decimal;
   amountPaid!: Decimal;
   amountDue!: Decimal;
@@ -71,6 +71,7 @@ export class Invoice {
   /** issuedAt + daysUntilDue days. */
   dueAt!: Date;
   paidAt?: Date | null;
+  /** When the lump recognition (before ratable recognition) posted this invoice's fees; never set now. */
   revenueRecognizedAt?: Date | null;
   createdAt: Date = new Date();
 }

@@ -1,7 +1,9 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
-import { issuePeriodInvoice, recognizeRevenue } from '../../db/invoice-store';
+import { issuePeriodInvoice } from '../../db/invoice-store';
 import { forkEm } from '../../db/orm';
+import { recognisePeriod } from '../../db/revenue-store';
+import { recognitionPeriodOf } from '../../domain/revenue-recognition';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
@@ -240,25 +242,19 @@ describe('ledger integrity', () => {
       await allNumbersGapless();
     });
 
-    it('recognises an invoice\'s revenue once, however often it is asked to', async () => {
+    it('recognises a day\'s revenue once, however often and however concurrently it is asked to', async () => {
       const sub = await subscription('12.00');
       const invoice = await issuePeriodInvoice(em(), period(sub, 0));
-      const at = new Date(Date.UTC(2027, 1, 1));
-      // Two racing runs may fail one of them (the activity is retried); the retry below then finds it done.
-      await Promise.allSettled([recognizeRevenue(em(), invoice.id, at), recognizeRevenue(em(), invoice.id, at)]);
-      await recognizeRevenue(em(), invoice.id, at);
-      await recognizeRevenue(em(), invoice.id, at);
-      const { rows } = await sql.query(
-        `select e.account_code, e.direction, e.amount::text from ledger_entries e join ledger_transactions t on t.id = e.transaction_id
-          where t.invoice_id = $1 order by e.id`,
-        [invoice.id],
-      );
-      expect(rows).toEqual([
-        { account_code: 'accounts_receivable', direction: 'debit', amount: '12.000000' },
-        { account_code: 'deferred_revenue', direction: 'credit', amount: '12.000000' },
-        { account_code: 'deferred_revenue', direction: 'debit', amount: '12.000000' },
-        { account_code: 'revenue', direction: 'credit', amount: '12.000000' },
-      ]);
+      const firstOfJanuary = recognitionPeriodOf('daily', new Date(Date.UTC(2027, 0, 1)));
+      // Two racing runs: one claims the day, the other waits for it and finds it posted.
+      const racing = await Promise.all([recognisePeriod(em(), 'daily', firstOfJanuary), recognisePeriod(em(), 'daily', firstOfJanuary)]);
+      expect(racing.map((r) => r.skipped).sort()).toEqual([false, true]);
+      expect((await recognisePeriod(em(), 'daily', firstOfJanuary)).skipped).toBe(true);
+      const { rows } = await sql.query(`select count(*)::int as n from ledger_transactions where idempotency_key = 'revenue_recognition:2027-01-01:USD'`);
+      expect(rows[0].n).toBe(1);
+      // January has 31 days: 12.00 x 1/31 = 0.387 -> 0.39 recognised by the end of the 1st.
+      const obligation = await sql.query('select recognized_revenue::text, recognized_through from revenue_obligations where invoice_id = $1', [invoice.id]);
+      expect(obligation.rows).toEqual([{ recognized_revenue: '0.390000', recognized_through: new Date(Date.UTC(2027, 0, 2)) }]);
     });
   });
 });

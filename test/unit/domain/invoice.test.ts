@@ -347,6 +347,8 @@ describe('revenueSplit: what the ledger defers and what it earns', () => {
     });
     const split = revenueSplit(invoice);
     expect([money(split.deferred), money(split.earned)]).toEqual(['49.00', '18.00']);
+    // The fee's 10 % (4.90) is deferred with it and recognised as May is served.
+    expect(money(split.deferredDiscount)).toBe('4.90');
   });
 
   it('with VAT included, each line is net of its VAT: fee 60.00 - 8.00 = 52.00 deferred, usage 24.00 - 4.00 = 20.00 earned', () => {
@@ -357,6 +359,7 @@ describe('revenueSplit: what the ledger defers and what it earns', () => {
     );
     const split = revenueSplit(invoice);
     expect([money(split.deferred), money(split.earned)]).toEqual(['52.00', '20.00']);
+    expect(money(split.deferredDiscount)).toBe('12.00');
   });
 
   it('minimum true-ups are earned with the usage they complete', () => {

@@ -8,7 +8,7 @@ import {
   creditApplied,
   invoiceIssued,
   paymentReceived,
-  revenueRecognized,
+  revenueRecognised,
   TransactionDraft,
 } from '../../../domain/ledger';
 import { buildInvoice, InvoiceDraft, InvoiceLineInput, LineKind, revenueSplit } from '../../../domain/invoice';
@@ -19,7 +19,8 @@ import { formatMinor } from './decimal-oracle';
 import { renewalFee } from './renewal-fee';
 
 const ISSUED_AT = new Date('2026-01-31T00:00:00.000Z');
-const SERVED_AT = new Date('2026-02-28T00:00:00.000Z');
+/** The month the 49.00 fee of `invoice()` serves, as a recognition period. */
+const FEBRUARY = { key: '2026-02', end: new Date('2026-03-01T00:00:00.000Z') };
 const PAID_AT = new Date('2026-02-02T14:30:00.000Z');
 
 /** A fee-only invoice with no coupon or tax: the whole total waits in deferred revenue. */
@@ -32,6 +33,7 @@ const invoice = (total: string) => ({
   discountTotal: new Decimal(0),
   taxTotal: new Decimal(0),
   deferred: new Decimal(total),
+  deferredDiscount: new Decimal(0),
   earned: new Decimal(0),
 });
 
@@ -161,13 +163,13 @@ describe('invoiceIssued', () => {
     expect(creditApplied(invoice('49.00'), new Decimal(0))).toBeNull();
   });
 
-  it('a fee, usage, a coupon and sales tax post five balanced legs: 65.65 + 6.70 = 49.00 + 18.00 + 5.35', () => {
+  it('a fee, usage, a coupon and sales tax post five balanced legs: the fee deferred net of its discount, 65.65 + 1.80 = 44.10 + 18.00 + 5.35', () => {
     const draft = feeUsageCouponAndTax();
     const tx = invoiceIssued(issued(draft));
     expect(journal(tx)).toEqual([
       { account: 'accounts_receivable', direction: 'debit', amount: '65.65' }, // 67.00 - 6.70 + 5.35
-      { account: 'discounts', direction: 'debit', amount: '6.70' }, // 4.90 + 1.80
-      { account: 'deferred_revenue', direction: 'credit', amount: '49.00' }, // May's fee, not yet served
+      { account: 'discounts', direction: 'debit', amount: '1.80' }, // the usage's 10 %; the fee's 4.90 is recognised with it
+      { account: 'deferred_revenue', direction: 'credit', amount: '44.10' }, // May's fee, not yet served: 49.00 - 4.90
       { account: 'revenue', direction: 'credit', amount: '18.00' }, // April's calls, served
       { account: 'tax_payable', direction: 'credit', amount: '5.35' }, // 60.30 x 8.875 %
     ]);
@@ -175,12 +177,11 @@ describe('invoiceIssued', () => {
     expect(tx?.idempotencyKey).toBe('invoice:in_200:issued');
   });
 
-  it('with 20 % VAT included, revenue is net of VAT: 72.00 + 12.00 = 52.00 + 20.00 + 12.00', () => {
+  it('with 20 % VAT included, revenue is net of VAT: 72.00 = 40.00 + 20.00 + 12.00 (the 12.00 off is the fee\'s, deferred with it)', () => {
     const tx = invoiceIssued(issued(vatIncluded()));
     expect(journal(tx)).toEqual([
       { account: 'accounts_receivable', direction: 'debit', amount: '72.00' }, // 84.00 - 12.00, VAT inside
-      { account: 'discounts', direction: 'debit', amount: '12.00' },
-      { account: 'deferred_revenue', direction: 'credit', amount: '52.00' }, // 60.00 - 8.00 VAT
+      { account: 'deferred_revenue', direction: 'credit', amount: '40.00' }, // 60.00 - 8.00 VAT - 12.00 off
       { account: 'revenue', direction: 'credit', amount: '20.00' }, // 24.00 - 4.00 VAT
       { account: 'tax_payable', direction: 'credit', amount: '12.00' }, // 72.00 x 20 / 120
     ]);
@@ -203,13 +204,14 @@ describe('invoiceIssued', () => {
     ]);
   });
 
-  it('an invoice a 100 % coupon brings to 0.00 still books the discount: discounts 49.00 against deferred revenue 49.00', () => {
+  it('a fee a 100 % coupon brings to 0.00 posts nothing at issue: its 49.00 and the 49.00 off are recognised together as May is served', () => {
     const draft = buildInvoice('USD', [renewalFee('USD', 'Pro', '49.00', MAY)], {
       coupons: [{ id: 'cpa_free', name: 'Free month', percentOff: new Decimal('100'), amountOff: null }],
     });
-    expect(journal(invoiceIssued(issued(draft)))).toEqual([
+    expect(invoiceIssued(issued(draft))).toBeNull();
+    expect(journal(revenueRecognised({ key: '2026-05', end: MAY.end }, 'USD', { revenue: new Decimal('49.00'), discount: new Decimal('49.00') }))).toEqual([
       { account: 'discounts', direction: 'debit', amount: '49.00' },
-      { account: 'deferred_revenue', direction: 'credit', amount: '49.00' },
+      { account: 'revenue', direction: 'credit', amount: '49.00' },
     ]);
   });
 
@@ -218,34 +220,36 @@ describe('invoiceIssued', () => {
   });
 });
 
-describe('revenueRecognized', () => {
-  it('serving the period moves 49.00 from deferred revenue to revenue, keyed "invoice:<id>:recognized" and dated when served', () => {
-    const tx = revenueRecognized(invoice('49.00'), SERVED_AT);
+describe('revenueRecognised', () => {
+  const day = { key: '2026-05-01', end: new Date('2026-05-02T00:00:00.000Z') };
+
+  it('a day\'s share moves from deferred revenue to revenue, keyed "revenue_recognition:<day>:<currency>" and dated in that day', () => {
+    // May's 49.00 fee, 31 days: 49.00 x 1/31 = 1.58 by the end of 1 May.
+    const tx = revenueRecognised(day, 'USD', { revenue: new Decimal('1.58'), discount: new Decimal(0) });
     expect(journal(tx)).toEqual([
-      { account: 'deferred_revenue', direction: 'debit', amount: '49.00' },
-      { account: 'revenue', direction: 'credit', amount: '49.00' },
+      { account: 'deferred_revenue', direction: 'debit', amount: '1.58' },
+      { account: 'revenue', direction: 'credit', amount: '1.58' },
     ]);
-    expect(tx?.idempotencyKey).toBe('invoice:in_123:recognized');
-    expect(tx?.effectiveAt.toISOString()).toBe('2026-02-28T00:00:00.000Z');
-    expect(tx?.description).toBe('Revenue recognised for invoice PER-0001');
+    expect(tx?.idempotencyKey).toBe('revenue_recognition:2026-05-01:USD');
+    expect(tx?.effectiveAt.toISOString()).toBe('2026-05-01T23:59:59.999Z');
+    expect(tx?.description).toBe('Revenue recognised for 2026-05-01');
   });
 
-  it('recognising a zero invoice posts nothing', () => {
-    expect(revenueRecognized(invoice('0.00'), SERVED_AT)).toBeNull();
-  });
-
-  it('recognises only what was deferred (the 49.00 fee), not the 18.00 of usage already earned nor the tax', () => {
-    const draft = feeUsageCouponAndTax();
-    const tx = revenueRecognized({ id: 'in_200', number: 'PER-0200', currency: 'USD', deferred: revenueSplit(draft).deferred }, SERVED_AT);
+  it('revenue is credited at list price and the discount\'s share debited: 1.58 revenue, 0.16 discount, 1.42 out of deferred', () => {
+    const tx = revenueRecognised(day, 'USD', { revenue: new Decimal('1.58'), discount: new Decimal('0.16') });
     expect(journal(tx)).toEqual([
-      { account: 'deferred_revenue', direction: 'debit', amount: '49.00' },
-      { account: 'revenue', direction: 'credit', amount: '49.00' },
+      { account: 'deferred_revenue', direction: 'debit', amount: '1.42' },
+      { account: 'discounts', direction: 'debit', amount: '0.16' },
+      { account: 'revenue', direction: 'credit', amount: '1.58' },
     ]);
   });
 
-  it('a usage-only invoice has nothing to recognise later', () => {
-    const draft = buildInvoice('USD', [apiCalls('12000')]);
-    expect(revenueRecognized({ id: 'in_201', number: 'PER-0201', currency: 'USD', ...revenueSplit(draft) }, SERVED_AT)).toBeNull();
+  it('a day whose credit lines outweigh its charges moves the other way; a day with nothing due posts nothing', () => {
+    expect(journal(revenueRecognised(day, 'USD', { revenue: new Decimal('-0.01'), discount: new Decimal(0) }))).toEqual([
+      { account: 'deferred_revenue', direction: 'credit', amount: '0.01' },
+      { account: 'revenue', direction: 'debit', amount: '0.01' },
+    ]);
+    expect(revenueRecognised(day, 'USD', { revenue: new Decimal('0.00'), discount: new Decimal(0) })).toBeNull();
   });
 });
 
@@ -269,7 +273,7 @@ describe('paymentReceived', () => {
 
 describe('the life of an invoice in the books', () => {
   it('after a 49.00 invoice is issued, served and paid in full, receivables and deferred revenue are back to 0 and cash = revenue = 49.00', () => {
-    const txs = [invoiceIssued(invoice('49.00')), revenueRecognized(invoice('49.00'), SERVED_AT), paymentReceived(payment('49.00'))];
+    const txs = [invoiceIssued(invoice('49.00')), revenueRecognised(FEBRUARY, 'USD', { revenue: new Decimal('49.00'), discount: new Decimal(0) }), paymentReceived(payment('49.00'))];
     expect(txs.every((tx) => tx !== null)).toBe(true);
     const balance = balances(txs);
     // Debit-positive balances.
@@ -286,7 +290,8 @@ describe('the life of an invoice with usage, a coupon and sales tax', () => {
     const amounts = issued(draft);
     const balance = balances([
       invoiceIssued(amounts),
-      revenueRecognized(amounts, SERVED_AT),
+      // May served: the fee's 49.00 and its 4.90 off.
+      revenueRecognised({ key: '2026-05', end: MAY.end }, 'USD', { revenue: new Decimal('49.00'), discount: new Decimal('4.90') }),
       paymentReceived({ ...payment('65.65'), invoiceNumber: amounts.number }),
     ]);
     expect(balance.get('accounts_receivable')!.toFixed(2)).toBe('0.00');
@@ -359,7 +364,7 @@ describe('ledger properties', () => {
     const positive = decimalStringArb({ nonNegative: true }).filter((s) => !new Decimal(s).isZero());
     fc.assert(
       fc.property(positive, (amount) => {
-        const postings = [invoiceIssued(invoice(amount)), revenueRecognized(invoice(amount), SERVED_AT), paymentReceived(payment(amount))];
+        const postings = [invoiceIssued(invoice(amount)), revenueRecognised(FEBRUARY, 'USD', { revenue: new Decimal(amount), discount: new Decimal(0) }), paymentReceived(payment(amount))];
         for (const tx of postings) {
           expect(tx).not.toBeNull();
           expect(() => assertBalanced(tx!)).not.toThrow();
@@ -375,7 +380,7 @@ describe('ledger properties', () => {
       }),
     );
   });
-  it('every built invoice posts one balanced issue: receivable = total, discounts debited, deferred + earned + tax credited', () => {
+  it('every built invoice posts one balanced issue: receivable = total, usage discounts debited, fees net of their discounts deferred, earned + tax credited', () => {
     const caseArb = currencyArb.chain(([currency, exponent]) =>
       fc.record({
         currency: fc.constant(currency),
@@ -405,19 +410,26 @@ describe('ledger properties', () => {
         const taxRates = rates.map((r, i) => ({ id: `txr_${i}`, name: `Rate ${i}`, percentage: new Decimal(formatMinor(BigInt(r), 3)), inclusive }));
         const draft = buildInvoice(currency, inputs, { coupons, taxRates });
         const tx = invoiceIssued(issued(draft));
-        if (draft.total.isZero() && draft.discountTotal.isZero() && draft.taxTotal.isZero() && draft.subtotal.isZero()) {
+        const fees = draft.lines.filter((l) => l.kind === 'fee');
+        const feeRevenue = fees.reduce((acc, l) => acc.plus(l.amount).minus(inclusive ? l.taxAmount : 0), new Decimal(0));
+        const feeDiscount = fees.reduce((acc, l) => acc.plus(l.discountAmount), new Decimal(0));
+        const expected: Array<[AccountCode, Decimal]> = [
+          ['accounts_receivable', draft.total],
+          // Only the discounts of usage and minimums; the fees' wait with them in deferred revenue.
+          ['discounts', draft.discountTotal.minus(feeDiscount)],
+          ['deferred_revenue', feeRevenue.minus(feeDiscount)],
+          ['tax_payable', draft.taxTotal],
+        ];
+        if (expected.every(([, amount]) => amount.isZero())) {
           expect(tx).toBeNull();
           return;
         }
         expect(tx).not.toBeNull();
         expect(() => assertBalanced(tx!)).not.toThrow();
         const leg = (account: AccountCode) => tx!.entries.find((e) => e.account === account)?.amount ?? new Decimal(0);
-        expect(leg('accounts_receivable').equals(draft.total)).toBe(true);
-        expect(leg('discounts').equals(draft.discountTotal)).toBe(true);
-        expect(leg('tax_payable').equals(draft.taxTotal)).toBe(true);
-        const fees = draft.lines.filter((l) => l.kind === 'fee').reduce((acc, l) => acc.plus(l.amount).minus(inclusive ? l.taxAmount : 0), new Decimal(0));
-        expect(leg('deferred_revenue').equals(fees)).toBe(true);
-        expect(leg('deferred_revenue').plus(leg('revenue')).plus(leg('tax_payable')).equals(draft.subtotal.plus(inclusive ? 0 : draft.taxTotal))).toBe(true);
+        for (const [account, amount] of expected) expect(leg(account).equals(amount)).toBe(true);
+        // What the customer owes plus the usage's discounts is the fees' net, the usage's revenue and the tax.
+        expect(leg('accounts_receivable').plus(leg('discounts')).equals(leg('deferred_revenue').plus(leg('revenue')).plus(leg('tax_payable')))).toBe(true);
       }),
       { numRuns: 500 },
     );
