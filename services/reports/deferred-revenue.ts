@@ -4,8 +4,8 @@ import { deferredMovementKind, deferredRevenueWaterfall, monthEnd, monthsBetween
 
 /** Credits less debits: deferred revenue is a liability. */
 const NET = `sum(case when e.direction = 'credit' then e.amount else -e.amount end)`;
-/** The source type a key names (domain/ledger.ts): its first part. */
-const SOURCE = `split_part(t.idempotency_key, ':', 1)`;
+/** A transaction's source type (domain/ledger.ts ledgerSource); rows written outside the posting code have none. */
+const SOURCE = `coalesce(t.source_type, 'unattributed')`;
 
 /** The deferred revenue waterfall of `currency`, month by month from `from` to `to` (YYYY-MM, both included). */
 export async function deferredRevenueReport(em: EntityManager, query: { currency: string; from: string; to: string }): Promise<DeferredRevenueMonth[]> {
@@ -20,7 +20,7 @@ export async function deferredRevenueReport(em: EntityManager, query: { currency
   );
   const movements = await em.execute<Array<{ month: string; source: string; event: string; net: string }>>(
     `select to_char(t.effective_at at time zone 'UTC', 'YYYY-MM') as month, ${SOURCE} as source,
-            case when ${SOURCE} = 'invoice' then split_part(t.idempotency_key, ':', 3) else '' end as event,
+            case when t.source_type = 'invoice' then split_part(t.idempotency_key, ':', 3) else '' end as event,
             ${NET}::text as net
        from ledger_entries e join ledger_transactions t on t.id = e.transaction_id
       where e.account_code = 'deferred_revenue' and t.currency = ? and t.effective_at >= ? and t.effective_at < ?
