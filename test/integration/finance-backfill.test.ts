@@ -1,0 +1,140 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import { createApp } from '../../api/app';
+import { usagePool } from '../../api/usage-ingest';
+import { parseApiKeySpec } from '../../config/env';
+import { migrate, openOrm, type Orm } from '../../db/orm';
+import { ensureAppLogin } from '../../db/roles';
+import { testServices } from '../setup/services';
+import { apiClient, listen, type ApiClient } from '../support/http';
+import { devServer, type DevServer } from '../support/temporal';
+
+/**
+ * A database written by the version before finance reporting (its last migration is
+ * least_privilege) is migrated to the current schema; the back-fills must make it report as if it
+ * had been written by the current version: obligations for its fee lines (recognised ones closed),
+ * sources on its ledger transactions, due dates, and the prices MRR reads.
+ *
+ * The old rows are inserted in SQL, column for column as the old code wrote them (invoice store,
+ * ledger posting rules of that version), because the old code no longer exists to write them.
+ */
+const LAST_MIGRATION_BEFORE = 'Migration20261130300000_least_privilege';
+const KEY = 'sk_test_backfill_admin';
+
+const OLD_WORLD = `
+insert into customers (id, name, email, currency, created_at) values
+  ('cus_annual', 'Annual Ltd', 'annual@example.com', 'USD', '2026-05-01T00:00:00Z'),
+  ('cus_monthly', 'Monthly GmbH', 'monthly@example.com', 'USD', '2026-05-01T00:00:00Z');
+insert into plans (id, code, name, currency, interval, interval_count, amount, created_at) values
+  ('pln_annual', 'annual', 'Annual', 'USD', 'year', 1, 1200, '2026-05-01T00:00:00Z'),
+  ('pln_monthly', 'monthly', 'Monthly', 'USD', 'month', 1, 30, '2026-05-01T00:00:00Z');
+insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, current_period_start, current_period_end, workflow_id, usage_closed_until, created_at) values
+  ('sub_annual', 'cus_annual', 'pln_annual', 'active', '2026-06-15T00:00:00Z', '2026-06-15T00:00:00Z', '2026-06-15T00:00:00Z', '2027-06-15T00:00:00Z', 'subscription-sub_annual', '2026-06-15T00:00:00Z', '2026-06-15T00:00:00Z'),
+  ('sub_monthly', 'cus_monthly', 'pln_monthly', 'canceled', '2026-05-01T00:00:00Z', '2026-05-01T00:00:00Z', '2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z', 'subscription-sub_monthly', '2026-06-01T00:00:00Z', '2026-05-01T00:00:00Z');
+update invoice_number_sequences set next_value = 3 where series = 'INV';
+-- The monthly plan's May invoice: never paid, and its period served, so recognised in one lump.
+insert into invoices (id, sequence, number, customer_id, subscription_id, period_index, status, currency, subtotal, total, deferred_amount, amount_paid, amount_due, period_start, period_end, issued_at, revenue_recognized_at, created_at) values
+  ('in_may', 1, 'INV-000001', 'cus_monthly', 'sub_monthly', 0, 'open', 'USD', 30, 30, 30, 0, 30, '2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z', '2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z', '2026-05-01T00:00:00Z'),
+  ('in_annual', 2, 'INV-000002', 'cus_annual', 'sub_annual', 0, 'paid', 'USD', 1200, 1200, 1200, 1200, 0, '2026-06-15T00:00:00Z', '2027-06-15T00:00:00Z', '2026-06-15T00:00:00Z', null, '2026-06-15T00:00:00Z');
+update invoices set paid_at = '2026-06-16T00:00:00Z' where id = 'in_annual';
+insert into invoice_lines (id, invoice_id, position, kind, description, quantity, unit_amount, amount, period_start, period_end) values
+  ('il_may', 'in_may', 0, 'fee', 'Monthly', 1, 30, 30, '2026-05-01T00:00:00Z', '2026-06-01T00:00:00Z'),
+  ('il_annual', 'in_annual', 0, 'fee', 'Annual', 1, 1200, 1200, '2026-06-15T00:00:00Z', '2027-06-15T00:00:00Z');
+insert into payments (id, invoice_id, amount, currency, method, received_at, created_at) values
+  ('pay_annual', 'in_annual', 1200, 'USD', 'manual', '2026-06-16T00:00:00Z', '2026-06-16T00:00:00Z');
+insert into ledger_transactions (id, idempotency_key, description, currency, customer_id, invoice_id, effective_at) values
+  ('txn_may_issued', 'invoice:in_may:issued', 'Invoice INV-000001 issued', 'USD', 'cus_monthly', 'in_may', '2026-05-01T00:00:00Z'),
+  ('txn_may_recognized', 'invoice:in_may:recognized', 'Revenue recognised for invoice INV-000001', 'USD', 'cus_monthly', 'in_may', '2026-06-01T00:00:00Z'),
+  ('txn_annual_issued', 'invoice:in_annual:issued', 'Invoice INV-000002 issued', 'USD', 'cus_annual', 'in_annual', '2026-06-15T00:00:00Z'),
+  ('txn_annual_paid', 'payment:pay_annual', 'Payment for invoice INV-000002', 'USD', 'cus_annual', 'in_annual', '2026-06-16T00:00:00Z');
+insert into ledger_entries (transaction_id, account_code, direction, amount) values
+  ('txn_may_issued', 'accounts_receivable', 'debit', 30), ('txn_may_issued', 'deferred_revenue', 'credit', 30),
+  ('txn_may_recognized', 'deferred_revenue', 'debit', 30), ('txn_may_recognized', 'revenue', 'credit', 30),
+  ('txn_annual_issued', 'accounts_receivable', 'debit', 1200), ('txn_annual_issued', 'deferred_revenue', 'credit', 1200),
+  ('txn_annual_paid', 'cash', 'debit', 1200), ('txn_annual_paid', 'accounts_receivable', 'credit', 1200);
+`;
+
+async function asAdmin<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
+  }
+}
+
+describe('a database from before finance reporting, migrated', () => {
+  const name = `backfill_${randomBytes(6).toString('hex')}`;
+  let ownerUrl: string;
+  let orm: Orm;
+  let temporal: DevServer;
+  let pool: ReturnType<typeof usagePool>;
+  let server: Awaited<ReturnType<typeof listen>>;
+  let api: ApiClient;
+
+  beforeAll(async () => {
+    const { postgresAdminUrl } = testServices();
+    await asAdmin(postgresAdminUrl, (c) => c.query(`create database ${name}`));
+    ownerUrl = postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
+    const owner = await openOrm(ownerUrl);
+    try {
+      await owner.getMigrator().up({ to: LAST_MIGRATION_BEFORE });
+      await asAdmin(ownerUrl, async (c) => {
+        await c.query('begin');
+        await c.query(OLD_WORLD);
+        await c.query('commit');
+      });
+      await migrate(owner);
+    } finally {
+      await owner.close(true);
+    }
+    const app = new URL(ownerUrl);
+    app.username = 'perennial_test_app';
+    app.password = 'perennial-test-app-password';
+    await ensureAppLogin(ownerUrl, app.toString());
+    orm = await openOrm(app.toString());
+    temporal = await devServer();
+    pool = usagePool(app.toString());
+    server = await listen(createApp({ orm, temporal: temporal.client, taskQueue: `backfill-${name}`, apiKeys: parseApiKeySpec(`admin:${KEY}`), usagePool: pool }));
+    api = apiClient(server.baseUrl, KEY);
+  });
+
+  afterAll(async () => {
+    await server?.close();
+    await pool?.end();
+    await temporal?.close();
+    await orm?.close(true);
+    await asAdmin(testServices().postgresAdminUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
+  });
+
+  it('gives old invoices due dates and ages what is still owed', async () => {
+    const invoice = await api.get('/v1/invoices/in_may');
+    expect(invoice.status).toBe(200);
+    expect(invoice.body).toMatchObject({ due_at: '2026-05-01T00:00:00.000Z', days_until_due: 0 });
+    // 30 June is 60 days after 1 May.
+    const aging = await api.get('/v1/reports/ar_aging?currency=USD&as_of=2026-06-30T00:00:00Z');
+    expect(aging.status).toBe(200);
+    expect(JSON.stringify(aging.body)).toContain('cus_monthly');
+  });
+
+  it('names the source of every old ledger transaction in the journal export', async () => {
+    const csv = await api.get('/v1/journal_entries?from=2026-05-01&to=2026-06-30&format=csv&currency=USD');
+    expect(csv.status).toBe(200);
+    const text = String(csv.text ?? csv.body);
+    expect(text).toContain('invoice,in_may');
+    expect(text).toContain('payment,pay_annual');
+  });
+
+  it('reconciles to zero', async () => {
+    const report = await api.get('/v1/reports/reconciliation?currency=USD&from=2026-05-01&to=2026-07-01');
+    expect(report.status).toBe(200);
+    expect(report.body).toMatchObject({ balanced: true, differences: [] });
+  });
+
+  it('prices old fee lines for MRR: the monthly customer churns in June as the annual one starts', async () => {
+    const report = await api.get('/v1/reports/mrr?currency=USD&from=2026-05&to=2026-06');
+    expect(report.status).toBe(200);
+    expect(JSON.stringify(report.body)).toContain('"100.00"');
+  });
+});
