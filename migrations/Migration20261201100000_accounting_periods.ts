@@ -25,17 +25,19 @@ alter table ledger_transactions add constraint ledger_transactions_source_check 
 -- the one update it must take: only the append-only trigger is switched off, inside this migration's
 -- transaction (so no other session ever sees the ledger without it), and only these three columns change.
 alter table ledger_transactions disable trigger ledger_transactions_append_only;
-update ledger_transactions set
-  source_type = case
-    when idempotency_key ~ '^invoice:[^:]+:(issued|credit_applied|recognized)$' then 'invoice'
-    when idempotency_key ~ '^invoice:[^:]+:(written_off|recovered(:[^:]+)?)$' then 'write_off'
-    when idempotency_key ~ '^payment:[^:]+(:excess)?$' then 'payment'
-    when idempotency_key ~ '^refund:[^:]+$' then 'refund'
-    when idempotency_key ~ '^credit_note:[^:]+$' then 'credit_note'
-    when idempotency_key ~ '^revenue_recognition:[0-9]{4}-[0-9]{2}(-[0-9]{2})?:[A-Za-z]{3}$' then 'revenue_recognition'
-  end
+-- One statement sets both columns: the check above is tested row by row, after each statement.
+update ledger_transactions set (source_type, source_id) = (
+  select kind, case when kind is null then null else split_part(idempotency_key, ':', 2) end
+    from (select case
+      when idempotency_key ~ '^invoice:[^:]+:(issued|credit_applied|recognized)$' then 'invoice'
+      when idempotency_key ~ '^invoice:[^:]+:(written_off|recovered(:[^:]+)?)$' then 'write_off'
+      when idempotency_key ~ '^payment:[^:]+(:excess)?$' then 'payment'
+      when idempotency_key ~ '^refund:[^:]+$' then 'refund'
+      when idempotency_key ~ '^credit_note:[^:]+$' then 'credit_note'
+      when idempotency_key ~ '^revenue_recognition:[0-9]{4}-[0-9]{2}(-[0-9]{2})?:[A-Za-z]{3}$' then 'revenue_recognition'
+    end as kind) k
+)
 where source_type is null;
-update ledger_transactions set source_id = split_part(idempotency_key, ':', 2) where source_type is not null and source_id is null;
 alter table ledger_transactions enable trigger ledger_transactions_append_only;
 
 create index ledger_transactions_effective_idx on ledger_transactions (effective_at, id);
