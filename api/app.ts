@@ -11,6 +11,7 @@ import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoicesRouter } from './routes/invoices';
 import { ledgerRouter } from './routes/ledger';
 import { ledgerReportsRouter } from './routes/ledger-reports';
+import { reportsRouter } from './routes/reports';
 import { plansRouter } from './routes/plans';
 import { couponsRouter } from './routes/coupons';
 import { taxRatesRouter } from './routes/tax-rates';
@@ -59,6 +60,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));
   app.use('/v1/reports', ledgerReportsRouter(deps));
+  app.use('/v1/reports', reportsRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);

@@ -10,6 +10,10 @@ import { ACCOUNTS } from '../domain/ledger';
 import type { DeferredRevenueMonth } from '../domain/deferred-revenue';
 import type { Reconciliation } from '../domain/reconciliation';
 import { isOverdue } from '../domain/payment-terms';
+import { AGING_BUCKETS, type AgingBucket, type BucketAmounts, type CustomerAging } from '../domain/ar-aging';
+import { CHURN_DEFINITIONS, type ChurnMonth } from '../domain/churn';
+import { monthEnd } from '../domain/months';
+import type { MrrMonth } from '../domain/mrr';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { IngestResult } from './usage-ingest';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
@@ -471,4 +475,94 @@ export function planMigrationJson(p: PlanMigrationProgress) {
 /** What a batch of usage events came to: accepted, duplicates, and each rejection by index. */
 export function usageEventBatchJson(result: IngestResult) {
   return { object: 'usage_event_batch', ...result };
+}
+
+/** What the MRR report reads and how it rounds, stated in the report itself. */
+const MRR_RULES = {
+  formula: 'start + new + expansion + reactivation - contraction - churn = mrr',
+  month_end: 'MRR is read at the last instant of each UTC month (a millisecond before the next month starts)',
+  source:
+    'Fee lines of invoices not void covering that instant (a canceled subscription stops counting when it ends); each adds its plan\'s full-period price per month, with its sign (a credit line subtracts), net of included tax and of the share of its discount from forever coupons. Trials, tax, usage, minimums and other coupons are left out.',
+  normalisation: 'A price for n intervals per month: yearly / 12, monthly x 1, weekly x 52 / 12, daily x 365 / 12, then divided by n',
+  movements:
+    'Per customer between consecutive month ends: new (first MRR ever), expansion (more), contraction (less, still some), churn (down to none), reactivation (back from none after having had MRR at an earlier month end)',
+  rounding: "Each customer's MRR at a month end is computed exactly and rounded to the currency once (half away from zero); every other figure is a sum of those, and ARR is 12 x MRR",
+};
+
+type MrrReportMonth = Pick<MrrMonth, 'month' | 'start' | 'new' | 'expansion' | 'contraction' | 'churn' | 'reactivation' | 'end' | 'computedEnd'>;
+
+export function mrrReportJson(q: { currency: string | null; from: string; to: string }, report: Array<{ currency: string; months: MrrReportMonth[]; unpricedFeeLines: number }>) {
+  return {
+    object: 'mrr_report',
+    currency: q.currency,
+    from: q.from,
+    to: q.to,
+    rules: MRR_RULES,
+    data: report.map((r) => {
+      const m$ = (d: Decimal) => money(d, r.currency);
+      return {
+        currency: r.currency,
+        opening_mrr: m$(r.months[0]?.start ?? new Decimal(0)),
+        unpriced_fee_lines: r.unpricedFeeLines,
+        months: r.months.map((m) => ({
+          month: m.month,
+          month_end: monthEnd(m.month).toISOString(),
+          start: m$(m.start),
+          new: m$(m.new),
+          expansion: m$(m.expansion),
+          contraction: m$(m.contraction),
+          churn: m$(m.churn),
+          reactivation: m$(m.reactivation),
+          mrr: m$(m.end),
+          arr: m$(m.end.times(12)),
+          check: { computed_mrr: m$(m.computedEnd), holds: m.computedEnd.equals(m.end) },
+        })),
+      };
+    }),
+  };
+}
+
+export function churnReportJson(q: { currency: string | null; from: string; to: string }, report: Array<{ currency: string; months: ChurnMonth[] }>) {
+  return {
+    object: 'churn_report',
+    currency: q.currency,
+    from: q.from,
+    to: q.to,
+    definitions: CHURN_DEFINITIONS,
+    data: report.map((r) => ({
+      currency: r.currency,
+      months: r.months.map((m) => ({
+        month: m.month,
+        customers_at_start: m.customersAtStart,
+        churned_customers: m.churnedCustomers,
+        start_mrr: money(m.startMrr, r.currency),
+        churned_mrr: money(m.churnedMrr, r.currency),
+        contraction_mrr: money(m.contractionMrr, r.currency),
+        expansion_mrr: money(m.expansionMrr, r.currency),
+        reactivation_mrr: money(m.reactivationMrr, r.currency),
+        logo_churn_rate: m.logoChurnRate,
+        gross_revenue_churn_rate: m.grossRevenueChurnRate,
+        net_revenue_churn_rate: m.netRevenueChurnRate,
+      })),
+    })),
+  };
+}
+
+const bucketsJson = (b: BucketAmounts, currency: string) => Object.fromEntries(AGING_BUCKETS.map((name) => [name, money(b[name], currency)])) as Record<AgingBucket, string>;
+
+export function arAgingReportJson(q: { currency: string | null; asOf: Date }, report: Array<{ currency: string; customers: CustomerAging[]; totals: BucketAmounts; total: Decimal }>) {
+  return {
+    object: 'ar_aging_report',
+    currency: q.currency,
+    as_of: q.asOf.toISOString(),
+    rules: {
+      receivables: 'The amount due of open invoices issued by as_of, as they stand now (as_of ages them; it does not undo later payments)',
+      buckets: 'Days past due_at at as_of, counted in started days: not_yet_due (at or before due_at), days_1_30, days_31_60, days_61_90, days_91_120, days_over_120',
+    },
+    data: report.map((r) => ({
+      currency: r.currency,
+      customers: r.customers.map((c) => ({ customer_id: c.customerId, name: c.customerName, ...bucketsJson(c.buckets, r.currency), total: money(c.total, r.currency) })),
+      totals: { ...bucketsJson(r.totals, r.currency), total: money(r.total, r.currency) },
+    })),
+  };
 }

@@ -911,6 +911,66 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/mrr": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * MRR and ARR at each UTC month end, with the movements between months (new, expansion, contraction, churn, reactivation) checked to add up
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getMrrReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/churn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Logo churn and gross and net revenue churn per UTC month, with their definitions
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getChurnReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/ar_aging": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Open receivables by customer in buckets of days past due (not yet due, 1-30, 31-60, 61-90, 91-120, over 120)
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getArAgingReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/emails": {
         parameters: {
             query?: never;
@@ -1884,6 +1944,142 @@ export type components = {
             url: string;
             data: components["schemas"]["Payment"][];
             has_more: boolean;
+        };
+        MrrReport: {
+            /** @constant */
+            object: "mrr_report";
+            currency: string | null;
+            /** @description A UTC calendar month, YYYY-MM */
+            from: string;
+            /** @description A UTC calendar month, YYYY-MM */
+            to: string;
+            rules: {
+                formula: string;
+                month_end: string;
+                source: string;
+                normalisation: string;
+                movements: string;
+                rounding: string;
+            };
+            data: {
+                currency: string;
+                /** @description MRR at the end of the month before the range's first */
+                opening_mrr: string;
+                /** @description Fee lines stored before prices were, that no plan could be matched to: left out */
+                unpriced_fee_lines: number;
+                months: {
+                    /** @description A UTC calendar month, YYYY-MM */
+                    month: string;
+                    /** @description ISO 8601 */
+                    month_end: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    start: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    new: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    expansion: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    contraction: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    churn: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    reactivation: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    mrr: string;
+                    /** @description 12 x mrr */
+                    arr: string;
+                    check: {
+                        /** @description start + new + expansion + reactivation - contraction - churn */
+                        computed_mrr: string;
+                        holds: boolean;
+                    };
+                }[];
+            }[];
+        };
+        ChurnReport: {
+            /** @constant */
+            object: "churn_report";
+            currency: string | null;
+            /** @description A UTC calendar month, YYYY-MM */
+            from: string;
+            /** @description A UTC calendar month, YYYY-MM */
+            to: string;
+            definitions: {
+                [key: string]: string;
+            };
+            data: {
+                currency: string;
+                months: {
+                    /** @description A UTC calendar month, YYYY-MM */
+                    month: string;
+                    customers_at_start: number;
+                    churned_customers: number;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    start_mrr: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    churned_mrr: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    contraction_mrr: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    expansion_mrr: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    reactivation_mrr: string;
+                    /** @description A fraction with 4 decimals (0.0833 is 8.33 %); null when the month starts with nothing */
+                    logo_churn_rate: string | null;
+                    /** @description A fraction with 4 decimals (0.0833 is 8.33 %); null when the month starts with nothing */
+                    gross_revenue_churn_rate: string | null;
+                    /** @description A fraction with 4 decimals (0.0833 is 8.33 %); null when the month starts with nothing */
+                    net_revenue_churn_rate: string | null;
+                }[];
+            }[];
+        };
+        ArAgingReport: {
+            /** @constant */
+            object: "ar_aging_report";
+            currency: string | null;
+            /** @description ISO 8601 */
+            as_of: string;
+            rules: {
+                receivables: string;
+                buckets: string;
+            };
+            data: {
+                currency: string;
+                customers: {
+                    customer_id: string;
+                    name: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    not_yet_due: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_1_30: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_31_60: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_61_90: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_91_120: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_over_120: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    total: string;
+                }[];
+                totals: {
+                    /** @description A decimal string in major units, such as "49.00" */
+                    not_yet_due: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_1_30: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_31_60: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_61_90: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_91_120: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    days_over_120: string;
+                    /** @description A decimal string in major units, such as "49.00" */
+                    total: string;
+                };
+            }[];
         };
     };
     responses: never;
@@ -5819,6 +6015,158 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ReconciliationReport"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMrrReport: {
+        parameters: {
+            query: {
+                currency?: string;
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MrrReport"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getChurnReport: {
+        parameters: {
+            query: {
+                currency?: string;
+                from: string;
+                to: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ChurnReport"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getArAgingReport: {
+        parameters: {
+            query?: {
+                currency?: string;
+                as_of?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ArAgingReport"];
                 };
             };
             /** @description The request is malformed or a parameter is invalid */

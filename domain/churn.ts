@@ -20,6 +20,10 @@ export interface ChurnMonth {
   customersAtStart: number;
   churnedCustomers: number;
   startMrr: Decimal;
+  churnedMrr: Decimal;
+  contractionMrr: Decimal;
+  expansionMrr: Decimal;
+  reactivationMrr: Decimal;
   logoChurnRate: string | null;
   grossRevenueChurnRate: string | null;
   netRevenueChurnRate: string | null;
@@ -37,6 +41,10 @@ export function churnByMonth(months: readonly MrrMonth[]): ChurnMonth[] {
     customersAtStart: m.customersAtStart,
     churnedCustomers: m.churnedCustomers,
     startMrr: m.start,
+    churnedMrr: m.churn,
+    contractionMrr: m.contraction,
+    expansionMrr: m.expansion,
+    reactivationMrr: m.reactivation,
     logoChurnRate: rate(m.churnedCustomers, m.customersAtStart),
     grossRevenueChurnRate: rate(m.churn.plus(m.contraction), m.start),
     netRevenueChurnRate: rate(m.churn.plus(m.contraction).minus(m.expansion).minus(m.reactivation), m.start),

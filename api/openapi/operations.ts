@@ -38,6 +38,9 @@ import {
   PreviewPlanMigrationBody,
   ReconciliationReportQuery,
   SetCustomerTaxRatesBody,
+  ArAgingReportQuery,
+  ChurnReportQuery,
+  MrrReportQuery,
   UpdateCustomerBody,
   UpdateInvoiceBody,
 } from '../schemas';
@@ -199,6 +202,9 @@ export const OPERATIONS: readonly Operation[] = [
   read('/v1/ledger/transactions', 'listLedgerTransactions', 'Posted ledger transactions with their entries, newest first', 'Ledger', R.LedgerTransactionList, { query: ListLedgerTransactionsQuery }),
   read('/v1/reports/deferred_revenue', 'getDeferredRevenueReport', 'The deferred revenue waterfall per UTC month: opening, billed, recognized, other movements, closing (checked against the ledger)', 'Reports', R.DeferredRevenueReport, { query: DeferredRevenueReportQuery }),
   read('/v1/reports/reconciliation', 'getReconciliationReport', 'Invoices, payments, refunds, credit notes, write-offs and credit applied in a range of UTC days against their ledger postings, and the trial balance', 'Reports', R.ReconciliationReport, { query: ReconciliationReportQuery }),
+  read('/v1/reports/mrr', 'getMrrReport', 'MRR and ARR at each UTC month end, with the movements between months (new, expansion, contraction, churn, reactivation) checked to add up', 'Reports', R.MrrReport, { query: MrrReportQuery }),
+  read('/v1/reports/churn', 'getChurnReport', 'Logo churn and gross and net revenue churn per UTC month, with their definitions', 'Reports', R.ChurnReport, { query: ChurnReportQuery }),
+  read('/v1/reports/ar_aging', 'getArAgingReport', 'Open receivables by customer in buckets of days past due (not yet due, 1-30, 31-60, 61-90, 91-120, over 120)', 'Reports', R.ArAgingReport, { query: ArAgingReportQuery }),
   read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
 
   {

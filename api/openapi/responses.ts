@@ -459,3 +459,86 @@ export const CouponList = listOf(Coupon).register(responseSchemas, { id: 'Coupon
 export const AppliedCouponList = listOf(AppliedCoupon).register(responseSchemas, { id: 'AppliedCouponList' });
 export const TaxRateList = listOf(TaxRate).register(responseSchemas, { id: 'TaxRateList' });
 export const PaymentList = listOf(Payment).register(responseSchemas, { id: 'PaymentList' });
+
+const month = z.string().regex(/^\d{4}-\d{2}$/).describe('A UTC calendar month, YYYY-MM');
+const rate = z.string().regex(/^-?\d+\.\d{4}$/).nullable().describe('A fraction with 4 decimals (0.0833 is 8.33 %); null when the month starts with nothing');
+
+export const MrrReport = z
+  .strictObject({
+    object: z.literal('mrr_report'),
+    currency: currency.nullable(),
+    from: month,
+    to: month,
+    rules: z.strictObject({ formula: z.string(), month_end: z.string(), source: z.string(), normalisation: z.string(), movements: z.string(), rounding: z.string() }),
+    data: z.array(
+      z.strictObject({
+        currency,
+        opening_mrr: money.describe("MRR at the end of the month before the range's first"),
+        unpriced_fee_lines: z.int().describe('Fee lines stored before prices were, that no plan could be matched to: left out'),
+        months: z.array(
+          z.strictObject({
+            month,
+            month_end: timestamp,
+            start: money,
+            new: money,
+            expansion: money,
+            contraction: money,
+            churn: money,
+            reactivation: money,
+            mrr: money,
+            arr: money.describe('12 x mrr'),
+            check: z.strictObject({ computed_mrr: money.describe('start + new + expansion + reactivation - contraction - churn'), holds: z.boolean() }),
+          }),
+        ),
+      }),
+    ),
+  })
+  .register(responseSchemas, { id: 'MrrReport' });
+
+export const ChurnReport = z
+  .strictObject({
+    object: z.literal('churn_report'),
+    currency: currency.nullable(),
+    from: month,
+    to: month,
+    definitions: z.record(z.string(), z.string()),
+    data: z.array(
+      z.strictObject({
+        currency,
+        months: z.array(
+          z.strictObject({
+            month,
+            customers_at_start: z.int(),
+            churned_customers: z.int(),
+            start_mrr: money,
+            churned_mrr: money,
+            contraction_mrr: money,
+            expansion_mrr: money,
+            reactivation_mrr: money,
+            logo_churn_rate: rate,
+            gross_revenue_churn_rate: rate,
+            net_revenue_churn_rate: rate,
+          }),
+        ),
+      }),
+    ),
+  })
+  .register(responseSchemas, { id: 'ChurnReport' });
+
+const agingBuckets = { not_yet_due: money, days_1_30: money, days_31_60: money, days_61_90: money, days_91_120: money, days_over_120: money, total: money };
+
+export const ArAgingReport = z
+  .strictObject({
+    object: z.literal('ar_aging_report'),
+    currency: currency.nullable(),
+    as_of: timestamp,
+    rules: z.strictObject({ receivables: z.string(), buckets: z.string() }),
+    data: z.array(
+      z.strictObject({
+        currency,
+        customers: z.array(z.strictObject({ customer_id: z.string(), name: z.string(), ...agingBuckets })),
+        totals: z.strictObject(agingBuckets),
+      }),
+    ),
+  })
+  .register(responseSchemas, { id: 'ArAgingReport' });

@@ -11,3 +11,4 @@ export * from './pagination';
 export * from './plans';
 export * from './subscriptions';
 export * from './tax-rates';
+export * from './reports';

@@ -31,6 +31,10 @@ describe('churn rates', () => {
       customersAtStart: 12,
       churnedCustomers: 1,
       startMrr: d('1000'),
+      churnedMrr: d('80'),
+      contractionMrr: d('20'),
+      expansionMrr: d('50'),
+      reactivationMrr: d('0'),
       // 1 / 12 = 0.08333… -> 0.0833
       logoChurnRate: '0.0833',
       // (80 + 20) / 1000
