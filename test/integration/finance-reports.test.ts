@@ -24,7 +24,7 @@ describe('payment terms and finance reports', () => {
   let gbp: string;
 
   async function customer(name: string, fields: Record<string, unknown> = {}): Promise<string> {
-    const res = await stack.admin.post('/v1/customers', { name, email: `${unique(name.toLowerCase().replace(/\W/g, ""))}@example.test`, currency: 'USD', ...fields });
+    const res = await stack.admin.post('/v1/customers', { name, email: `${unique(name.toLowerCase().replace(/\W/g, ''))}@example.test`, currency: 'USD', ...fields });
     expect(res.status).toBe(201);
     return res.body.id;
   }
@@ -36,7 +36,7 @@ describe('payment terms and finance reports', () => {
   }
 
   async function plan(name: string, fields: Record<string, unknown>): Promise<string> {
-    const code = unique(name.toLowerCase());
+    const code = unique(name.toLowerCase().replace(/\W/g, ''));
     const res = await stack.admin.post('/v1/plans', { code, name, currency: 'USD', interval: 'month', ...fields });
     expect(res.status).toBe(201);
     return code;
@@ -188,10 +188,32 @@ describe('payment terms and finance reports', () => {
       ]);
     });
 
+    it('is net of included tax and of forever coupons', async () => {
+      // In CAD, so the USD figures above stay the other customers' alone.
+      const coupon = unique('forever20');
+      const tax = unique('hst25');
+      expect((await stack.admin.post('/v1/coupons', { code: coupon, name: '20 % off forever', percent_off: '20', duration: 'forever' })).status).toBe(201);
+      expect((await stack.admin.post('/v1/tax_rates', { code: tax, name: 'Tax 25 % included', percentage: '25', inclusive: true })).status).toBe(201);
+      const cadPlan = await plan('CAD monthly', { amount: '50.00', currency: 'CAD' });
+      const id = await customer('Discounted', { currency: 'CAD' });
+      expect((await stack.admin.post(`/v1/customers/${id}/applied_coupons`, { coupon_code: coupon })).status).toBe(201);
+      expect((await stack.admin.post(`/v1/customers/${id}/tax_rates`, { tax_rates: [tax] })).status).toBe(200);
+      const invoices = await waitForInvoices(stack.admin, await subscribe(id, cadPlan, firstOf(m1)), 2);
+      // 50.00 less 20 % is 40.00, which includes 40.00 - 40.00 / 1.25 = 8.00 of tax.
+      expect(invoices[1].lines.map((l: any) => [l.amount, l.discount_amount, l.tax_amount])).toEqual([['50.00', '10.00', '8.00']]);
+
+      const res = await stack.readonly.get(`/v1/reports/mrr?currency=CAD&from=${m1}&to=${m0}`);
+      // MRR: 50.00 x (50.00 - 8.00 tax - 10.00 forever discount) / 50.00 = 32.00.
+      expect(res.body.data[0].months.map((m: any) => [m.month, m.new, m.mrr])).toEqual([
+        [m1, '32.00', '32.00'],
+        [m0, '0.00', '32.00'],
+      ]);
+    });
+
     it('without a currency, each currency is reported on its own', async () => {
       const res = await stack.readonly.get(`/v1/reports/mrr?from=${m0}&to=${m0}`);
       expect(res.status).toBe(200);
-      expect(res.body.data.map((d: any) => d.currency)).toEqual(['EUR', 'GBP', 'USD']);
+      expect(res.body.data.map((d: any) => d.currency)).toEqual(['CAD', 'EUR', 'GBP', 'USD']);
     });
 
     it('refuses a range that ends before it starts or covers more than 120 months', async () => {
