@@ -1,13 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { Client } from 'pg';
 import { createApp } from '../../api/app';
 import { usagePool } from '../../api/usage-ingest';
 import { parseApiKeySpec } from '../../config/env';
-import { migrate, openOrm, type Orm } from '../../db/orm';
-import { ensureAppLogin } from '../../db/roles';
-import { testServices } from '../setup/services';
+import { createUpgradedDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient } from '../support/http';
-import { devServer, type DevServer } from '../support/temporal';
+import { devServer, uniqueTaskQueue, type DevServer } from '../support/temporal';
 
 /**
  * A database written by the version before finance reporting (its last migration is
@@ -54,49 +50,18 @@ insert into ledger_entries (transaction_id, account_code, direction, amount) val
   ('txn_annual_paid', 'cash', 'debit', 1200), ('txn_annual_paid', 'accounts_receivable', 'credit', 1200);
 `;
 
-async function asAdmin<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await work(client);
-  } finally {
-    await client.end();
-  }
-}
-
 describe('a database from before finance reporting, migrated', () => {
-  const name = `backfill_${randomBytes(6).toString('hex')}`;
-  let ownerUrl: string;
-  let orm: Orm;
+  let db: TestDatabase;
   let temporal: DevServer;
   let pool: ReturnType<typeof usagePool>;
   let server: Awaited<ReturnType<typeof listen>>;
   let api: ApiClient;
 
   beforeAll(async () => {
-    const { postgresAdminUrl } = testServices();
-    await asAdmin(postgresAdminUrl, (c) => c.query(`create database ${name}`));
-    ownerUrl = postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
-    const owner = await openOrm(ownerUrl);
-    try {
-      await owner.getMigrator().up({ to: LAST_MIGRATION_BEFORE });
-      await asAdmin(ownerUrl, async (c) => {
-        await c.query('begin');
-        await c.query(OLD_WORLD);
-        await c.query('commit');
-      });
-      await migrate(owner);
-    } finally {
-      await owner.close(true);
-    }
-    const app = new URL(ownerUrl);
-    app.username = 'perennial_test_app';
-    app.password = 'perennial-test-app-password';
-    await ensureAppLogin(ownerUrl, app.toString());
-    orm = await openOrm(app.toString());
+    db = await createUpgradedDatabase(LAST_MIGRATION_BEFORE, OLD_WORLD);
     temporal = await devServer();
-    pool = usagePool(app.toString());
-    server = await listen(createApp({ orm, temporal: temporal.client, taskQueue: `backfill-${name}`, apiKeys: parseApiKeySpec(`admin:${KEY}`), usagePool: pool }));
+    pool = usagePool(db.url);
+    server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue: uniqueTaskQueue('backfill'), apiKeys: parseApiKeySpec(`admin:${KEY}`), usagePool: pool }));
     api = apiClient(server.baseUrl, KEY);
   });
 
@@ -104,8 +69,7 @@ describe('a database from before finance reporting, migrated', () => {
     await server?.close();
     await pool?.end();
     await temporal?.close();
-    await orm?.close(true);
-    await asAdmin(testServices().postgresAdminUrl, (c) => c.query(`drop database if exists ${name} with (force)`));
+    await db?.drop();
   });
 
   it('gives old invoices due dates and ages what is still owed', async () => {
@@ -115,7 +79,13 @@ describe('a database from before finance reporting, migrated', () => {
     // 30 June is 60 days after 1 May.
     const aging = await api.get('/v1/reports/ar_aging?currency=USD&as_of=2026-06-30T00:00:00Z');
     expect(aging.status).toBe(200);
-    expect(JSON.stringify(aging.body)).toContain('cus_monthly');
+    expect(aging.body.data).toEqual([
+      {
+        currency: 'USD',
+        customers: [{ customer_id: 'cus_monthly', name: 'Monthly GmbH', not_yet_due: '0.00', days_1_30: '0.00', days_31_60: '30.00', days_61_90: '0.00', days_91_120: '0.00', days_over_120: '0.00', total: '30.00' }],
+        totals: { not_yet_due: '0.00', days_1_30: '0.00', days_31_60: '30.00', days_61_90: '0.00', days_91_120: '0.00', days_over_120: '0.00', total: '30.00' },
+      },
+    ]);
   });
 
   it('names the source of every old ledger transaction in the journal export', async () => {
@@ -135,6 +105,12 @@ describe('a database from before finance reporting, migrated', () => {
   it('prices old fee lines for MRR: the monthly customer churns in June as the annual one starts', async () => {
     const report = await api.get('/v1/reports/mrr?currency=USD&from=2026-05&to=2026-06');
     expect(report.status).toBe(200);
-    expect(JSON.stringify(report.body)).toContain('"100.00"');
+    const [usd] = report.body.data;
+    expect(usd.unpriced_fee_lines).toBe(0);
+    expect(usd.months.map((m: Record<string, unknown>) => [m.month, m.start, m.new, m.churn, m.mrr])).toEqual([
+      ['2026-05', '0.00', '30.00', '0.00', '30.00'],
+      // The annual plan's 1,200.00 a year is 100.00 a month.
+      ['2026-06', '30.00', '100.00', '30.00', '100.00'],
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { openOrm, type Orm } from '../../db/orm';
+import { migrate, openOrm, type Orm } from '../../db/orm';
 import { ensureAppLogin } from '../../db/roles';
 import { testServices } from '../setup/services';
 
@@ -17,8 +17,8 @@ export interface TestDatabase {
 const APP_USER = 'perennial_test_app';
 const APP_PASSWORD = 'perennial-test-app-password';
 
-async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
-  const client = new Client({ connectionString: testServices().postgresAdminUrl });
+async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = new Client({ connectionString: url });
   await client.connect();
   try {
     return await work(client);
@@ -27,15 +27,10 @@ async function admin<T>(work: (client: Client) => Promise<T>): Promise<T> {
   }
 }
 
-/**
- * A fresh, migrated database per test file, cloned from the template the global setup migrated. The
- * code under test connects as the application does in production, with the rights of perennial_app.
- */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const { postgresAdminUrl, templateDatabase } = testServices();
-  const name = `test_${randomBytes(6).toString('hex')}`;
-  await admin((c) => c.query(`create database ${name} template ${templateDatabase}`));
-  const ownerUrl = postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
+const admin = <T>(work: (client: Client) => Promise<T>): Promise<T> => withClient(testServices().postgresAdminUrl, work);
+
+/** A database the code under test connects to as the application does: a login member of perennial_app. */
+async function asApplication(name: string, ownerUrl: string): Promise<TestDatabase> {
   const app = new URL(ownerUrl);
   app.username = APP_USER;
   app.password = APP_PASSWORD;
@@ -51,4 +46,40 @@ export async function createTestDatabase(): Promise<TestDatabase> {
       await admin((c) => c.query(`drop database if exists ${name} with (force)`));
     },
   };
+}
+
+const databaseName = () => `test_${randomBytes(6).toString('hex')}`;
+const ownerUrlOf = (name: string) => testServices().postgresAdminUrl.replace(/\/postgres$/, `/${name}`);
+
+/**
+ * A fresh, migrated database per test file, cloned from the template the global setup migrated. The
+ * code under test connects as the application does in production, with the rights of perennial_app.
+ */
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = databaseName();
+  await admin((c) => c.query(`create database ${name} template ${testServices().templateDatabase}`));
+  return asApplication(name, ownerUrlOf(name));
+}
+
+/**
+ * A database an earlier version wrote: migrated up to `lastMigration`, given `rows` (SQL, in one
+ * transaction, as that version wrote them), then migrated to the current schema as an upgrade would.
+ */
+export async function createUpgradedDatabase(lastMigration: string, rows: string): Promise<TestDatabase> {
+  const name = databaseName();
+  await admin((c) => c.query(`create database ${name}`));
+  const ownerUrl = ownerUrlOf(name);
+  const owner = await openOrm(ownerUrl);
+  try {
+    await owner.getMigrator().up({ to: lastMigration });
+    await withClient(ownerUrl, async (c) => {
+      await c.query('begin');
+      await c.query(rows);
+      await c.query('commit');
+    });
+    await migrate(owner);
+  } finally {
+    await owner.close(true);
+  }
+  return asApplication(name, ownerUrl);
 }
