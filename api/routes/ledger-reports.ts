@@ -19,9 +19,7 @@ export function ledgerReportsRouter({ orm }: ApiDeps): Router {
 
   router.get('/reconciliation', async (req, res) => {
     const query = parse(ReconciliationReportQuery, req.query);
-    const from = new Date(`${query.from}T00:00:00Z`);
-    const until = new Date(`${query.to}T00:00:00Z`);
-    until.setUTCDate(until.getUTCDate() + 1);
+    const [from, until] = [query.from, query.to].map((day) => new Date(`${day}T00:00:00Z`));
     res.json(reconciliationReportJson(query, await reconciliationReport(em(), { currency: query.currency, from, until })));
   });
 

@@ -21,7 +21,8 @@ export const DeferredRevenueReportQuery = z
   .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] })
   .refine((q) => monthNumber(q.to) - monthNumber(q.from) < MAX_MONTHS, { message: `the range may cover at most ${MAX_MONTHS} months`, path: ['to'] });
 
+/** Days as the journal export reads them: `from` included, `to` excluded, so consecutive ranges chain and the two cover the same records. */
 export const ReconciliationReportQuery = z
-  .object({ currency: currencyField, from: reportDay, to: reportDay })
+  .object({ currency: currencyField, from: reportDay.describe('First UTC day, included (YYYY-MM-DD)'), to: reportDay.describe('The UTC day the range ends before, excluded (YYYY-MM-DD)') })
   .strict()
-  .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] });
+  .refine((q) => q.from < q.to, { message: 'must be a later day than from (to is excluded)', path: ['to'] });

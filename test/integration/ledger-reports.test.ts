@@ -11,8 +11,8 @@ describe('ledger reports', () => {
   let stack: Stack;
   let plan: string;
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);
-  // Yesterday to tomorrow: everything this suite writes, even across midnight UTC.
-  const reconciliation = () => stack.readonly.get(`/v1/reports/reconciliation?currency=USD&from=${day(-1)}&to=${day(1)}`);
+  // Yesterday to the day after tomorrow (excluded): everything this suite writes, even across midnight UTC.
+  const reconciliation = () => stack.readonly.get(`/v1/reports/reconciliation?currency=USD&from=${day(-1)}&to=${day(2)}`);
 
   beforeAll(async () => {
     stack = await startStack('ledger-reports');
@@ -121,7 +121,9 @@ describe('ledger reports', () => {
   it('refuses a range that ends before it starts, a month that does not exist and a missing currency', async () => {
     expectError(await stack.readonly.get('/v1/reports/deferred_revenue?currency=USD&from=2026-05&to=2026-04'), 400, { code: 'parameter_invalid', param: 'to' });
     expectError(await stack.readonly.get('/v1/reports/deferred_revenue?currency=USD&from=2026-13&to=2027-01'), 400, { code: 'parameter_invalid', param: 'from' });
-    expectError(await stack.readonly.get('/v1/reports/reconciliation?currency=USD&from=2026-02-30&to=2026-03-01'), 400, { code: 'parameter_invalid', param: 'from' });
+    expectError(await stack.readonly.get('/v1/reports/reconciliation?currency=USD&from=2026-02-30&to=2026-03-02'), 400, { code: 'parameter_invalid', param: 'from' });
     expectError(await stack.readonly.get('/v1/reports/reconciliation?from=2026-02-01&to=2026-03-01'), 400, { code: 'parameter_missing', param: 'currency' });
+    // `to` is excluded: a range of no day is refused.
+    expectError(await stack.readonly.get('/v1/reports/reconciliation?currency=USD&from=2026-02-01&to=2026-02-01'), 400, { code: 'parameter_invalid', param: 'to' });
   });
 });
