@@ -44,39 +44,6 @@ export interface DeferredRevenueMonth {
   balanced: boolean;
 }
 
-const MONTH = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
-export function isMonth(text: string): boolean {
-  return MONTH.test(text) && text.slice(0, 4) !== '0000';
-}
-
-/** The first instant of a `YYYY-MM` month, UTC. */
-export function monthStart(month: string): Date {
-  const m = MONTH.exec(month);
-  if (!m) throw new RangeError(`"${month}" is not a month like "2026-01"`);
-  const d = new Date(0);
-  d.setUTCFullYear(Number(m[1]), Number(m[2]) - 1, 1);
-  return d;
-}
-
-/** The first instant after a `YYYY-MM` month. */
-export function monthEnd(month: string): Date {
-  const d = monthStart(month);
-  d.setUTCMonth(d.getUTCMonth() + 1);
-  return d;
-}
-
-export function monthOf(instant: Date): string {
-  return `${String(instant.getUTCFullYear()).padStart(4, '0')}-${String(instant.getUTCMonth() + 1).padStart(2, '0')}`;
-}
-
-/** Every month from `from` to `to`, both included. */
-export function monthsBetween(from: string, to: string): string[] {
-  const months: string[] = [];
-  for (let at = monthStart(from); at < monthEnd(to); at.setUTCMonth(at.getUTCMonth() + 1)) months.push(monthOf(at));
-  return months;
-}
-
 /**
  * Builds the waterfall: the first month opens at the ledger's balance before it, each later month
  * opens at the previous one's computed closing; `ledgerClosing` holds the ledger's balance at each

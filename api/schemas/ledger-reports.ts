@@ -1,13 +1,11 @@
 import { z } from 'zod';
-import { isMonth } from '../../domain/deferred-revenue';
+import { MAX_REPORT_MONTHS, MONTH_PATTERN, monthCount } from '../../domain/months';
 import { currencyField } from './fields';
 
-/** Longest range of the monthly reports, so one request cannot ask for a thousand years of rows. */
-const MAX_MONTHS = 240;
+// Years before 1000 are refused: Date.UTC reads years 0-99 as 1900-1999.
+const isReportMonth = (s: string): boolean => MONTH_PATTERN.test(s) && s >= '1000';
 
-const monthNumber = (month: string): number => Number(month.slice(0, 4)) * 12 + Number(month.slice(5, 7));
-
-const reportMonth = z.string().refine(isMonth, 'must be a month as YYYY-MM, such as "2026-01"').describe('A UTC calendar month, YYYY-MM');
+const reportMonth = z.string().refine(isReportMonth, 'must be a month as YYYY-MM, such as "2026-01"').describe('A UTC calendar month, YYYY-MM');
 
 /** A real calendar day (2026-02-30 is refused), read as the UTC day. */
 const reportDay = z
@@ -19,7 +17,8 @@ export const DeferredRevenueReportQuery = z
   .object({ currency: currencyField, from: reportMonth, to: reportMonth })
   .strict()
   .refine((q) => q.from <= q.to, { message: 'must not be before from', path: ['to'] })
-  .refine((q) => monthNumber(q.to) - monthNumber(q.from) < MAX_MONTHS, { message: `the range may cover at most ${MAX_MONTHS} months`, path: ['to'] });
+  // Zod runs these refinements even when a field failed its own check: they look at valid months only.
+  .refine((q) => !isReportMonth(q.from) || !isReportMonth(q.to) || q.from > q.to || monthCount(q.from, q.to) <= MAX_REPORT_MONTHS, { message: `the range may cover at most ${MAX_REPORT_MONTHS} months`, path: ['to'] });
 
 /** Days as the journal export reads them: `from` included, `to` excluded, so consecutive ranges chain and the two cover the same records. */
 export const ReconciliationReportQuery = z

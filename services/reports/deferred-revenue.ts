@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
-import { deferredMovementKind, deferredRevenueWaterfall, monthEnd, monthsBetween, monthStart, type DeferredRevenueMonth } from '../../domain/deferred-revenue';
+import { deferredMovementKind, deferredRevenueWaterfall, type DeferredRevenueMonth } from '../../domain/deferred-revenue';
+import { addMonths, monthsBetween, monthStart } from '../../domain/months';
 
 /** Credits less debits: deferred revenue is a liability. */
 const NET = `sum(case when e.direction = 'credit' then e.amount else -e.amount end)`;
@@ -11,7 +12,7 @@ const SOURCE = `coalesce(t.source_type, 'unattributed')`;
 export async function deferredRevenueReport(em: EntityManager, query: { currency: string; from: string; to: string }): Promise<DeferredRevenueMonth[]> {
   const months = monthsBetween(query.from, query.to);
   const start = monthStart(query.from);
-  const end = monthEnd(query.to);
+  const end = monthStart(addMonths(query.to, 1));
   const [before] = await em.execute<Array<{ net: string | null }>>(
     `select ${NET}::text as net
        from ledger_entries e join ledger_transactions t on t.id = e.transaction_id

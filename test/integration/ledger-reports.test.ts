@@ -121,6 +121,8 @@ describe('ledger reports', () => {
   it('refuses a range that ends before it starts, a month that does not exist and a missing currency', async () => {
     expectError(await stack.readonly.get('/v1/reports/deferred_revenue?currency=USD&from=2026-05&to=2026-04'), 400, { code: 'parameter_invalid', param: 'to' });
     expectError(await stack.readonly.get('/v1/reports/deferred_revenue?currency=USD&from=2026-13&to=2027-01'), 400, { code: 'parameter_invalid', param: 'from' });
+    // Ten years at most: 2016-01 to 2026-01 is 121 months.
+    expectError(await stack.readonly.get('/v1/reports/deferred_revenue?currency=USD&from=2016-01&to=2026-01'), 400, { code: 'parameter_invalid', param: 'to' });
     expectError(await stack.readonly.get('/v1/reports/reconciliation?currency=USD&from=2026-02-30&to=2026-03-02'), 400, { code: 'parameter_invalid', param: 'from' });
     expectError(await stack.readonly.get('/v1/reports/reconciliation?from=2026-02-01&to=2026-03-01'), 400, { code: 'parameter_missing', param: 'currency' });
     // `to` is excluded: a range of no day is refused.
