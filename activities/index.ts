@@ -3,8 +3,9 @@ import type { StripeGateway } from '../payments/stripe-gateway';
 import type { ProvisioningSettings } from '../config/env';
 import { createCollectionActivities } from './collection';
 import { createPlanMigrationActivities } from './plan-migration';
+import { createRevenueRecognitionActivities } from './revenue-recognition';
 import { failingPermanently } from './failures';
-import { issueInvoice, issuePeriodInvoice, recognizeRevenue } from '../db/invoice-store';
+import { issueInvoice, issuePeriodInvoice } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
 import { formatAmount } from '../domain/money';
@@ -12,6 +13,7 @@ import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { planSnapshot } from '../db/plan-snapshot';
 import type { BillingReason } from '../db/entities/invoice';
+import type { RecognitionMethod } from '../domain/revenue-recognition';
 import type { PlanSnapshot, SubscriptionState } from '../domain/subscription';
 
 export interface ActivityDeps {
@@ -21,6 +23,8 @@ export interface ActivityDeps {
   mail?: EmailTransport | null;
   provisioning?: ProvisioningSettings | null;
   customerPaymentUrl?: string | null;
+  /** REVENUE_RECOGNITION_METHOD; by day when not given. */
+  revenueRecognitionMethod?: RecognitionMethod;
 }
 
 /** InvoiceRequest (db/invoice-store.ts) as a workflow sends it: instants as ISO strings. */
@@ -48,11 +52,12 @@ export interface IssuedInvoice {
  * Side effects of the billing workflows, built from their dependencies (real Postgres in tests too).
  * A failure retrying cannot fix leaves every activity as non-retryable (activities/failures.ts).
  */
-export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null }: ActivityDeps) {
+export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null, revenueRecognitionMethod = 'daily' }: ActivityDeps) {
   const em = forkEm(orm);
   return failingPermanently({
     ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl }),
     ...createPlanMigrationActivities({ orm }),
+    ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;
@@ -121,9 +126,13 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
       return planSnapshot(await em().findOneOrFail(Plan, { id: subscription.planId }));
     },
 
-    async recognizeRevenue(request: { invoiceId: string; at: string }): Promise<void> {
-      return recognizeRevenue(em(), request.invoiceId, new Date(request.at));
-    },
+    /**
+     * Kept for workflow histories scheduled before ratable recognition (and for runs of the first
+     * version), which still call it when a period ends: it does nothing. Every fee line is a revenue
+     * obligation (the migration made one for each line issued before), recognised day by day by the
+     * revenue recognition workflow; posting the old lump as well would recognise the fees twice.
+     */
+    async recognizeRevenue(_request: { invoiceId: string; at: string }): Promise<void> {},
 
     async recordSubscriptionState(state: SubscriptionState): Promise<void> {
       return recordSubscriptionState(em(), state);

@@ -1,3 +1,4 @@
+import { RECOGNITION_METHODS, type RecognitionMethod } from '../domain/revenue-recognition';
 import { TASK_QUEUE } from '../workflows/messages';
 
 /**
@@ -52,6 +53,8 @@ export interface Config {
    * that confirms the PaymentIntent with Stripe.js. `{invoice_id}` and `{payment_intent}` are filled in.
    */
   customerPaymentUrl: string | null;
+  /** REVENUE_RECOGNITION_METHOD: how fees billed in advance become revenue (domain/revenue-recognition.ts). */
+  revenueRecognitionMethod: RecognitionMethod;
 }
 
 /** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
@@ -71,6 +74,7 @@ export const SETTINGS = [
   'PROVISIONING_WEBHOOK_URL',
   'PROVISIONING_WEBHOOK_SECRET',
   'CUSTOMER_PAYMENT_URL',
+  'REVENUE_RECOGNITION_METHOD',
 ] as const;
 
 export class ConfigError extends Error {
@@ -178,6 +182,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   if (require.apiKeys && !keySpec) problems.push('BILLING_API_KEYS is not set: the API would accept no request');
   const customerPaymentUrl = read(env, 'CUSTOMER_PAYMENT_URL');
   if (customerPaymentUrl) url(problems, 'CUSTOMER_PAYMENT_URL', customerPaymentUrl.replaceAll(/\{[a-z_]+\}/g, 'x'), ['http:', 'https:']);
+  const method = read(env, 'REVENUE_RECOGNITION_METHOD') ?? 'daily';
+  if (!RECOGNITION_METHODS.includes(method as RecognitionMethod)) {
+    problems.push(`REVENUE_RECOGNITION_METHOD must be one of ${RECOGNITION_METHODS.join(', ')} (by day, by the millisecond, monthly with the first and last months prorated), got "${method}"`);
+  }
   const config: Config = {
     databaseUrl: databaseUrl ?? '',
     databaseOwnerUrl,
@@ -190,6 +198,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     smtp: smtpSettings(env, problems),
     provisioning: provisioningSettings(env, problems),
     customerPaymentUrl,
+    revenueRecognitionMethod: method as RecognitionMethod,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

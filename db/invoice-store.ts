@@ -4,8 +4,7 @@ import Decimal from 'decimal.js';
 import { chargePrice, tierPartsJson } from '../domain/charge-properties';
 import { remainingAfterUse } from '../domain/discounts';
 import { buildInvoice, feeLine, revenueSplit, type InvoiceDraft, type InvoiceLineInput } from '../domain/invoice';
-import { BillingError } from '../domain/errors';
-import { creditApplied, invoiceIssued, revenueRecognized } from '../domain/ledger';
+import { creditApplied, invoiceIssued } from '../domain/ledger';
 import { decimalString } from '../domain/money';
 import { dueOnTerms } from '../domain/payment-terms';
 import { periodAt } from '../domain/period';
@@ -343,17 +342,4 @@ export async function issuePeriodInvoice(em: EntityManager, request: PeriodInvoi
     issuedAt: request.issuedAt,
   });
   return invoice!;
-}
-
-/** Moves an invoice's deferred fees to revenue once its period has been served. */
-export async function recognizeRevenue(em: EntityManager, invoiceId: string, at: Date): Promise<void> {
-  await em.fork().transactional(async (tx) => {
-    const invoice = await tx.findOne(Invoice, { id: invoiceId });
-    if (!invoice) throw new BillingError('not_found_error', 'resource_missing', `invoice ${invoiceId} does not exist`);
-    if (invoice.revenueRecognizedAt) return;
-    const posting = revenueRecognized({ ...invoice, deferred: invoice.deferredAmount }, at);
-    if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
-    invoice.revenueRecognizedAt = at;
-    await tx.flush();
-  });
 }

@@ -221,19 +221,6 @@ export function creditApplied(invoice: { id: string; number: string; currency: s
   );
 }
 
-/** The lump recognition of an invoice's fees when its period ends; replaced by revenueRecognised. */
-export function revenueRecognized(invoice: { id: string; number: string; currency: string; deferred: Decimal }, at: Date) {
-  return twoLegged(
-    `invoice:${invoice.id}:recognized`,
-    `Revenue recognised for invoice ${invoice.number}`,
-    invoice.currency,
-    at,
-    'deferred_revenue',
-    'revenue',
-    invoice.deferred,
-  );
-}
-
 export function paymentReceived(payment: { id: string; invoiceNumber: string; currency: string; amount: Decimal; receivedAt: Date }) {
   return twoLegged(
     `payment:${payment.id}`,

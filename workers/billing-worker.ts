@@ -1,6 +1,7 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { ProvisioningSettings } from '../config/env';
+import type { RecognitionMethod } from '../domain/revenue-recognition';
 import type { Orm } from '../db/orm';
 import type { EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
@@ -15,6 +16,8 @@ export interface BillingWorkerDeps {
   provisioning?: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the link in e-mails that ask a customer to complete a payment. */
   customerPaymentUrl?: string | null;
+  /** REVENUE_RECOGNITION_METHOD; by day when not given. */
+  revenueRecognitionMethod?: RecognitionMethod;
   /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
@@ -29,7 +32,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
-  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl });
+  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
@@ -5,6 +6,7 @@ import { roleWarning } from '../db/roles';
 import { smtpTransport } from '../mail/smtp';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createBillingWorker } from './billing-worker';
+import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
 
 /**
  * The worker process: runs subscription and collection workflows and their activities until SIGINT
@@ -26,7 +28,15 @@ async function main(): Promise<void> {
       mail: smtpTransport(config.smtp),
       provisioning: config.provisioning,
       customerPaymentUrl: config.customerPaymentUrl,
+      revenueRecognitionMethod: config.revenueRecognitionMethod,
     });
+    const scheduling = await Connection.connect({ address: config.temporalAddress });
+    try {
+      const schedule = await ensureRevenueRecognitionSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
+      console.log(`worker: revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
+    } finally {
+      await scheduling.close();
+    }
     if (!config.stripe) console.log('worker: STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
     if (!config.smtp) console.log('worker: SMTP_URL is not set; e-mails are kept in the outbox (GET /v1/emails)');
     console.log(`worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress}`);

@@ -1,3 +1,4 @@
 export { subscriptionWorkflow } from './subscription';
 export { invoiceCollectionWorkflow } from './invoice-collection';
 export { planMigrationWorkflow } from './plan-migration';
+export { revenueRecognitionWorkflow } from './revenue-recognition';

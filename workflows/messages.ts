@@ -49,6 +49,8 @@ export const INVOICE_COLLECTION_WORKFLOW = 'invoiceCollectionWorkflow' satisfies
 export type InvoiceCollectionWorkflow = typeof registered.invoiceCollectionWorkflow;
 export const PLAN_MIGRATION_WORKFLOW = 'planMigrationWorkflow' satisfies keyof typeof registered;
 export type PlanMigrationWorkflow = typeof registered.planMigrationWorkflow;
+export const REVENUE_RECOGNITION_WORKFLOW = 'revenueRecognitionWorkflow' satisfies keyof typeof registered;
+export type RevenueRecognitionWorkflow = typeof registered.revenueRecognitionWorkflow;
 
 /** One subscription's workflow: `subscription-<subscriptionId>`, started with the subscription. */
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
@@ -58,6 +60,29 @@ export const invoiceWorkflowId = (invoiceId: string): string => `invoice-${invoi
 
 /** One plan migration: `plan-migration-<migrationId>`, started by the API once per migration id. */
 export const planMigrationWorkflowId = (migrationId: string): string => `plan-migration-${migrationId}`;
+
+/** The Temporal Schedule that starts the revenue recognition workflow daily (the worker creates it). */
+export const REVENUE_RECOGNITION_SCHEDULE_ID = 'revenue-recognition';
+
+/** The id of a revenue recognition run the schedule did not start (started by hand, or by a test). */
+export const revenueRecognitionWorkflowId = (label: string): string => `revenue-recognition-${label}`;
+
+export interface RevenueRecognitionInput {
+  /** ISO 8601: recognise every day (or month) that has ended by then; default the workflow's now, never later. */
+  through?: string;
+  /** Carried across continue-as-new. */
+  progress?: RevenueRecognitionProgress;
+}
+
+export interface RevenueRecognitionProgress {
+  through: string;
+  /** Periods looked at, those found posted already, and the ledger transactions posted. */
+  periods: number;
+  skipped: number;
+  transactions: number;
+  /** The last period handled, `YYYY-MM-DD` or `YYYY-MM`; null before the first. */
+  lastPeriod: string | null;
+}
 
 export interface SubscriptionWorkflowInput {
   subscriptionId: string;
@@ -132,3 +157,8 @@ export const collectionStateQuery = defineQuery<CollectionState>('collectionStat
 
 /** How far a plan migration has got: the subscriptions handled so far and what happened to each. */
 export const planMigrationProgressQuery = defineQuery<PlanMigrationProgress>('planMigrationProgress');
+
+// ---- revenue recognition's messages ----------------------------------------------------------------------
+
+/** How far a revenue recognition run has got. */
+export const revenueRecognitionProgressQuery = defineQuery<RevenueRecognitionProgress>('revenueRecognitionProgress');

@@ -2,7 +2,9 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { typedClient } from '../support/http';
+import { REVENUE_RECOGNITION_SCHEDULE_ID, REVENUE_RECOGNITION_WORKFLOW } from '../../workflows/messages';
 import type { PerennialClient } from '../../client';
 import { errorLines, eventually, freeStackPorts, portIsOpen, runNpmStartToExit, startNpmStart, stopNpmStart, type RunningStack, type StackPorts } from '../support/npm-start';
 
@@ -43,6 +45,19 @@ describe('npm start: the whole stack on embedded defaults', () => {
     const docs = await fetch(`${base}/docs`);
     expect({ status: docs.status, page: (await docs.text()).includes('/openapi.json') }).toEqual({ status: 200, page: true });
     expect(((await (await fetch(`${base}/openapi.json`)).json()) as { openapi: string }).openapi).toBe('3.1.0');
+
+    // The worker made sure revenue is recognised daily at 00:10 UTC by a Temporal Schedule.
+    const connection = await Connection.connect({ address: `127.0.0.1:${ports.temporal}` });
+    try {
+      const schedule = await new Client({ connection }).schedule.getHandle(REVENUE_RECOGNITION_SCHEDULE_ID).describe();
+      expect({
+        workflow: schedule.action.workflowType,
+        at: schedule.spec.calendars?.map((c) => [c.hour, c.minute]),
+        overlap: schedule.policies.overlap,
+      }).toEqual({ workflow: REVENUE_RECOGNITION_WORKFLOW, at: [[[{ start: 0, end: 0, step: 1 }], [{ start: 10, end: 10, step: 1 }]]], overlap: 'SKIP' });
+    } finally {
+      await connection.close();
+    }
 
     let api: PerennialClient = typedClient(base, stack.adminKey);
     const customer = await api.POST('/v1/customers', { body: { name: 'Backdated Ltd', email: 'ap@backdated.test', currency: 'EUR' } });

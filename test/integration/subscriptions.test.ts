@@ -58,11 +58,11 @@ describe('subscriptions', () => {
 
   describe('a backdated daily subscription', () => {
     it.each([
-      { currency: 'JPY', amount: '1000', shown: '1000', revenue: '3000', receivable: '4000' },
-      { currency: 'KWD', amount: '5', shown: '5.000', revenue: '15.000', receivable: '20.000' },
+      { currency: 'JPY', amount: '1000', shown: '1000', receivable: '4000' },
+      { currency: 'KWD', amount: '5', shown: '5.000', receivable: '20.000' },
     ])(
       'bills every elapsed day at once in $currency: four invoices of $shown with consecutive periods and gapless numbers',
-      async ({ currency, amount, shown, revenue, receivable }) => {
+      async ({ currency, amount, shown, receivable }) => {
         const code = unique(`daily-${currency}`);
         expect((await stack.admin.post('/v1/plans', { code, name: `Daily ${currency}`, currency, interval: 'day', amount })).status).toBe(201);
         const customerId = await newCustomer(currency);
@@ -88,13 +88,13 @@ describe('subscriptions', () => {
         const numbers = invoices.map((i) => Number(/^INV-(\d+)$/.exec(i.number)![1]));
         expect(numbers).toEqual([numbers[0], numbers[0] + 1, numbers[0] + 2, numbers[0] + 3]);
 
-        // The three elapsed days are revenue; the day in progress is still deferred.
+        // Every fee waits in deferred revenue until the daily recognition workflow (started by its
+        // Schedule, not by a subscription) recognises its days: see revenue-recognition.test.ts.
         const books = await balances(stack.admin);
         expect(balanceOf(books, 'accounts_receivable', currency).toFixed()).toBe(new Decimal(receivable).toFixed());
-        expect(balanceOf(books, 'revenue', currency).toFixed()).toBe(new Decimal(revenue).toFixed());
+        expect(balanceOf(books, 'revenue', currency).isZero()).toBe(true);
         const rows = books.filter((b) => b.currency === currency);
-        expect(rows.find((b) => b.account === 'revenue')?.balance).toBe(revenue);
-        expect(rows.find((b) => b.account === 'deferred_revenue')?.balance).toBe(shown);
+        expect(rows.find((b) => b.account === 'deferred_revenue')?.balance).toBe(receivable);
         expectBooksBalanced(books);
       },
     );

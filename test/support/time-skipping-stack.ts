@@ -1,3 +1,4 @@
+import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { createActivities } from '../../activities';
 import { parseApiKeySpec, type ProvisioningSettings } from '../../config/env';
@@ -8,6 +9,7 @@ import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from './database';
 import { apiClient, listen, type ApiClient } from './http';
 import { billingWorker, terminateWhenIdle, timeSkippingEnvironment, uniqueTaskQueue } from './temporal';
+import { REVENUE_RECOGNITION_WORKFLOW, revenueRecognitionWorkflowId, type RevenueRecognitionProgress, type RevenueRecognitionWorkflow } from '../../workflows/messages';
 
 /**
  * A scenario's world on the time-skipping server: its own server and clock, a fresh database, an
@@ -19,6 +21,12 @@ export interface TimeSkippingStack {
   api: ApiClient;
   baseUrl: string;
   skipTo(instant: string): Promise<void>;
+  /**
+   * Runs the revenue recognition workflow to its end, as the daily Schedule would (the time-skipping
+   * server has no schedules): every day ended by `through` (default: the server's now) is recognised.
+   * The clock stays where it is meanwhile (the environment's own client would let it skip ahead).
+   */
+  recogniseRevenue(through?: string): Promise<RevenueRecognitionProgress>;
   /**
    * Ends the workflows a scenario leaves running, each once nothing of it is in flight: terminating
    * one mid-task would leave this server's clock locked for the rest of the suite (see
@@ -64,6 +72,13 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     async skipTo(instant: string) {
       const ms = Date.parse(instant) - (await env.currentTimeMs());
       if (ms > 0) await env.sleep(ms);
+    },
+    recogniseRevenue(through?: string) {
+      return new Client({ connection: env.connection, namespace: env.namespace }).workflow.execute<RevenueRecognitionWorkflow>(REVENUE_RECOGNITION_WORKFLOW, {
+        taskQueue,
+        workflowId: revenueRecognitionWorkflowId(`${Date.now()}-${Math.random().toString(36).slice(2, 8)}`),
+        args: [through ? { through } : {}],
+      });
     },
     terminateWhenIdle: (workflowIds, reason) => terminateWhenIdle(env.client, workflowIds, reason),
     async stop() {

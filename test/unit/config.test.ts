@@ -53,6 +53,15 @@ describe('configuration', () => {
     },
   );
 
+  it('recognises revenue by day unless REVENUE_RECOGNITION_METHOD says millisecond or monthly, and refuses anything else', () => {
+    expect(loadConfig(BASE).revenueRecognitionMethod).toBe('daily');
+    expect(loadConfig({ ...BASE, REVENUE_RECOGNITION_METHOD: 'monthly' }).revenueRecognitionMethod).toBe('monthly');
+    expect(loadConfig({ ...BASE, REVENUE_RECOGNITION_METHOD: 'millisecond' }).revenueRecognitionMethod).toBe('millisecond');
+    expect(problems({ ...BASE, REVENUE_RECOGNITION_METHOD: 'weekly' })).toEqual([
+      'REVENUE_RECOGNITION_METHOD must be one of daily, millisecond, monthly (by day, by the millisecond, monthly with the first and last months prorated), got "weekly"',
+    ]);
+  });
+
   it('names every problem at once', () => {
     const found = problems({
       DATABASE_URL: 'mysql://db/perennial',

@@ -85,12 +85,18 @@ describe('a monthly subscription started on 31 January', () => {
     // The crash after commit was retried, and the retry issued nothing new.
     expect(issueAttempts.get(2)).toBe(2);
 
-    // 13 invoices issued (13 x 49.00 = 637.00 receivable), 12 periods served (12 x 49.00 = 588.00 revenue).
+    // Revenue is recognised day by day, as the daily schedule would have, up to 15 February 2028.
+    const recognition = await stack.recogniseRevenue('2028-02-15T00:00:00Z');
+    // 31 January 2027 to 14 February 2028: 380 days.
+    expect({ periods: recognition.periods, last: recognition.lastPeriod }).toEqual({ periods: 380, last: '2028-02-14' });
+    // 13 invoices issued (13 x 49.00 = 637.00 receivable); 12 periods served (12 x 49.00 = 588.00), and
+    // of the 13th (31 January - 29 February 2028, 29 days) 15 days: 49.00 x 15/29 = 25.34. Revenue
+    // 613.34, deferred 637.00 - 613.34 = 23.66.
     const balances = await api.get('/v1/ledger/balances');
     const byAccount = Object.fromEntries(balances.body.data.map((b: any) => [b.account, b]));
     expect(byAccount.accounts_receivable.balance).toBe('637.00');
-    expect(byAccount.deferred_revenue.balance).toBe('49.00');
-    expect(byAccount.revenue.balance).toBe('588.00');
+    expect(byAccount.deferred_revenue.balance).toBe('23.66');
+    expect(byAccount.revenue.balance).toBe('613.34');
     const debits = balances.body.data.reduce((s: Decimal, b: any) => s.plus(b.debits), new Decimal(0));
     const credits = balances.body.data.reduce((s: Decimal, b: any) => s.plus(b.credits), new Decimal(0));
     expect(debits.toFixed(2)).toBe(credits.toFixed(2));
@@ -110,7 +116,8 @@ describe('a monthly subscription started on 31 January', () => {
     expect(result.status).toBe('canceled');
     const final = await api.get(`/v1/subscriptions/${id}`);
     expect(final.body).toMatchObject({ status: 'canceled', cancel_at_period_end: true });
-    // The last period was served in full, so all 637.00 is now revenue.
+    // The last period was served in full, so all 637.00 is revenue once its days are recognised.
+    await stack.recogniseRevenue();
     const closing = await api.get('/v1/ledger/balances');
     expect(closing.body.data.find((b: any) => b.account === 'revenue').balance).toBe('637.00');
   });

@@ -43,7 +43,7 @@ describe('trials and cancellations over time', () => {
 
   const invoicesOf = async (id: string) => (await api.get(`/v1/invoices?subscription_id=${id}&limit=100`)).body.data;
 
-  it('a 10-day trial bills nothing, then the first week is billed when the trial ends; cancel now recognises it and bills no more', async () => {
+  it('a 10-day trial bills nothing, then the first week is billed when the trial ends; cancel now bills no more, and the paid week is recognised over its days', async () => {
     const id = await subscribe('2027-03-01T09:00:00Z');
 
     await skipTo('2027-03-05T00:00:00Z');
@@ -72,6 +72,8 @@ describe('trials and cancellations over time', () => {
 
     await skipTo('2027-04-30T00:00:00Z');
     expect(await invoicesOf(id)).toHaveLength(1);
+    // The week's 7 days (11 to 17 March) are recognised as the daily schedule runs.
+    await stack.recogniseRevenue();
     const balances = (await api.get('/v1/ledger/balances')).body.data;
     const balance = (account: string) => balances.find((b: any) => b.account === account)?.balance;
     // No credit for the unused days (proration does not exist yet): the whole week is revenue.

@@ -90,13 +90,14 @@ describe('usage billed in arrears over three months', () => {
     const after = await send([calls(id, 'jun-late', '2027-06-20T00:00:00Z', 1)]);
     expect(after.rejected).toEqual([expect.objectContaining({ code: 'subscription_ended' })]);
 
+    await stack.recogniseRevenue('2027-06-10T00:00:00Z');
     const ledger = await api.get('/v1/ledger/balances');
     const total = (side: 'debits' | 'credits') => ledger.body.data.reduce((t: Decimal, b: any) => t.plus(b[side]), new Decimal(0));
     expect(total('debits').equals(total('credits'))).toBe(true);
-    // Usage is revenue as soon as it is billed: 4.50 + 15.00 + 0.50 + 0.15 = 20.15; the fees of March
-    // to June are recognised as their periods are served or end (June's in full: a cancel now does
-    // not prorate yet), 4 x 10.00 = 40.00. Total 60.15.
+    // Usage is revenue as soon as it is billed: 4.50 + 15.00 + 0.50 + 0.15 = 20.15. The fees are
+    // recognised day by day: March to May in full, 3 x 10.00 = 30.00, and 1 to 9 June of June's 30
+    // days, 10.00 x 9/30 = 3.00 (a cancel now does not prorate yet: the rest of June follows). Total 53.15.
     const revenue = ledger.body.data.find((b: any) => b.account === 'revenue');
-    expect(revenue.credits).toBe('60.15');
+    expect(revenue.credits).toBe('53.15');
   });
 });
