@@ -5,10 +5,12 @@ import { forkEm } from '../db/orm';
 import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
+import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
 import { emailsRouter } from './routes/emails';
 import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoicesRouter } from './routes/invoices';
+import { journalEntriesRouter } from './routes/journal-entries';
 import { ledgerRouter } from './routes/ledger';
 import { ledgerReportsRouter } from './routes/ledger-reports';
 import { reportsRouter } from './routes/reports';
@@ -61,6 +63,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/ledger', ledgerRouter(deps));
   app.use('/v1/reports', ledgerReportsRouter(deps));
   app.use('/v1/reports', reportsRouter(deps));
+  app.use('/v1/accounting_periods', accountingPeriodsRouter(deps));
+  app.use('/v1/journal_entries', journalEntriesRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);

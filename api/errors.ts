@@ -41,6 +41,8 @@ export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: numb
   signature_missing: { type: 'invalid_request_error' },
   signature_invalid: { type: 'invalid_request_error' },
   refund_pending: { type: 'api_error' },
+  // A journal that does not balance cannot be exported (the database refuses one, so this is a bug).
+  journal_unbalanced: { type: 'api_error', status: 500 },
   // Anything unexpected: logged, and answered without details.
   internal_error: { type: 'api_error', status: 500 },
 };

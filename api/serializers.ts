@@ -6,6 +6,10 @@ import type { LedgerEntry, LedgerTransaction } from '../db/entities/ledger';
 import type { CreditNote, Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
 import type { AccountBalance } from '../db/ledger-store';
+import type { LedgerAccountRow } from '../db/ledger-account-store';
+import { periodEnd, periodOf, periodStart } from '../domain/accounting-period';
+import type { Journal } from '../domain/journal-export';
+import type { AccountingPeriodView } from '../services/accounting-periods';
 import { ACCOUNTS } from '../domain/ledger';
 import type { DeferredRevenueMonth } from '../domain/deferred-revenue';
 import type { Reconciliation } from '../domain/reconciliation';
@@ -325,9 +329,51 @@ export function ledgerTransactionJson(t: LedgerTransaction, entries: LedgerEntry
     customer_id: t.customerId ?? null,
     invoice_id: t.invoiceId ?? null,
     idempotency_key: t.idempotencyKey,
+    source_type: t.sourceType ?? null,
+    source_id: t.sourceId ?? null,
     effective_at: iso(t.effectiveAt),
+    dated_at: iso(t.datedAt),
     created_at: iso(t.createdAt),
     entries: entries.map((e) => ({ account: e.accountCode, direction: e.direction, amount: money(e.amount, t.currency) })),
+  };
+}
+
+export function accountingPeriodJson(p: AccountingPeriodView) {
+  return {
+    id: p.period,
+    object: 'accounting_period',
+    status: p.status,
+    start: iso(periodStart(p.period)),
+    end: iso(periodEnd(p.period)),
+    closed_at: iso(p.closedAt),
+  };
+}
+
+export function ledgerAccountJson(a: LedgerAccountRow) {
+  return { id: a.code, object: 'ledger_account', code: a.code, name: a.name, type: a.type, gl_code: a.glCode };
+}
+
+/** A journal of the export: one ledger transaction, its lines as debits and credits. */
+export function journalEntryJson(j: Journal) {
+  return {
+    id: j.id,
+    object: 'journal_entry',
+    date: iso(j.effectiveAt)!.slice(0, 10),
+    accounting_period: periodOf(j.effectiveAt),
+    effective_at: iso(j.effectiveAt),
+    dated_at: iso(j.datedAt),
+    source_type: j.sourceType,
+    source_id: j.sourceId,
+    description: j.description,
+    currency: j.currency,
+    customer_name: j.customerName,
+    lines: j.lines.map((l) => ({
+      account: l.account,
+      account_name: l.accountName,
+      gl_code: l.glCode,
+      debit: l.direction === 'debit' ? money(l.amount, j.currency) : null,
+      credit: l.direction === 'credit' ? money(l.amount, j.currency) : null,
+    })),
   };
 }
 

@@ -971,6 +971,106 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/ledger/accounts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The chart of accounts, each with the GL code and name it exports under
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listLedgerAccounts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/ledger/accounts/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Map an account to the general ledger: its GL code (null clears it) and the name it exports under
+         * @description Roles: admin.
+         */
+        patch: operations["updateLedgerAccount"];
+        trace?: never;
+    };
+    "/v1/accounting_periods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The closed accounting periods (UTC months), oldest first, then the current month
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listAccountingPeriods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounting_periods/{period}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a month that has ended (YYYY-MM); nothing posts into it afterwards, closing again answers the first close
+         * @description Roles: admin.
+         */
+        post: operations["closeAccountingPeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/journal_entries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The ledger as journals for a range of UTC days (from inclusive, to exclusive): JSON, or a CSV file (plain, QuickBooks Online or Xero import)
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listJournalEntries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/emails": {
         parameters: {
             query?: never;
@@ -1181,6 +1281,11 @@ export type components = {
             name: string;
             percentage: string;
             inclusive?: boolean;
+        };
+        UpdateLedgerAccountRequest: {
+            /** @description null clears the mapping */
+            gl_code?: string | null;
+            name?: string;
         };
         IngestUsageEventsRequest: {
             events: unknown[];
@@ -1746,7 +1851,11 @@ export type components = {
             customer_id: string | null;
             invoice_id: string | null;
             idempotency_key: string;
+            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition") | null;
+            source_id: string | null;
             effective_at: string | null;
+            /** @description The date it was meant for, when that fell in a closed period and it posted at the start of the next open one */
+            dated_at: string | null;
             created_at: string | null;
             entries: {
                 account: string;
@@ -1837,6 +1946,74 @@ export type components = {
                     credits: string;
                 }[];
             };
+        };
+        AccountingPeriod: {
+            /** @description The UTC month, YYYY-MM */
+            id: string;
+            /** @constant */
+            object: "accounting_period";
+            /** @enum {string} */
+            status: "open" | "closed";
+            /** @description ISO 8601 */
+            start: string;
+            /** @description ISO 8601 */
+            end: string;
+            closed_at: string | null;
+        };
+        AccountingPeriodList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["AccountingPeriod"][];
+            has_more: boolean;
+        };
+        LedgerAccount: {
+            id: string;
+            /** @constant */
+            object: "ledger_account";
+            code: string;
+            name: string;
+            /** @enum {string} */
+            type: "asset" | "liability" | "revenue" | "expense" | "equity";
+            gl_code: string | null;
+        };
+        LedgerAccountList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["LedgerAccount"][];
+            has_more: boolean;
+        };
+        JournalEntry: {
+            /** @description The ledger transaction */
+            id: string;
+            /** @constant */
+            object: "journal_entry";
+            /** @description UTC day, YYYY-MM-DD */
+            date: string;
+            accounting_period: string;
+            /** @description ISO 8601 */
+            effective_at: string;
+            dated_at: string | null;
+            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition") | null;
+            source_id: string | null;
+            description: string;
+            currency: string;
+            customer_name: string | null;
+            lines: {
+                account: string;
+                account_name: string;
+                gl_code: string | null;
+                debit: string | null;
+                credit: string | null;
+            }[];
+        };
+        JournalEntryList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["JournalEntry"][];
+            has_more: boolean;
         };
         Email: {
             id: string;
@@ -6167,6 +6344,285 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ArAgingReport"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listLedgerAccounts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerAccountList"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateLedgerAccount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateLedgerAccountRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerAccount"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAccountingPeriods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountingPeriodList"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    closeAccountingPeriod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AccountingPeriod"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listJournalEntries: {
+        parameters: {
+            query: {
+                from: string;
+                to: string;
+                format?: "json" | "csv" | "quickbooks" | "xero";
+                currency?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntryList"];
+                    "text/csv": string;
                 };
             };
             /** @description The request is malformed or a parameter is invalid */

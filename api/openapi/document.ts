@@ -57,7 +57,10 @@ function operationObject(op: Operation, bodyIds: Map<z.ZodType, string>, respons
     ...(bodyId ? { requestBody: { required: true, content: json({ $ref: REF(bodyId) }) } } : {}),
     ...(op.operationId === 'receiveStripeEvent' ? { requestBody: { required: true, content: json({ type: 'object', description: 'A Stripe event, signed' }) } } : {}),
     responses: {
-      [op.response.status]: { description: 'OK', content: json({ $ref: REF(responseId) }, op.contentType) },
+      [op.response.status]: {
+        description: 'OK',
+        content: { ...json({ $ref: REF(responseId) }, op.contentType), ...Object.fromEntries((op.alsoAs ?? []).map((type) => [type, { schema: { type: 'string' } }])) },
+      },
       ...Object.fromEntries(op.errors.map((status) => [status, { description: STATUS_TEXT[status] ?? 'Error', content: json({ $ref: REF('Error') }) }])),
       // An error not listed (a 500 never should be) still has the one error shape.
       default: { description: 'Error', content: json({ $ref: REF('Error') }) },

@@ -25,6 +25,7 @@ import {
   ListCustomersQuery,
   ListEmailsQuery,
   ListInvoicesQuery,
+  JournalEntriesQuery,
   ListLedgerTransactionsQuery,
   ListMetricsQuery,
   ListPaymentsQuery,
@@ -43,6 +44,7 @@ import {
   MrrReportQuery,
   UpdateCustomerBody,
   UpdateInvoiceBody,
+  UpdateLedgerAccountBody,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
@@ -54,7 +56,7 @@ import * as R from './responses';
  * way round.
  */
 export interface Operation {
-  method: 'get' | 'post' | 'delete';
+  method: 'get' | 'post' | 'patch' | 'delete';
   /** OpenAPI's template: /v1/customers/{id}. */
   path: string;
   operationId: string;
@@ -69,6 +71,8 @@ export interface Operation {
   errors: readonly number[];
   /** The answer's media type when it is not JSON (the reference page). */
   contentType?: string;
+  /** Other media types the answer may come as, by a query parameter (a CSV file), each a string body. */
+  alsoAs?: readonly string[];
 }
 
 const ANY: readonly Role[] = ['admin', 'support', 'readonly'];
@@ -205,6 +209,31 @@ export const OPERATIONS: readonly Operation[] = [
   read('/v1/reports/mrr', 'getMrrReport', 'MRR and ARR at each UTC month end, with the movements between months (new, expansion, contraction, churn, reactivation) checked to add up', 'Reports', R.MrrReport, { query: MrrReportQuery }),
   read('/v1/reports/churn', 'getChurnReport', 'Logo churn and gross and net revenue churn per UTC month, with their definitions', 'Reports', R.ChurnReport, { query: ChurnReportQuery }),
   read('/v1/reports/ar_aging', 'getArAgingReport', 'Open receivables by customer in buckets of days past due (not yet due, 1-30, 31-60, 61-90, 91-120, over 120)', 'Reports', R.ArAgingReport, { query: ArAgingReportQuery }),
+  read('/v1/ledger/accounts', 'listLedgerAccounts', 'The chart of accounts, each with the GL code and name it exports under', 'Ledger', R.LedgerAccountList),
+  {
+    method: 'patch',
+    path: '/v1/ledger/accounts/{code}',
+    operationId: 'updateLedgerAccount',
+    summary: "Map an account to the general ledger: its GL code (null clears it) and the name it exports under",
+    tag: 'Ledger',
+    roles: ADMIN,
+    body: UpdateLedgerAccountBody,
+    response: { status: 200, schema: R.LedgerAccount },
+    errors: [400, 401, 403, 404],
+  },
+  read('/v1/accounting_periods', 'listAccountingPeriods', 'The closed accounting periods (UTC months), oldest first, then the current month', 'Accounting', R.AccountingPeriodList),
+  write('/v1/accounting_periods/{period}/close', 'closeAccountingPeriod', 'Close a month that has ended (YYYY-MM); nothing posts into it afterwards, closing again answers the first close', 'Accounting', ADMIN, undefined, {
+    status: 200,
+    schema: R.AccountingPeriod,
+  }, { errors: [400, 401, 403, 409, 422] }),
+  read(
+    '/v1/journal_entries',
+    'listJournalEntries',
+    'The ledger as journals for a range of UTC days (from inclusive, to exclusive): JSON, or a CSV file (plain, QuickBooks Online or Xero import)',
+    'Accounting',
+    R.JournalEntryList,
+    { query: JournalEntriesQuery, alsoAs: ['text/csv'] },
+  ),
   read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
 
   {

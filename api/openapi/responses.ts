@@ -3,6 +3,7 @@ import { COUPON_DURATIONS } from '../../domain/discounts';
 import { AGGREGATIONS } from '../../domain/usage';
 import { CHARGE_MODELS } from '../../domain/pricing';
 import { RECONCILED_TYPES } from '../../domain/reconciliation';
+import { LEDGER_SOURCE_TYPES } from '../../domain/ledger';
 
 /**
  * What api/serializers.ts (and the few answers built in a route) produce, as zod schemas: the
@@ -17,6 +18,7 @@ const money = z.string().regex(/^-?\d+(\.\d+)?$/).describe('A decimal string in 
 const decimal = z.string().regex(/^-?\d+(\.\d+)?$/);
 const timestamp = z.string().describe('ISO 8601');
 const currency = z.string().regex(/^[A-Z]{3}$/);
+const ledgerSourceType = z.enum(LEDGER_SOURCE_TYPES);
 
 /** A page of a list (api/serializers.ts listJson): `url` is the list's path, `has_more` whether more lie beyond. */
 const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.literal('list'), url: z.string(), data: z.array(item), has_more: z.boolean() });
@@ -364,7 +366,10 @@ export const LedgerTransaction = z
     customer_id: z.string().nullable(),
     invoice_id: z.string().nullable(),
     idempotency_key: z.string(),
+    source_type: ledgerSourceType.nullable(),
+    source_id: z.string().nullable(),
     effective_at: timestamp.nullable(),
+    dated_at: timestamp.nullable().describe('The date it was meant for, when that fell in a closed period and it posted at the start of the next open one'),
     created_at: timestamp.nullable(),
     entries: z.array(z.strictObject({ account: z.string(), direction: z.enum(['debit', 'credit']), amount: money })),
   })
@@ -414,6 +419,51 @@ export const ReconciliationReport = z
     }),
   })
   .register(responseSchemas, { id: 'ReconciliationReport' });
+
+export const AccountingPeriod = z
+  .strictObject({
+    id: z.string().describe('The UTC month, YYYY-MM'),
+    object: z.literal('accounting_period'),
+    status: z.enum(['open', 'closed']),
+    start: timestamp,
+    end: timestamp,
+    closed_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'AccountingPeriod' });
+
+export const AccountingPeriodList = listOf(AccountingPeriod).register(responseSchemas, { id: 'AccountingPeriodList' });
+
+export const LedgerAccount = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('ledger_account'),
+    code: z.string(),
+    name: z.string(),
+    type: z.enum(['asset', 'liability', 'revenue', 'expense', 'equity']),
+    gl_code: z.string().nullable(),
+  })
+  .register(responseSchemas, { id: 'LedgerAccount' });
+
+export const LedgerAccountList = listOf(LedgerAccount).register(responseSchemas, { id: 'LedgerAccountList' });
+
+export const JournalEntry = z
+  .strictObject({
+    id: z.string().describe('The ledger transaction'),
+    object: z.literal('journal_entry'),
+    date: z.string().describe('UTC day, YYYY-MM-DD'),
+    accounting_period: z.string(),
+    effective_at: timestamp,
+    dated_at: timestamp.nullable(),
+    source_type: ledgerSourceType.nullable(),
+    source_id: z.string().nullable(),
+    description: z.string(),
+    currency,
+    customer_name: z.string().nullable(),
+    lines: z.array(z.strictObject({ account: z.string(), account_name: z.string(), gl_code: z.string().nullable(), debit: money.nullable(), credit: money.nullable() })),
+  })
+  .register(responseSchemas, { id: 'JournalEntry' });
+
+export const JournalEntryList = listOf(JournalEntry).register(responseSchemas, { id: 'JournalEntryList' });
 
 export const Email = z
   .strictObject({

@@ -1,4 +1,5 @@
 /** Every request body and query the API validates, by resource. */
+export * from './accounting';
 export * from './coupons';
 export * from './customers';
 export * from './emails';

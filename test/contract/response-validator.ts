@@ -54,9 +54,10 @@ export function responseProblem(answer: { method: string; url: string; status: n
   }
   const declared = route.responses[String(answer.status)] ?? (answer.status >= 400 ? route.responses.default : undefined);
   if (!declared) return `${where}: status ${answer.status} is not declared for ${answer.method} ${route.path}`;
-  const [type, media] = Object.entries(declared.content ?? {})[0] ?? [];
-  if (!type || !media) return null;
-  if (!answer.contentType?.startsWith(type)) return `${where}: content type ${answer.contentType} where the document says ${type}`;
+  const contents = Object.entries(declared.content ?? {});
+  if (contents.length === 0) return null;
+  const [type, media] = contents.find(([t]) => answer.contentType?.startsWith(t)) ?? [];
+  if (!type || !media) return `${where}: content type ${answer.contentType} where the document says ${contents.map(([t]) => t).join(' or ')}`;
   if (type !== 'application/json') return null;
   return schemaProblem(where, media.schema.$ref, answer.body);
 }

@@ -8,6 +8,8 @@ export interface ApiResponse<T = any> {
   status: number;
   body: T;
   headers: Headers;
+  /** The body as sent (a CSV export's bytes as text). */
+  text?: string;
 }
 
 /**
@@ -27,7 +29,9 @@ export function apiClient(baseUrl: string, key: string | null) {
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await response.text();
-    const answer = { status: response.status, body: text ? JSON.parse(text) : null, headers: response.headers };
+    // A file download (a CSV export) comes back as its text.
+    const isJson = response.headers.get('content-type')?.startsWith('application/json') ?? true;
+    const answer = { status: response.status, body: text && isJson ? JSON.parse(text) : text || null, headers: response.headers, text };
     const problem = responseProblem({ method, url: `${baseUrl}${path}`, status: answer.status, contentType: response.headers.get('content-type'), body: answer.body });
     if (problem) throw new Error(`The answer breaks the OpenAPI document: ${problem}\n${text.slice(0, 2000)}`);
     return answer;
@@ -35,6 +39,7 @@ export function apiClient(baseUrl: string, key: string | null) {
   return {
     get: (path: string) => call('GET', path),
     post: (path: string, body?: unknown, headers?: Record<string, string>) => call('POST', path, body ?? {}, headers),
+    patch: (path: string, body?: unknown, headers?: Record<string, string>) => call('PATCH', path, body ?? {}, headers),
   };
 }
 
