@@ -32,7 +32,7 @@ import { StripeGateway, stripeClient as gatewayClient } from '../../payments/str
 import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
 import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { invoiceWorkflowId, retryBillingSignal } from '../../workflows/messages';
+import { invoiceWorkflowId, REVENUE_RECOGNITION_WORKFLOW, retryBillingSignal, revenueRecognitionWorkflowId, type RevenueRecognitionWorkflow } from '../../workflows/messages';
 import { publishServices } from '../setup/services';
 import { chooseTimeSkippingServer } from '../setup/time-skipping-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -48,6 +48,8 @@ const HISTORIES = join(__dirname, 'histories');
 const BEFORE_COLLECT_INVOICES = '15d22e2f92f2f23f99f7ae8c145791ba0d1aa02b';
 /** The last commit before the patch 'cancel-in-flight-intents' (and 'billing-error-waits'). */
 const BEFORE_CANCEL_IN_FLIGHT = 'f3b23a0a59d627d271e620fc362659af4eb25633';
+/** The last commit before the patch 'ratable-revenue-recognition' (subscriptions recognised a lump at each period's end). */
+const BEFORE_RATABLE_RECOGNITION = 'b42a4dbf0c7ce98e3a4e04524533e3b696c6e3f4';
 
 const ADMIN_KEY = 'sk_test_recorder';
 const EventType = temporal.api.enums.v1.EventType;
@@ -117,6 +119,7 @@ async function startServices(): Promise<Services> {
 interface World {
   env: TestWorkflowEnvironment;
   client: Client;
+  taskQueue: string;
   db: TestDatabase;
   api: ApiClient;
   /** The emulator as the customer's browser reaches it (cards are created there). */
@@ -168,6 +171,7 @@ async function world(services: Services, label: string, options: { bundle: strin
   return {
     env,
     client: env.client,
+    taskQueue,
     db,
     api: apiClient(server.baseUrl, ADMIN_KEY),
     stripe: stripeClient(services.stripe.apiBase),
@@ -332,6 +336,32 @@ async function threeDSecureThenManualPayment(w: World, file: string): Promise<vo
 }
 
 const scenarios: Scenario[] = [
+  {
+    name: 'ratable-recognition-crossed',
+    what: 'a subscription started before ratable recognition, deployed onto it mid-period (its period end takes the patch, no lump), then three days recognised by the recognition workflow',
+    async run(services) {
+      const before = await bundleAt(services.scratch, BEFORE_RATABLE_RECOGNITION);
+      await inWorld(services, 'ratable', { bundle: before, stripe: false, deployLater: true }, async (w) => {
+        await ok(w.api.post('/v1/plans', PRO), 201);
+        const sub = await subscribe(w, await customer(w, null), 'pro', '2027-01-01T00:00:00Z');
+        await w.skipTo('2027-01-01T00:01:00Z');
+        await eventually('the first period is invoiced by the old code', () => invoices(w, sub.id), (list) => list.length === 1);
+        await waitIdle(w.client, sub.workflowId);
+
+        await w.deploy(services.bundles.get('current')!);
+        await w.skipTo('2027-02-01T00:01:00Z');
+        await eventually('the renewal is invoiced', () => invoices(w, sub.id), (list) => list.length === 2);
+        const runs = await runsOf(w.client, sub.workflowId, sub.firstRunId);
+        if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
+        await save(w.client, 'subscription-ratable-recognition-crossed.json', sub.workflowId, runs[0]);
+
+        const workflowId = revenueRecognitionWorkflowId('recorded');
+        await w.client.workflow.start<RevenueRecognitionWorkflow>(REVENUE_RECOGNITION_WORKFLOW, { taskQueue: w.taskQueue, workflowId, args: [{ through: '2027-01-04T00:00:00Z' }] });
+        await waitClosed(w.client, workflowId);
+        await save(w.client, 'revenue-recognition-three-days.json', workflowId);
+      });
+    },
+  },
   {
     name: 'collect-invoices-crossed',
     what: 'a subscription started before invoice collection existed, deployed onto it mid-period, upgraded (the patch taken), then renewed',

@@ -46,7 +46,7 @@ function steps(file: string): string[] {
 describe('recorded workflow histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error) and invoice collections', () => {
+  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error, ratable recognition) and invoice collections, and a revenue recognition run', () => {
     expect(histories).toEqual([
       'backdated-catch-up-in-one-run.json',
       'backdated-trial-then-first-period.json',
@@ -59,9 +59,11 @@ describe('recorded workflow histories replay against the current workflow code',
       'lifecycle-backdated-continued.json',
       'lifecycle-changes-pause-cancel.json',
       'lifecycle-trial-calendar-reactivate.json',
+      'revenue-recognition-three-days.json',
       'subscription-billing-error-retried.json',
       'subscription-collect-invoices-crossed.json',
       'subscription-collect-invoices-next-run.json',
+      'subscription-ratable-recognition-crossed.json',
       'subscription-suspended-then-resumed-by-collection.json',
       'trial-canceled-ends-usage.json',
       'trialing-running.json',
@@ -84,6 +86,11 @@ describe('recorded workflow histories replay against the current workflow code',
     expect(stopped).toContain('EVENT_TYPE_ACTIVITY_TASK_FAILED');
     expect(stopped).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
     expect(steps('subscription-billing-error-retried.json')).toContain('patch:billing-error-waits');
+
+    // Billed by the code before ratable recognition, then its period's end took the patch and posted no lump.
+    const ratable = steps('subscription-ratable-recognition-crossed.json');
+    expect({ billedBefore: ratable.indexOf('activity:billSubscription') < ratable.indexOf('patch:ratable-revenue-recognition'), lump: ratable.includes('activity:recognizeRevenue') }).toEqual({ billedBefore: true, lump: false });
+    expect(steps('revenue-recognition-three-days.json').filter((s) => s === 'activity:recogniseRevenueForPeriod')).toHaveLength(3);
   });
 
   it.each(histories)('%s replays without a determinism error', async (file) => {
