@@ -1,3 +1,4 @@
+import { createRevenueRecognitionActivities } from '../../activities/revenue-recognition';
 import { createApp } from '../../api/app';
 import { usagePool } from '../../api/usage-ingest';
 import { parseApiKeySpec } from '../../config/env';
@@ -100,6 +101,24 @@ describe('a database from before finance reporting, migrated', () => {
     const report = await api.get('/v1/reports/reconciliation?currency=USD&from=2026-05-01&to=2026-07-01');
     expect(report.status).toBe(200);
     expect(report.body).toMatchObject({ balanced: true, differences: [] });
+  });
+
+  it('recognises the open old invoice ratably and leaves the one recognised in a lump alone', async () => {
+    // What the revenue recognition workflow runs, period by period, through the end of June.
+    const recognition = createRevenueRecognitionActivities({ orm: db.orm, method: 'daily' });
+    const due = await recognition.revenueRecognitionPeriodsDue({ through: '2026-07-01T00:00:00Z', limit: 1000 });
+    for (const period of due) await recognition.recogniseRevenueForPeriod(period);
+    expect(await recognition.revenueRecognitionPeriodsDue({ through: '2026-07-01T00:00:00Z', limit: 1000 })).toEqual([]);
+
+    const report = await api.get('/v1/reports/deferred_revenue?currency=USD&from=2026-05&to=2026-06');
+    expect(report.status).toBe(200);
+    expect(report.body.balanced).toBe(true);
+    expect(report.body.months.map((m: Record<string, unknown>) => [m.month, m.opening, m.billed, m.recognized, m.closing])).toEqual([
+      ['2026-05', '0.00', '30.00', '0.00', '30.00'],
+      // The May invoice's lump (dated 1 June, when its period ended) counts as recognised, and nothing of it
+      // is posted again; the annual invoice's 16 June days of 365: 1,200 x 16 / 365 = 52.6027... -> 52.60.
+      ['2026-06', '30.00', '1200.00', '82.60', '1147.40'],
+    ]);
   });
 
   it('prices old fee lines for MRR: the monthly customer churns in June as the annual one starts', async () => {
