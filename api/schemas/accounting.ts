@@ -25,12 +25,13 @@ export const glCodeField = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9 ._/:-]{0,29}
 
 export const UpdateLedgerAccountBody = z.strictObject({
   gl_code: glCodeField.nullable().optional().describe('null clears the mapping'),
-  // QuickBooks matches accounts by this name, "Parent:Child" for a sub-account.
+  // QuickBooks matches accounts by this name, "Parent:Child" for a sub-account. The pattern avoids
+  // \p{…} classes so it means the same in every regex dialect that reads the OpenAPI document.
   name: z
     .string()
     .trim()
     .min(1)
     .max(100)
-    .regex(/^[^\p{Cc}]*$/u, 'must not contain control characters')
+    .regex(/^[^\x00-\x1f\x7f]*$/, 'must not contain control characters')
     .optional(),
 });

@@ -192,6 +192,7 @@ describe('accounting periods, chart of accounts and journal export through the A
       expectError(await stack.admin.patch('/v1/ledger/accounts/revenue', { gl_code: '=4000' }), 400, { param: 'gl_code' });
       expectError(await stack.admin.patch('/v1/ledger/accounts/revenue', { gl_code: 'x'.repeat(31) }), 400, { param: 'gl_code' });
       expectError(await stack.admin.patch('/v1/ledger/accounts/revenue', { name: '' }), 400, { param: 'name' });
+      expectError(await stack.admin.patch('/v1/ledger/accounts/revenue', { name: 'Sales\nrevenue' }), 400, { param: 'name' });
       expectError(await stack.admin.patch('/v1/ledger/accounts/revenue', { colour: 'red' }), 400, { code: 'parameter_unknown' });
     });
 
