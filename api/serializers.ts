@@ -7,7 +7,6 @@ import type { CreditNote, Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
 import type { AccountBalance } from '../db/ledger-store';
 import type { LedgerAccountRow } from '../db/ledger-account-store';
-import { periodEnd, periodOf, periodStart } from '../domain/accounting-period';
 import type { Journal } from '../domain/journal-export';
 import type { AccountingPeriodView } from '../services/accounting-periods';
 import { ACCOUNTS } from '../domain/ledger';
@@ -16,7 +15,7 @@ import type { Reconciliation } from '../domain/reconciliation';
 import { isOverdue } from '../domain/payment-terms';
 import { AGING_BUCKETS, type AgingBucket, type BucketAmounts, type CustomerAging } from '../domain/ar-aging';
 import { CHURN_DEFINITIONS, type ChurnMonth } from '../domain/churn';
-import { monthEnd } from '../domain/months';
+import { monthEnd, monthOf, monthStart, nextMonthStart } from '../domain/months';
 import type { MrrMonth } from '../domain/mrr';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { IngestResult } from './usage-ingest';
@@ -343,8 +342,8 @@ export function accountingPeriodJson(p: AccountingPeriodView) {
     id: p.period,
     object: 'accounting_period',
     status: p.status,
-    start: iso(periodStart(p.period)),
-    end: iso(periodEnd(p.period)),
+    start: iso(monthStart(p.period)),
+    end: iso(nextMonthStart(p.period)),
     closed_at: iso(p.closedAt),
   };
 }
@@ -359,7 +358,7 @@ export function journalEntryJson(j: Journal) {
     id: j.id,
     object: 'journal_entry',
     date: iso(j.effectiveAt)!.slice(0, 10),
-    accounting_period: periodOf(j.effectiveAt),
+    accounting_period: monthOf(j.effectiveAt),
     effective_at: iso(j.effectiveAt),
     dated_at: iso(j.datedAt),
     source_type: j.sourceType,

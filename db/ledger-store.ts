@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
-import { periodOf, placeInOpenPeriod } from '../domain/accounting-period';
+import { placeInOpenPeriod } from '../domain/accounting-period';
+import { monthOf } from '../domain/months';
 import { assertBalanced, ledgerSource, type TransactionDraft } from '../domain/ledger';
 import { LedgerEntry, LedgerTransaction } from './entities/ledger';
 import { newId } from './ids';
@@ -34,7 +35,7 @@ export async function postTransaction(em: EntityManager, draft: TransactionDraft
   const existing = await em.findOne(LedgerTransaction, { idempotencyKey: draft.idempotencyKey });
   if (existing) return existing.id;
   const source = ledgerSource(draft.idempotencyKey);
-  const placement = placeInOpenPeriod(draft.effectiveAt, await closedPeriodsFrom(em, periodOf(draft.effectiveAt)));
+  const placement = placeInOpenPeriod(draft.effectiveAt, await closedPeriodsFrom(em, monthOf(draft.effectiveAt)));
   const tx = em.create(LedgerTransaction, {
     id: newId('txn'),
     idempotencyKey: draft.idempotencyKey,

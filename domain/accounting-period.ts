@@ -1,37 +1,11 @@
+import { addMonths, monthOf, monthStart } from './months';
+
 /**
  * Accounting periods are UTC calendar months named `YYYY-MM`. Once a month is closed nothing posts
  * into it: a correction dated inside it is posted at the start of the first open month after it, and
  * keeps the date it was meant for, so the books of a closed month never change after the close.
  */
 export type AccountingPeriod = string;
-
-const PERIOD = /^(\d{4})-(0[1-9]|1[0-2])$/;
-
-export function isAccountingPeriod(value: string): boolean {
-  return PERIOD.test(value);
-}
-
-/** The month an instant falls in, in UTC. */
-export function periodOf(at: Date): AccountingPeriod {
-  return at.toISOString().slice(0, 7);
-}
-
-/** The first instant of a month. */
-export function periodStart(period: AccountingPeriod): Date {
-  const match = PERIOD.exec(period);
-  if (!match) throw new Error(`"${period}" is not an accounting period (YYYY-MM)`);
-  return new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
-}
-
-/** The first instant after a month, i.e. the start of the next one. */
-export function periodEnd(period: AccountingPeriod): Date {
-  const start = periodStart(period);
-  return new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 1));
-}
-
-export function nextPeriod(period: AccountingPeriod): AccountingPeriod {
-  return periodOf(periodEnd(period));
-}
 
 export interface Placement {
   effectiveAt: Date;
@@ -46,12 +20,12 @@ export interface Placement {
  * the first instant of the first open month after it.
  */
 export function placeInOpenPeriod(at: Date, closed: ReadonlySet<AccountingPeriod>): Placement {
-  const dated = periodOf(at);
+  const dated = monthOf(at);
   if (!closed.has(dated)) return { effectiveAt: at, datedAt: null, descriptionSuffix: '' };
-  let open = nextPeriod(dated);
-  while (closed.has(open)) open = nextPeriod(open);
+  let open = addMonths(dated, 1);
+  while (closed.has(open)) open = addMonths(open, 1);
   return {
-    effectiveAt: periodStart(open),
+    effectiveAt: monthStart(open),
     datedAt: at,
     descriptionSuffix: ` (dated ${at.toISOString().slice(0, 10)}, in closed period ${dated})`,
   };

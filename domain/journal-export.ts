@@ -1,5 +1,5 @@
 import Decimal from 'decimal.js';
-import { periodOf } from './accounting-period';
+import { monthOf } from './months';
 import { formatAmount } from './money';
 
 /**
@@ -96,7 +96,7 @@ function rows(format: JournalFileFormat, journal: Journal): Cell[][] {
     case 'csv':
       return journal.lines.map((line) => [
         text(isoDate(journal.effectiveAt)),
-        text(periodOf(journal.effectiveAt)),
+        text(monthOf(journal.effectiveAt)),
         text(journal.id),
         text(journal.sourceType),
         text(journal.sourceId),

@@ -18,6 +18,8 @@ export function addMonths(month: string, n: number): string {
   return d.toISOString().slice(0, 7);
 }
 
+export const isMonth = (text: string): boolean => MONTH_PATTERN.test(text);
+
 /** The UTC month an instant falls in. */
 export const monthOf = (instant: Date): string => instant.toISOString().slice(0, 7);
 
@@ -25,6 +27,11 @@ export const monthOf = (instant: Date): string => instant.toISOString().slice(0,
 export function monthStart(month: string): Date {
   const [year, index] = parts(month);
   return new Date(Date.UTC(year, index, 1));
+}
+
+/** The first instant after the month: where the next one starts. */
+export function nextMonthStart(month: string): Date {
+  return monthStart(addMonths(month, 1));
 }
 
 /** The last instant of the month (a millisecond before the next one starts): where MRR is read. */

@@ -1,5 +1,6 @@
 import Decimal from 'decimal.js';
 import { roundToCurrency } from './money';
+import { monthOf, monthStart, nextMonthStart } from './months';
 
 /**
  * Ratable revenue recognition (ASC 606 / IFRS 15): a fee billed in advance is a performance
@@ -52,15 +53,9 @@ function serviceDays(serviceStart: Date, serviceEnd: Date): { first: number; end
   return { first, end, count: Math.round((end - first) / DAY_MS) };
 }
 
-function startOfUtcMonth(ms: number): number {
-  const d = new Date(ms);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
-}
+const startOfUtcMonth = (ms: number): number => monthStart(monthOf(new Date(ms))).getTime();
 
-function nextUtcMonth(monthStart: number): number {
-  const d = new Date(monthStart);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
-}
+const nextUtcMonth = (ms: number): number => nextMonthStart(monthOf(new Date(ms))).getTime();
 
 /** Monthly weights: one per calendar month the service days touch, the service days in it over its days. */
 function monthWeights(serviceStart: Date, serviceEnd: Date): Array<{ monthEnd: number; weight: Decimal }> {

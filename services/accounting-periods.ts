@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { closedPeriods, closePeriod, type ClosedPeriod } from '../db/accounting-period-store';
-import { isAccountingPeriod, periodEnd, periodOf } from '../domain/accounting-period';
+import { isMonth, monthOf, nextMonthStart } from '../domain/months';
 import { BillingError } from '../domain/errors';
 
 export interface AccountingPeriodView {
@@ -12,7 +12,7 @@ export interface AccountingPeriodView {
 const view = (p: ClosedPeriod): AccountingPeriodView => ({ period: p.period, status: 'closed', closedAt: p.closedAt });
 
 function checkedPeriod(period: string): string {
-  if (!isAccountingPeriod(period)) {
+  if (!isMonth(period)) {
     throw new BillingError('invalid_request_error', 'parameter_invalid', `Invalid period: "${period}" is not a month written YYYY-MM, such as "2026-06"`, 'period');
   }
   return period;
@@ -24,8 +24,8 @@ function checkedPeriod(period: string): string {
  */
 export async function closeAccountingPeriod(em: EntityManager, period: string, by: { role: string; keyId: string }, now = new Date()): Promise<AccountingPeriodView> {
   checkedPeriod(period);
-  if (periodEnd(period) > now) {
-    throw new BillingError('invalid_request_error', 'period_not_ended', `Period ${period} has not ended yet (it ends ${periodEnd(period).toISOString()}); only a past month can be closed`, 'period');
+  if (nextMonthStart(period) > now) {
+    throw new BillingError('invalid_request_error', 'period_not_ended', `Period ${period} has not ended yet (it ends ${nextMonthStart(period).toISOString()}); only a past month can be closed`, 'period');
   }
   return view(await closePeriod(em, period, by, now));
 }
@@ -33,6 +33,6 @@ export async function closeAccountingPeriod(em: EntityManager, period: string, b
 /** The closed months, oldest first, then the current month (open). */
 export async function listAccountingPeriods(em: EntityManager, now = new Date()): Promise<AccountingPeriodView[]> {
   const closed = (await closedPeriods(em)).map(view);
-  const current = periodOf(now);
+  const current = monthOf(now);
   return closed.some((p) => p.period === current) ? closed : [...closed, { period: current, status: 'open', closedAt: null }];
 }
