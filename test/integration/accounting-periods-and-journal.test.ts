@@ -6,7 +6,7 @@ import { forkEm } from '../../db/orm';
 import { journalEntries } from '../../services/journal-entries';
 import { ACCOUNTS, creditNoteIssued, invoiceIssued, paymentReceived, type TransactionDraft } from '../../domain/ledger';
 import { createTestDatabase, type TestDatabase } from '../support/database';
-import { expectError, KEYS, startStack, type Stack } from './harness';
+import { eventually, expectError, KEYS, startStack, type Stack } from './harness';
 
 /**
  * Closed months stay as they were closed: a correction dated inside one posts at the start of the
@@ -77,6 +77,31 @@ describe('accounting periods in the ledger', () => {
     await expect(
       sql.query(`insert into ledger_transactions (id, idempotency_key, description, currency, effective_at) values ('txn_direct', 'txn_direct', 'direct SQL', 'USD', '2026-05-15T00:00:00Z')`),
     ).rejects.toThrow('accounting period 2026-05 is closed: ledger transaction txn_direct dated');
+  });
+
+  it('a close waits for a posting in flight into its month, and the postings after it move to the next month', async () => {
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let posted!: () => void;
+    const inFlight = new Promise<void>((resolve) => (posted = resolve));
+    const posting = em().transactional(async (tx) => {
+      const id = await postTransaction(tx, paymentReceived({ id: 'py_race', invoiceNumber: 'INV-R', currency: 'USD', amount: new Decimal('3.00'), receivedAt: new Date('2026-01-10T00:00:00Z') })!);
+      posted();
+      await released;
+      return id;
+    });
+    await inFlight;
+    let closed = false;
+    const closing = closePeriod(em(), '2026-01', admin, new Date('2026-02-02T00:00:00Z')).then(() => (closed = true));
+    // The close queues behind the posting's shared lock, seen from Postgres' side rather than by timing.
+    await eventually('the close waits on the period lock', async () => (await sql.query(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted`)).rows[0].n, (n) => n === 1);
+    expect(closed).toBe(false);
+    release();
+    const racing = await posting;
+    await closing;
+    expect(await row(racing)).toMatchObject({ effective_at: new Date('2026-01-10T00:00:00Z'), dated_at: null });
+    const after = await post(paymentReceived({ id: 'py_after', invoiceNumber: 'INV-R', currency: 'USD', amount: new Decimal('3.00'), receivedAt: new Date('2026-01-11T00:00:00Z') }));
+    expect(await row(after)).toMatchObject({ effective_at: new Date('2026-02-01T00:00:00Z'), dated_at: new Date('2026-01-11T00:00:00Z') });
   });
 
   it('the application role cannot reopen a closed month', async () => {
