@@ -1,4 +1,6 @@
+import Decimal from 'decimal.js';
 import { recognisePeriod } from '../../db/revenue-store';
+import { nextMonthStart } from '../../domain/months';
 import { recognitionPeriodOf } from '../../domain/revenue-recognition';
 import { REVENUE_RECOGNITION_WORKFLOW, revenueRecognitionWorkflowId, type RevenueRecognitionProgress, type RevenueRecognitionWorkflow } from '../../workflows/messages';
 import { balanceOf, balances, expectBooksBalanced, startStack, unique, waitForInvoices, type Stack } from './harness';
@@ -74,6 +76,40 @@ describe('ratable revenue recognition', () => {
     expect(await recognisePeriod(stack.db.orm.em.fork(), 'daily', recognitionPeriodOf('daily', new Date('2026-06-20T12:00:00Z')))).toMatchObject({ skipped: true, transactions: 0 });
     expect(await recognitionPostings()).toBe(16);
     expect([await usd('deferred_revenue'), await usd('revenue'), await usd('discounts')]).toEqual(['1032.66', '52.60', '-5.26']);
+    expectBooksBalanced(await balances(stack.admin));
+    invoiceId = invoice.id;
+  });
+
+  let invoiceId = '';
+  const journal = async (from: string, to: string) => (await stack.admin.get(`/v1/journal_entries?from=${from}&to=${to}&currency=USD`)).body.data as Array<{ source_type: string; description: string; lines: Array<{ account: string; debit: string | null; credit: string | null }> }>;
+
+  it('a refund in a later month is given back in that month: June keeps its revenue, and the service goes on being recognised', async () => {
+    expect((await stack.admin.post(`/v1/invoices/${invoiceId}/payments`, { amount: '1080.00' })).status).toBe(201);
+    // Refunded today (this test runs on the real clock, months after June): a goodwill refund, not an end of service.
+    const refund = await stack.admin.post(`/v1/invoices/${invoiceId}/refunds`, { amount: '100.00', reason: 'goodwill' });
+    expect(refund.status).toBe(201);
+    const month = String(refund.body.created_at).slice(0, 7);
+    const next = nextMonthStart(month).toISOString().slice(0, 10);
+
+    // June's journal is what it was: no refund reaches back into it.
+    const june = await journal('2026-06-01', '2026-07-01');
+    expect(june.some((j) => j.source_type === 'refund')).toBe(false);
+    const juneRevenue = june.flatMap((j) => j.lines).filter((l) => l.account === 'revenue');
+    expect(juneRevenue.reduce((t, l) => t.plus(l.credit ?? 0), new Decimal(0)).toFixed(2)).toBe('52.60');
+
+    // The refund month shows it: contra-revenue `refunds` debited 100.00, cash credited 100.00.
+    const refunds = (await journal(`${month}-01`, next)).filter((j) => j.source_type === 'refund');
+    expect(refunds.map((j) => j.lines.map((l) => [l.account, l.debit, l.credit]))).toEqual([
+      [
+        ['refunds', '100.00', null],
+        ['cash', null, '100.00'],
+      ],
+    ]);
+
+    // 1 July is recognised as if nothing happened: 1,200 x 17/365 = 55.890 -> 55.89, so 3.29 more revenue.
+    expect(await recognise('2026-07-02T00:00:00Z')).toMatchObject({ periods: 1, transactions: 1 });
+    expect(await usd('revenue')).toBe('55.89');
+    expect(await usd('refunds')).toBe('-100.00');
     expectBooksBalanced(await balances(stack.admin));
   });
 });
