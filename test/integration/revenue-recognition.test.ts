@@ -88,7 +88,7 @@ describe('ratable revenue recognition', () => {
     // Refunded today (this test runs on the real clock, months after June): a goodwill refund, not an end of service.
     const refund = await stack.admin.post(`/v1/invoices/${invoiceId}/refunds`, { amount: '100.00', reason: 'goodwill' });
     expect(refund.status).toBe(201);
-    const month = String(refund.body.created_at).slice(0, 7);
+    const month = String(refund.body.refunds[0].created_at).slice(0, 7);
     const next = nextMonthStart(month).toISOString().slice(0, 10);
 
     // June's journal is what it was: no refund reaches back into it.
