@@ -71,8 +71,6 @@ export class Invoice {
   /** issuedAt + daysUntilDue days. */
   dueAt!: Date;
   paidAt?: Date | null;
-  /** When the lump recognition (before ratable recognition) posted this invoice's fees; never set now. */
-  revenueRecognizedAt?: Date | null;
   createdAt: Date = new Date();
 }
 
@@ -109,7 +107,6 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     daysUntilDue: { type: 'integer' },
     dueAt: { type: 'Date' },
     paidAt: { type: 'Date', nullable: true },
-    revenueRecognizedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
   },
 });
