@@ -8,7 +8,7 @@ import { creditApplied, invoiceIssued } from '../domain/ledger';
 import { decimalString } from '../domain/money';
 import { dueOnTerms } from '../domain/payment-terms';
 import { periodAt } from '../domain/period';
-import { minimumTrueUp, priceUsage } from '../domain/pricing';
+import { minimumTrueUp, priceUsage, type Usage } from '../domain/pricing';
 import { AppliedCoupon, Coupon, CustomerBalanceTransaction, CustomerTaxRate, TaxRate } from './entities/adjustments';
 import { Invoice, InvoiceLine, type BillingReason } from './entities/invoice';
 import { Plan } from './entities/plan';
@@ -17,7 +17,7 @@ import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
 import { createObligations } from './revenue-store';
-import { aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
+import { aggregatePercentageTransactions, aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
 
 /** A plan's fee for [from, to) of `period`, prorated to the millisecond; `credit` gives back unused time paid in advance. */
 export interface FeeSegment {
@@ -83,8 +83,13 @@ async function usageLines(em: EntityManager, subscription: Subscription, plan: P
   const lines: InvoiceLineInput[] = [];
   for (const charge of charges) {
     const metric = metrics.get(charge.metricId)!;
-    const usage = await aggregateUsage(em, subscription.id, metric, window);
-    const priced = priceUsage(chargePrice(charge.model, charge.properties), usage, plan.currency);
+    const price = chargePrice(charge.model, charge.properties);
+    const usage: Usage = await aggregateUsage(em, subscription.id, metric, window);
+    if (price.model === 'percentage' && price.transactionRules) {
+      const terms = { rate: price.rate, fixedAmount: price.fixedAmount, freeUnits: price.freeUnits, rules: price.transactionRules };
+      usage.transactionFees = (await aggregatePercentageTransactions(em, subscription.id, metric.id, window, terms)).fees;
+    }
+    const priced = priceUsage(price, usage, plan.currency);
     lines.push({
       kind: 'usage',
       description: metric.name,

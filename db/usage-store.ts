@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import Decimal from 'decimal.js';
 import type { Pool } from 'pg';
 import { weightedQuantity, type Aggregation, type Window } from '../domain/usage';
+import type { PercentageTerms } from '../domain/percentage-transactions';
 
 /** An event ready to store: validated, its subscription and metric resolved, its value extracted. */
 export interface UsageEventRow {
@@ -151,4 +152,59 @@ export async function aggregateUsage(em: EntityManager, subscriptionId: string, 
     params,
   );
   return { quantity: new Decimal(row.quantity), eventCount: Number(row.events) };
+}
+
+/**
+ * A percentage charge's events priced one by one (free events, per-transaction bounds), summed exactly
+ * in numeric over one index range scan: the definition is domain/percentage-transactions.ts, which the
+ * tests hold this to. GREATEST/LEAST ignore a null bound.
+ */
+export async function aggregatePercentageTransactions(
+  em: EntityManager,
+  subscriptionId: string,
+  metricId: string,
+  window: Window,
+  terms: PercentageTerms,
+): Promise<{ eventCount: number; payingEvents: number; fees: Decimal }> {
+  const { freeEvents, min, max } = terms.rules;
+  const amountLimited = freeEvents === null || terms.freeUnits.gt(0);
+  const [row] = await em.execute<Array<{ events: string; paying: string; fees: string }>>(
+    `with ordered as (
+       select coalesce(value::numeric, 0) as v, row_number() over w as i,
+              coalesce(sum(value::numeric) over (w rows between unbounded preceding and 1 preceding), 0) as before
+       from usage_events where ${WINDOW}
+       window w as (order by "timestamp", transaction_id)
+     ), allowance as (
+       select v, i, case
+           when ?::bigint is null then greatest(?::numeric - before, 0)
+           when i > ?::bigint then 0
+           when ?::boolean then greatest(?::numeric - before, 0)
+         end as free_left
+       from ordered
+     ), paying as (
+       select greatest(v - coalesce(free_left, 0), 0) as billable from allowance
+       where not (?::bigint is not null and i <= ?::bigint and (free_left is null or v <= free_left))
+     )
+     select (select count(*) from ordered) as events, count(*) as paying,
+            coalesce(sum(least(greatest(billable * ?::numeric / 100 + ?::numeric, ?::numeric), ?::numeric)), 0)::text as fees
+     from paying`,
+    [
+      subscriptionId,
+      metricId,
+      window.start,
+      window.end,
+      freeEvents,
+      terms.freeUnits.toFixed(),
+      freeEvents,
+      amountLimited,
+      terms.freeUnits.toFixed(),
+      freeEvents,
+      freeEvents,
+      terms.rate.toFixed(),
+      terms.fixedAmount.toFixed(),
+      min?.toFixed() ?? null,
+      max?.toFixed() ?? null,
+    ],
+  );
+  return { eventCount: Number(row.events), payingEvents: Number(row.paying), fees: new Decimal(row.fees) };
 }

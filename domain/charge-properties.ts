@@ -1,6 +1,6 @@
 import Decimal from 'decimal.js';
 import { decimalString } from './money';
-import type { ChargeModel, ChargePrice, Tier, TierPart } from './pricing';
+import type { ChargeModel, ChargePrice, Tier, TierPart, TransactionRules } from './pricing';
 
 /**
  * A charge's prices as the API takes and shows them, and as plan_charges stores them: snake_case
@@ -16,7 +16,26 @@ export type ChargeProperties =
   | { unit_amount: string }
   | { tiers: TierProperties[] }
   | { package_size: string; amount: string; free_units: string }
-  | { rate: string; fixed_amount: string; free_units: string };
+  | PercentageProperties;
+
+/** Lago's free events and per-transaction bounds are optional: absent, the charge prices the period's sum. */
+export type PercentageProperties = {
+  rate: string;
+  fixed_amount: string;
+  free_units: string;
+  free_units_per_events?: number;
+  per_transaction_min_amount?: string;
+  per_transaction_max_amount?: string;
+};
+
+function transactionRules(p: PercentageProperties): TransactionRules | null {
+  if (p.free_units_per_events === undefined && p.per_transaction_min_amount === undefined && p.per_transaction_max_amount === undefined) return null;
+  return {
+    freeEvents: p.free_units_per_events ?? null,
+    min: p.per_transaction_min_amount === undefined ? null : new Decimal(p.per_transaction_min_amount),
+    max: p.per_transaction_max_amount === undefined ? null : new Decimal(p.per_transaction_max_amount),
+  };
+}
 
 const tiersOf = (tiers: TierProperties[]): Tier[] =>
   tiers.map((t) => ({ upTo: t.up_to === null ? null : new Decimal(t.up_to), unitAmount: new Decimal(t.unit_amount), flatAmount: new Decimal(t.flat_amount) }));
@@ -31,8 +50,10 @@ export function chargePrice(model: ChargeModel, properties: Record<string, unkno
       return { model, tiers: tiersOf(p.tiers) };
     case 'package':
       return { model, packageSize: new Decimal(p.package_size), amount: new Decimal(p.amount), freeUnits: new Decimal(p.free_units) };
-    case 'percentage':
-      return { model, rate: new Decimal(p.rate), fixedAmount: new Decimal(p.fixed_amount), freeUnits: new Decimal(p.free_units) };
+    case 'percentage': {
+      const q = properties as unknown as PercentageProperties;
+      return { model, rate: new Decimal(q.rate), fixedAmount: new Decimal(q.fixed_amount), freeUnits: new Decimal(q.free_units), transactionRules: transactionRules(q) };
+    }
   }
 }
 

@@ -21,14 +21,34 @@ export type ChargePrice =
   | { model: 'graduated'; tiers: Tier[] }
   | { model: 'volume'; tiers: Tier[] }
   | { model: 'package'; packageSize: Decimal; amount: Decimal; freeUnits: Decimal }
-  /** `rate` is a percentage ("2.5" = 2.5 %) of the summed amount above `freeUnits`, plus `fixedAmount` per event. */
-  | { model: 'percentage'; rate: Decimal; fixedAmount: Decimal; freeUnits: Decimal };
+  /**
+   * `rate` is a percentage ("2.5" = 2.5 %) of the summed amount above `freeUnits`, plus `fixedAmount` per
+   * event. With transaction rules (`transactionRules`), each event is priced on its own instead:
+   * domain/percentage-transactions.ts.
+   */
+  | { model: 'percentage'; rate: Decimal; fixedAmount: Decimal; freeUnits: Decimal; transactionRules?: TransactionRules | null };
+
+/**
+ * Lago's per-event rules for a percentage charge. `freeEvents`: the period's first N events (in
+ * timestamp order) pay neither the rate nor the fixed fee; with a free amount (`freeUnits` > 0) too,
+ * the free allowance ends at whichever is reached first. `min`/`max` bound each paying event's fee.
+ */
+export interface TransactionRules {
+  freeEvents: number | null;
+  min: Decimal | null;
+  max: Decimal | null;
+}
 
 /** What a period's usage of one metric came to. */
 export interface Usage {
   quantity: Decimal;
   /** Events counted; only the percentage model's per-event fee reads it. */
   eventCount: number;
+  /**
+   * A percentage charge with transaction rules: the exact sum of its events' fees, each priced on its
+   * own (computed where the events are, by the definition in domain/percentage-transactions.ts).
+   */
+  transactionFees?: Decimal;
 }
 
 /** One tier's part of a charge, shown on the invoice line so the amount can be checked by hand. */
@@ -109,6 +129,11 @@ export function priceUsage(price: ChargePrice, usage: Usage, currency: string): 
       break;
     }
     case 'percentage': {
+      if (price.transactionRules) {
+        if (usage.transactionFees === undefined) throw new Error('a percentage charge with transaction rules is priced on its events\' fees, which were not given');
+        exact = usage.transactionFees;
+        break;
+      }
       const billable = Decimal.max(ZERO, quantity.minus(price.freeUnits));
       exact = billable.times(price.rate).dividedBy(100).plus(price.fixedAmount.times(usage.eventCount));
       break;
@@ -158,9 +183,14 @@ export function assertValidPrice(price: ChargePrice, param: string): void {
     case 'package':
       if (!price.packageSize.isInteger() || price.packageSize.lt(1)) throw invalid(`${param}.package_size`, 'must be a whole number of units, at least 1');
       break;
-    case 'percentage':
+    case 'percentage': {
       if (price.rate.isNegative() || price.rate.gt(100)) throw invalid(`${param}.rate`, 'must be a percentage between 0 and 100');
+      const rules = price.transactionRules;
+      if (rules?.min && rules.max && rules.min.gt(rules.max)) {
+        throw invalid(`${param}.per_transaction_max_amount`, `must be at least per_transaction_min_amount (${decimalString(rules.min)})`);
+      }
       break;
+    }
     case 'standard':
       break;
   }

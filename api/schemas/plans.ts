@@ -20,9 +20,24 @@ export const CHARGE_PROPERTIES = {
     .strict()
     .transform((p) => ({ package_size: p.package_size, amount: p.amount, free_units: p.free_units ?? '0' })),
   percentage: z
-    .object({ rate: priceField, fixed_amount: priceField.optional(), free_units: unitsField.optional() })
+    .object({
+      rate: priceField,
+      fixed_amount: priceField.optional(),
+      /** Lago's free_units_per_total_aggregation: the summed amount the rate is not charged on. */
+      free_units: unitsField.optional(),
+      free_units_per_events: z.number().int().min(0).max(1_000_000_000).optional(),
+      per_transaction_min_amount: priceField.optional(),
+      per_transaction_max_amount: priceField.optional(),
+    })
     .strict()
-    .transform((p) => ({ rate: p.rate, fixed_amount: p.fixed_amount ?? '0', free_units: p.free_units ?? '0' })),
+    .transform((p) => ({
+      rate: p.rate,
+      fixed_amount: p.fixed_amount ?? '0',
+      free_units: p.free_units ?? '0',
+      ...(p.free_units_per_events !== undefined ? { free_units_per_events: p.free_units_per_events } : {}),
+      ...(p.per_transaction_min_amount !== undefined ? { per_transaction_min_amount: p.per_transaction_min_amount } : {}),
+      ...(p.per_transaction_max_amount !== undefined ? { per_transaction_max_amount: p.per_transaction_max_amount } : {}),
+    })),
 } as const;
 
 export const ChargeBody = z.object({ metric_code: z.string().min(1), model: z.enum(CHARGE_MODELS), properties: z.record(z.string(), z.unknown()) }).strict();

@@ -3,8 +3,9 @@ import Decimal from 'decimal.js';
 import fc from 'fast-check';
 import { Pool } from 'pg';
 import { forkEm } from '../../db/orm';
-import { aggregateUsage, storeUsageEvents, type UsageEventRow } from '../../db/usage-store';
-import { AGGREGATIONS, aggregateEvents, type Aggregation } from '../../domain/usage';
+import { aggregatePercentageTransactions, aggregateUsage, storeUsageEvents, type UsageEventRow } from '../../db/usage-store';
+import { priceTransactions } from '../../domain/percentage-transactions';
+import { AGGREGATIONS, aggregateEvents, compareEvents, type Aggregation } from '../../domain/usage';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 
 /**
@@ -80,6 +81,57 @@ describe('usage aggregation in Postgres agrees with its definition', () => {
         expect(actual.eventCount).toBe(inWindow.length);
       }),
       { numRuns: 25, seed: 20261122 },
+    );
+  });
+
+  /** Free events, a free amount and per-transaction bounds, each present or not. */
+  const transactionTerms = fc.record({
+    rate: fc.stringMatching(/^[0-9]{1,2}\.[0-9]{1,3}$/),
+    fixed: fc.stringMatching(/^0\.[0-9]{2}$/),
+    freeUnits: fc.oneof(fc.constant('0'), fc.integer({ min: 1, max: 3000 }).map(String)),
+    freeEvents: fc.option(fc.integer({ min: 0, max: 8 }), { nil: null }),
+    min: fc.option(fc.stringMatching(/^[0-4]\.[0-9]{2}$/), { nil: null }),
+    max: fc.option(fc.stringMatching(/^[5-9][0-9]\.[0-9]{2}$/), { nil: null }),
+  });
+
+  it('percentage charges priced event by event: free events, a free amount and per-transaction bounds', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(event, { maxLength: 40 }).map((list) => list.map((e, i) => (i % 3 === 1 ? { ...e, at: list[i - 1].at } : e))), transactionTerms, async (events, t) => {
+        const subscriptionId = `sub_pct_${++run}`;
+        await em().execute(
+          `insert into subscriptions (id, customer_id, plan_id, status, start_at, billing_anchor, usage_closed_until, workflow_id)
+           values (?, 'cus_agg', 'plan_agg', 'active', ?, ?, ?, ?)`,
+          [subscriptionId, ANCHOR, ANCHOR, ANCHOR, `subscription-${subscriptionId}`],
+        );
+        const rows: UsageEventRow[] = events.map((e, i) => ({
+          transaction_id: `${subscriptionId}-${String(i).padStart(2, '0')}`,
+          subscription_id: subscriptionId,
+          metric_id: 'bm_sum',
+          timestamp: new Date(span + e.at).toISOString(),
+          value: new Decimal(e.value).toFixed(),
+          properties: {},
+        }));
+        expect((await storeUsageEvents(pool, rows)).every((o) => o.outcome === 'accepted')).toBe(true);
+        const terms = {
+          rate: new Decimal(t.rate),
+          fixedAmount: new Decimal(t.fixed),
+          freeUnits: new Decimal(t.freeUnits),
+          rules: { freeEvents: t.freeEvents, min: t.min === null ? null : new Decimal(t.min), max: t.max === null ? null : new Decimal(t.max) },
+        };
+        const inOrder = rows
+          .map((r) => ({ transactionId: r.transaction_id, timestamp: new Date(r.timestamp), value: r.value }))
+          .filter((e) => e.timestamp >= WINDOW.start && e.timestamp < WINDOW.end)
+          .sort(compareEvents);
+        const expected = priceTransactions(inOrder.map((e) => new Decimal(e.value!)), terms);
+
+        const actual = await aggregatePercentageTransactions(em(), subscriptionId, 'bm_sum', WINDOW, terms);
+        expect({ paying: actual.payingEvents, fees: actual.fees.toFixed(), events: actual.eventCount }).toEqual({
+          paying: expected.payingEvents,
+          fees: expected.fees.toFixed(),
+          events: inOrder.length,
+        });
+      }),
+      { numRuns: 40, seed: 20261202 },
     );
   });
 });

@@ -243,6 +243,47 @@ describe('usage-based billing', () => {
       expect(invoice.total).toBe('20.00');
     });
 
+    it('gives the first events of a period free and bounds each paying transaction (Lago free events, min and max)', async () => {
+      const planCode = await plan({
+        amount: '0.00',
+        charges: [
+          {
+            metric_code: 'payments',
+            model: 'percentage',
+            properties: { rate: '2', fixed_amount: '0.25', free_units_per_events: 2, per_transaction_min_amount: '0.50', per_transaction_max_amount: '10.00' },
+          },
+        ],
+      });
+      const shown = await stack.admin.get(`/v1/plans/${planCode}`);
+      expect(shown.body.charges[0].properties).toEqual({
+        rate: '2',
+        fixed_amount: '0.25',
+        free_units: '0',
+        free_units_per_events: 2,
+        per_transaction_min_amount: '0.50',
+        per_transaction_max_amount: '10.00',
+      });
+      const sub = await subscription(planCode);
+      await invoiceAt(sub.id, 0);
+      // Sent out of order: the period's first two events by timestamp are the free ones, whatever the arrival order.
+      const sent = await send([
+        { transaction_id: 'pct-3', subscription_id: sub.id, code: 'payments', timestamp: '2027-01-07T00:00:00Z', properties: { amount: '5.00' } },
+        { transaction_id: 'pct-1', subscription_id: sub.id, code: 'payments', timestamp: '2027-01-03T00:00:00Z', properties: { amount: '900.00' } },
+        { transaction_id: 'pct-4', subscription_id: sub.id, code: 'payments', timestamp: '2027-01-09T00:00:00Z', properties: { amount: '100.00' } },
+        { transaction_id: 'pct-2', subscription_id: sub.id, code: 'payments', timestamp: '2027-01-05T00:00:00Z', properties: { amount: '800.00' } },
+        { transaction_id: 'pct-5', subscription_id: sub.id, code: 'payments', timestamp: '2027-01-11T00:00:00Z', properties: { amount: '1000.00' } },
+      ]);
+      expect(sent.body.accepted).toBe(5);
+      const invoice = await invoiceAt(sub.id, 1);
+      // 900.00 and 800.00 (the first two by time) are free. 5.00: 0.10 + 0.25 = 0.35, raised to the 0.50 minimum;
+      // 100.00: 2.00 + 0.25 = 2.25; 1000.00: 20.00 + 0.25 = 20.25, lowered to the 10.00 maximum. 0.50 + 2.25 + 10.00 = 12.75.
+      expect(invoice.lines.map((l: any) => [l.kind, l.quantity, l.amount])).toEqual([
+        ['fee', '1', '0.00'],
+        ['usage', '2805', '12.75'],
+      ]);
+      expectBooksBalanced(await balances(stack.admin));
+    });
+
     it('bills a fixed-amount coupon for three periods, never below zero, and then stops', async () => {
       const planCode = await plan({ amount: '4.00' });
       const customerId = await customer();
@@ -404,6 +445,19 @@ describe('usage-based billing', () => {
         await stack.admin.post('/v1/plans', { ...base, charges: [{ metric_code: 'storage_gb', model: 'percentage', properties: { rate: '1' } }] }),
         400,
         { param: 'charges.0.model' },
+      );
+      expectError(
+        await stack.admin.post('/v1/plans', {
+          ...base,
+          charges: [{ metric_code: 'payments', model: 'percentage', properties: { rate: '1', per_transaction_min_amount: '5.00', per_transaction_max_amount: '1.00' } }],
+        }),
+        400,
+        { param: 'charges.0.properties.per_transaction_max_amount' },
+      );
+      expectError(
+        await stack.admin.post('/v1/plans', { ...base, charges: [{ metric_code: 'payments', model: 'percentage', properties: { rate: '1', free_units_per_events: -1 } }] }),
+        400,
+        { param: 'charges.0.properties.free_units_per_events' },
       );
       expectError(
         await stack.admin.post('/v1/plans', { ...base, charges: [{ metric_code: 'nope', model: 'standard', properties: { unit_amount: '1' } }] }),
