@@ -26,6 +26,7 @@ import { openApiRouter } from './openapi/router';
 import { refuseUnstorableText } from './storable-text';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
+import { walletsRouter } from './routes/wallets';
 import { UsageIngest, usagePool } from './usage-ingest';
 
 export function createApp(deps: ApiDeps): Express {
@@ -66,6 +67,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/accounting_periods', accountingPeriodsRouter(deps));
   app.use('/v1/journal_entries', journalEntriesRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));
+  app.use('/v1/wallets', walletsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);
   });

@@ -28,6 +28,8 @@ import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
 import { decimalString, fitsCurrency, formatAmount, sum } from '../domain/money';
 import type { ScheduledChange, SubscriptionState } from '../workflows/messages';
+import type { WalletTransaction } from '../db/entities/wallet';
+import type { WalletView } from '../services/wallets';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -126,6 +128,7 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     tax_total: money(i.taxTotal, i.currency),
     total: money(i.total, i.currency),
     credit_applied: money(i.creditApplied, i.currency),
+    wallet_applied: money(i.walletApplied, i.currency),
     amount_paid: money(i.amountPaid, i.currency),
     amount_due: money(i.amountDue, i.currency),
     amount_refunded: money(i.amountRefunded, i.currency),
@@ -609,5 +612,53 @@ export function arAgingReportJson(q: { currency: string | null; asOf: Date }, re
       customers: r.customers.map((c) => ({ customer_id: c.customerId, name: c.customerName, ...bucketsJson(c.buckets, r.currency), total: money(c.total, r.currency) })),
       totals: { ...bucketsJson(r.totals, r.currency), total: money(r.total, r.currency) },
     })),
+  };
+}
+
+const credits = (value: Decimal): string => decimalString(value);
+const creditsOrNull = (value: Decimal | null | undefined): string | null => (value === null || value === undefined ? null : credits(value));
+
+/** Balances in credits and in money; `pending_credits` are bought and wait for their invoice to be paid. */
+export function walletJson({ wallet: w, pendingCredits }: WalletView) {
+  const balance = w.paidBalance.plus(w.grantedBalance);
+  return {
+    id: w.id,
+    object: 'wallet',
+    customer_id: w.customerId,
+    name: w.name ?? null,
+    status: w.status,
+    currency: w.currency,
+    rate: decimalString(w.rate),
+    credits_balance: credits(balance.dividedBy(w.rate).toDecimalPlaces(6, Decimal.ROUND_HALF_UP)),
+    balance: money(balance, w.currency),
+    paid_balance: money(w.paidBalance, w.currency),
+    granted_balance: money(w.grantedBalance, w.currency),
+    pending_credits: credits(pendingCredits),
+    expires_at: iso(w.expiresAt),
+    top_up_threshold: creditsOrNull(w.topUpThreshold),
+    top_up_paid_credits: creditsOrNull(w.topUpPaidCredits),
+    top_up_granted_credits: creditsOrNull(w.topUpGrantedCredits),
+    terminated_at: iso(w.terminatedAt),
+    created_at: iso(w.createdAt),
+  };
+}
+
+export function walletTransactionJson(t: WalletTransaction) {
+  return {
+    id: t.id,
+    object: 'wallet_transaction',
+    wallet_id: t.walletId,
+    kind: t.kind,
+    status: t.status,
+    trigger: t.trigger ?? null,
+    credits: credits(t.credits),
+    amount: decimalString(t.amount),
+    paid_amount: decimalString(t.paidAmount),
+    granted_amount: decimalString(t.grantedAmount),
+    invoice_id: t.invoiceId ?? null,
+    triggered_by_invoice_id: t.triggeredByInvoiceId ?? null,
+    effective_at: iso(t.effectiveAt),
+    settled_at: iso(t.settledAt),
+    created_at: iso(t.createdAt),
   };
 }

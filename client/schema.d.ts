@@ -1091,6 +1091,114 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/wallets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a customer's wallets, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listWallets"];
+        put?: never;
+        /**
+         * Create a customer's prepaid credit wallet: granted credits at once, paid credits invoiced and spendable once paid
+         * @description Roles: admin, support.
+         */
+        post: operations["createWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve a wallet with its balances
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getWallet"];
+        put?: never;
+        /**
+         * Change a wallet's name, expiry or automatic top-up (null clears a setting)
+         * @description Roles: admin, support.
+         */
+        post: operations["updateWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/top_ups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Add paid (invoiced) and granted credits to a wallet
+         * @description Roles: admin, support.
+         */
+        post: operations["topUpWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/transactions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A wallet's transactions, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listWalletTransactions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/wallets/{id}/terminate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Terminate a wallet: what it still holds is forfeited
+         * @description Roles: admin, support.
+         */
+        post: operations["terminateWallet"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/usage_events": {
         parameters: {
             query?: never;
@@ -1287,6 +1395,54 @@ export type components = {
             gl_code?: string | null;
             name?: string;
         };
+        CreateWalletRequest: {
+            customer_id: string;
+            /** @description ISO 4217 currency code, such as "USD" */
+            currency: string;
+            /** @description The price of one credit in the wallet currency, such as "1.00" */
+            rate: string;
+            /**
+             * @description Credits bought: invoiced now, spendable once that invoice is paid
+             * @default 0
+             */
+            paid_credits: string;
+            /**
+             * @description Credits given for free: spendable at once
+             * @default 0
+             */
+            granted_credits: string;
+            /** @description When whatever the wallet still holds expires */
+            expires_at?: string;
+            name?: string;
+            /** @description In credits: a consumption that takes the wallet below it tops it up automatically */
+            top_up_threshold?: string | null;
+            /** @description Credits bought (invoiced and collected) by each automatic top-up */
+            top_up_paid_credits?: string | null;
+            /** @description Credits given for free by each automatic top-up */
+            top_up_granted_credits?: string | null;
+        };
+        UpdateWalletRequest: {
+            name?: string | null;
+            expires_at?: string | null;
+            /** @description In credits: a consumption that takes the wallet below it tops it up automatically */
+            top_up_threshold?: string | null;
+            /** @description Credits bought (invoiced and collected) by each automatic top-up */
+            top_up_paid_credits?: string | null;
+            /** @description Credits given for free by each automatic top-up */
+            top_up_granted_credits?: string | null;
+        };
+        TopUpWalletRequest: {
+            /**
+             * @description A number of credits as a decimal string, such as "100"
+             * @default 0
+             */
+            paid_credits: string;
+            /**
+             * @description A number of credits as a decimal string, such as "100"
+             * @default 0
+             */
+            granted_credits: string;
+        };
         IngestUsageEventsRequest: {
             events: unknown[];
         } | {
@@ -1452,6 +1608,8 @@ export type components = {
             total: string;
             /** @description A decimal string in major units, such as "49.00" */
             credit_applied: string;
+            /** @description Prepaid wallet credit spent on the invoice */
+            wallet_applied: string;
             /** @description A decimal string in major units, such as "49.00" */
             amount_paid: string;
             /** @description A decimal string in major units, such as "49.00" */
@@ -1851,7 +2009,7 @@ export type components = {
             customer_id: string | null;
             invoice_id: string | null;
             idempotency_key: string;
-            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition") | null;
+            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition" | "wallet") | null;
             source_id: string | null;
             effective_at: string | null;
             /** @description The date it was meant for, when that fell in a closed period and it posted at the start of the next open one */
@@ -1995,7 +2153,7 @@ export type components = {
             /** @description ISO 8601 */
             effective_at: string;
             dated_at: string | null;
-            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition") | null;
+            source_type: ("invoice" | "payment" | "refund" | "credit_note" | "write_off" | "revenue_recognition" | "wallet") | null;
             source_id: string | null;
             description: string;
             currency: string;
@@ -2257,6 +2415,74 @@ export type components = {
                     total: string;
                 };
             }[];
+        };
+        Wallet: {
+            id: string;
+            /** @constant */
+            object: "wallet";
+            customer_id: string;
+            name: string | null;
+            /** @enum {string} */
+            status: "active" | "terminated";
+            currency: string;
+            /** @description What one credit is worth in the currency */
+            rate: string;
+            /** @description Credits that can be spent now */
+            credits_balance: string;
+            /** @description credits_balance in the currency: paid_balance + granted_balance */
+            balance: string;
+            /** @description Bought and paid for */
+            paid_balance: string;
+            /** @description Given for free */
+            granted_balance: string;
+            /** @description Bought on an invoice not paid yet; spendable once it is */
+            pending_credits: string;
+            expires_at: string | null;
+            top_up_threshold: string | null;
+            top_up_paid_credits: string | null;
+            top_up_granted_credits: string | null;
+            terminated_at: string | null;
+            created_at: string | null;
+        };
+        WalletList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Wallet"][];
+            has_more: boolean;
+        };
+        WalletTransaction: {
+            id: string;
+            /** @constant */
+            object: "wallet_transaction";
+            wallet_id: string;
+            /** @enum {string} */
+            kind: "purchased" | "granted" | "consumed" | "restored" | "expired" | "voided";
+            /** @enum {string} */
+            status: "pending" | "settled" | "failed";
+            trigger: ("manual" | "threshold") | null;
+            /** @description A number of credits as a decimal string */
+            credits: string;
+            /** @description A decimal string in major units, such as "49.00" */
+            amount: string;
+            /** @description A decimal string in major units, such as "49.00" */
+            paid_amount: string;
+            /** @description A decimal string in major units, such as "49.00" */
+            granted_amount: string;
+            /** @description The invoice that sold the credits, or spent (or gave back) them */
+            invoice_id: string | null;
+            /** @description For an automatic top-up: the invoice whose consumption started it */
+            triggered_by_invoice_id: string | null;
+            effective_at: string | null;
+            settled_at: string | null;
+            created_at: string | null;
+        };
+        WalletTransactionList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["WalletTransaction"][];
+            has_more: boolean;
         };
     };
     responses: never;
@@ -6689,6 +6915,526 @@ export interface operations {
             };
             /** @description No API key, or an unknown one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWallets: {
+        parameters: {
+            query: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                customer_id: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createWallet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWalletRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getWallet: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    updateWallet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UpdateWalletRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    topUpWallet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TopUpWalletRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listWalletTransactions: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WalletTransactionList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    terminateWallet: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EndSubscriptionTrialRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Wallet"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -10,6 +10,7 @@ import { Invoice } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { settlePurchases } from './wallet-store';
 
 /** Stripe amounts are integers in the currency's minor unit. */
 export const toMinorUnits = (amount: Decimal, currency: string): number => amount.times(new Decimal(10).pow(currencyExponent(currency))).toNumber();
@@ -259,6 +260,8 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
       invoice.paidAt = payment.receivedAt;
     }
     await tx.flush();
+    // Wallet credits this invoice sold count from now on.
+    if (newlyPaid) await settlePurchases(tx, { invoiceId: invoice.id });
     await tx.execute(`update payment_attempts set status = 'succeeded', updated_at = now() where invoice_id = ? and payment_intent_id = ?`, [invoice.id, payment.paymentIntentId]);
     const refs = { customerId: invoice.customerId, invoiceId: invoice.id };
     // Stripe's fee is on the charge as a whole; it is booked with the part that paid the invoice when there is one.

@@ -18,6 +18,7 @@ import { newId } from './ids';
 import { postTransaction } from './ledger-store';
 import { createObligations } from './revenue-store';
 import { aggregatePercentageTransactions, aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
+import { consumeWallets } from './wallet-store';
 
 /** A plan's fee for [from, to) of `period`, prorated to the millisecond; `credit` gives back unused time paid in advance. */
 export interface FeeSegment {
@@ -278,6 +279,8 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
   }
   const applied = creditApplied(invoice, credit);
   if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
+  // Customer credit first, then prepaid wallet credit, then the card.
+  await consumeWallets(tx, invoice);
   return invoice;
 }
 

@@ -11,6 +11,7 @@ import { Migration20261130300000_least_privilege } from '../migrations/Migration
 import { Migration20261201000000_revenue_recognition } from '../migrations/Migration20261201000000_revenue_recognition';
 import { Migration20261201100000_accounting_periods } from '../migrations/Migration20261201100000_accounting_periods';
 import { Migration20261201200000_payment_terms } from '../migrations/Migration20261201200000_payment_terms';
+import { Migration20261202200000_wallets } from '../migrations/Migration20261202200000_wallets';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -22,6 +23,7 @@ import { CreditNoteSchema, RefundSchema } from './entities/refund';
 import { SubscriptionSchema } from './entities/subscription';
 import { AppliedCouponSchema, CouponSchema, CustomerBalanceTransactionSchema, CustomerTaxRateSchema, TaxRateSchema } from './entities/adjustments';
 import { BillableMetricSchema, PlanChargeSchema } from './entities/usage';
+import { WalletSchema, WalletTransactionSchema } from './entities/wallet';
 
 export const ENTITIES = [
   CustomerSchema,
@@ -43,6 +45,8 @@ export const ENTITIES = [
   RefundSchema, CreditNoteSchema,
   RevenueObligationSchema,
   RevenueRecognitionPeriodSchema,
+  WalletSchema,
+  WalletTransactionSchema,
 ];
 
 // Listed rather than globbed, so the same list works from TypeScript sources and compiled JavaScript.
@@ -58,6 +62,7 @@ const MIGRATIONS = [
   { name: 'Migration20261201000000_revenue_recognition', class: Migration20261201000000_revenue_recognition },
   { name: 'Migration20261201100000_accounting_periods', class: Migration20261201100000_accounting_periods },
   { name: 'Migration20261201200000_payment_terms', class: Migration20261201200000_payment_terms },
+  { name: 'Migration20261202200000_wallets', class: Migration20261202200000_wallets },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

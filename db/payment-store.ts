@@ -8,6 +8,7 @@ import { Invoice } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { settlePurchases } from './wallet-store';
 
 export interface ManualPaymentRequest {
   invoiceId: string;
@@ -79,6 +80,8 @@ export async function recordManualPayment(
       invoice.paidAt = request.receivedAt;
     }
     await tx.flush();
+    // Wallet credits this invoice sold count from now on.
+    if (invoice.status === 'paid') await settlePurchases(tx, { invoiceId: invoice.id });
     const posting = paymentReceived({ ...payment, invoiceNumber: invoice.number });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     await inTransaction?.(tx, { payment, invoice });

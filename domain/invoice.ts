@@ -10,8 +10,10 @@ import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
  * fee: the plan's recurring fee, billed in advance for the period it names.
  * usage: a usage charge, billed in arrears for the period it names.
  * minimum: the true-up of a minimum commitment, in arrears with the usage it completes.
+ * prepaid_credit: wallet credits bought; a prepayment (a liability), never revenue, neither
+ * discounted nor taxed (an advance payment: tax is due on what it is later spent on).
  */
-export type LineKind = 'fee' | 'usage' | 'minimum';
+export type LineKind = 'fee' | 'usage' | 'minimum' | 'prepaid_credit';
 
 export interface InvoiceLineInput {
   kind: LineKind;
@@ -101,8 +103,10 @@ export function buildInvoice(
   adjustments: { coupons?: readonly CouponTerms[]; taxRates?: readonly TaxRateTerms[] } = {},
 ): InvoiceDraft {
   const coupons = adjustments.coupons ?? [];
-  const discount = allocateDiscounts(lines.map((l) => l.amount), coupons, currency);
-  const net = lines.map((l, i) => l.amount.minus(discount.perLine[i]));
+  // Credits bought are an advance payment: coupons and taxes see them as nothing.
+  const advance = (l: InvoiceLineInput) => l.kind === 'prepaid_credit';
+  const discount = allocateDiscounts(lines.map((l) => (advance(l) ? new Decimal(0) : l.amount)), coupons, currency);
+  const net = lines.map((l, i) => (advance(l) ? new Decimal(0) : l.amount.minus(discount.perLine[i])));
   const tax = computeTaxes(net, adjustments.taxRates ?? [], currency);
   const subtotal = sum(lines.map((l) => l.amount));
   const discountTotal = sum(discount.perLine);
@@ -134,12 +138,15 @@ export function lineRevenue(draft: Pick<InvoiceDraft, 'taxes'>, line: Pick<Invoi
  * (`deferred - deferredDiscount`) and are recognised ratably, discount and all, as the period is
  * served. Usage and minimums were served already: revenue at once, their discounts debited at once.
  */
-export function revenueSplit(draft: Pick<InvoiceDraft, 'lines' | 'taxes'>): { deferred: Decimal; deferredDiscount: Decimal; earned: Decimal } {
+export function revenueSplit(draft: Pick<InvoiceDraft, 'lines' | 'taxes'>): { deferred: Decimal; deferredDiscount: Decimal; earned: Decimal; prepaid: Decimal } {
   const fees = draft.lines.filter((l) => l.kind === 'fee');
+  const prepaid = draft.lines.filter((l) => l.kind === 'prepaid_credit');
   return {
     deferred: sum(fees.map((l) => lineRevenue(draft, l))),
     deferredDiscount: sum(fees.map((l) => l.discountAmount)),
-    earned: sum(draft.lines.filter((l) => l.kind !== 'fee').map((l) => lineRevenue(draft, l))),
+    earned: sum(draft.lines.filter((l) => l.kind !== 'fee' && l.kind !== 'prepaid_credit').map((l) => lineRevenue(draft, l))),
+    // Untaxed and undiscounted (buildInvoice), so the line amount is what is prepaid.
+    prepaid: sum(prepaid.map((l) => l.amount)),
   };
 }
 

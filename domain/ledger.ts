@@ -18,7 +18,8 @@ export type AccountCode =
   | 'refunds'
   | 'credit_notes'
   | 'excess_payments'
-  | 'prepaid';
+  | 'prepaid'
+  | 'breakage';
 
 export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'asset' | 'liability' | 'revenue' | 'expense' }> = [
   { code: 'accounts_receivable', name: 'Accounts receivable', type: 'asset' },
@@ -41,11 +42,13 @@ export const ACCOUNTS: ReadonlyArray<{ code: AccountCode; name: string; type: 'a
   { code: 'excess_payments', name: 'Excess payments to return', type: 'liability' },
   // Money received for service not yet invoiced; part of the chart so a GL mapping exists before any posting uses it.
   { code: 'prepaid', name: 'Customer prepayments', type: 'liability' },
+  // Prepaid credit that expired unspent: the prepayment is kept as income, apart from service revenue.
+  { code: 'breakage', name: 'Breakage (expired prepaid credit)', type: 'revenue' },
 ];
 
-export type LedgerSourceType = 'invoice' | 'payment' | 'refund' | 'credit_note' | 'write_off' | 'revenue_recognition';
+export type LedgerSourceType = 'invoice' | 'payment' | 'refund' | 'credit_note' | 'write_off' | 'revenue_recognition' | 'wallet';
 
-export const LEDGER_SOURCE_TYPES: readonly LedgerSourceType[] = ['invoice', 'payment', 'refund', 'credit_note', 'write_off', 'revenue_recognition'];
+export const LEDGER_SOURCE_TYPES: readonly LedgerSourceType[] = ['invoice', 'payment', 'refund', 'credit_note', 'write_off', 'revenue_recognition', 'wallet'];
 
 export interface LedgerSource {
   type: LedgerSourceType;
@@ -61,6 +64,10 @@ const SOURCE_PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => LedgerSour
   [/^refund:([^:]+)$/, (m) => ({ type: 'refund', id: m[1] })],
   [/^credit_note:([^:]+)$/, (m) => ({ type: 'credit_note', id: m[1] })],
   [/^revenue_recognition:(\d{4}-\d{2}(?:-\d{2})?):[A-Za-z]{3}$/, (m) => ({ type: 'revenue_recognition', id: m[1] })],
+  // Wallet credit spent on an invoice, and given back when that invoice is voided.
+  [/^invoice:([^:]+):(wallet_applied|wallet_restored)$/, (m) => ({ type: 'invoice', id: m[1] })],
+  // A wallet transaction's own posting (credit expired or forfeited): its source id is the transaction's.
+  [/^wallet_transaction:([^:]+)$/, (m) => ({ type: 'wallet', id: m[1] })],
 ];
 
 /**
@@ -73,7 +80,7 @@ export function ledgerSource(idempotencyKey: string): LedgerSource {
     const match = pattern.exec(idempotencyKey);
     if (match) return source(match);
   }
-  throw new Error(`ledger idempotency key "${idempotencyKey}" has no known source shape (invoice:<id>:<event>, payment:<id>, refund:<id>, credit_note:<id>, revenue_recognition:<period>:<currency>)`);
+  throw new Error(`ledger idempotency key "${idempotencyKey}" has no known source shape (invoice:<id>:<event>, payment:<id>, refund:<id>, credit_note:<id>, revenue_recognition:<period>:<currency>, wallet_transaction:<id>)`);
 }
 
 export interface EntryDraft {
@@ -148,6 +155,8 @@ export interface IssuedInvoiceAmounts {
   deferredDiscount: Decimal;
   /** Usage and minimums of a period already served, net of included tax: earned now. */
   earned: Decimal;
+  /** Wallet credits bought (prepaid_credit lines): a prepayment owed back as service, never revenue. */
+  prepaid?: Decimal;
 }
 
 /**
@@ -167,6 +176,7 @@ export function invoiceIssued(invoice: IssuedInvoiceAmounts): TransactionDraft |
     ['deferred_revenue', invoice.deferred.minus(invoice.deferredDiscount).negated()],
     ['revenue', invoice.earned.negated()],
     ['tax_payable', invoice.taxTotal.negated()],
+    ['prepaid', (invoice.prepaid ?? new Decimal(0)).negated()],
   ];
   // An invoice of nothing (a $0 plan) moves nothing (null); posting it would only add noise to the books.
   return signedLegs(`invoice:${invoice.id}:issued`, `Invoice ${invoice.number} issued`, invoice.currency, invoice.issuedAt, legs);
@@ -290,4 +300,44 @@ export function invoiceWrittenOff(invoice: { id: string; number: string; currenc
 /** A written-off invoice paid after all: the bad debt is recovered into the receivable the payment then settles. */
 export function writeOffRecovered(invoice: { id: string; number: string; currency: string; amount: Decimal; at: Date }) {
   return twoLegged(`invoice:${invoice.id}:recovered`, `Written-off invoice ${invoice.number} recovered`, invoice.currency, invoice.at, 'accounts_receivable', 'bad_debt', invoice.amount);
+}
+
+type InvoiceRef = { id: string; number: string | null; currency: string };
+
+/**
+ * Wallet credit pays part of an invoice: paid credit leaves the prepayment liability, granted credit
+ * is a discount given now (nothing was posted when it was granted), and the receivable shrinks by both.
+ */
+export function walletApplied(invoice: InvoiceRef, spent: { paid: Decimal; granted: Decimal }, at: Date): TransactionDraft | null {
+  return signedLegs(`invoice:${invoice.id}:wallet_applied`, `Wallet credit applied to invoice ${invoice.number ?? invoice.id}`, invoice.currency, at, [
+    ['prepaid', spent.paid],
+    ['discounts', spent.granted],
+    ['accounts_receivable', spent.paid.plus(spent.granted).negated()],
+  ]);
+}
+
+/** The invoice that spent wallet credit was voided: the credit goes back, the exact reverse of walletApplied. */
+export function walletRestored(invoice: InvoiceRef, spent: { paid: Decimal; granted: Decimal }, at: Date): TransactionDraft | null {
+  return signedLegs(`invoice:${invoice.id}:wallet_restored`, `Wallet credit given back from voided invoice ${invoice.number ?? invoice.id}`, invoice.currency, at, [
+    ['accounts_receivable', spent.paid.plus(spent.granted)],
+    ['prepaid', spent.paid.negated()],
+    ['discounts', spent.granted.negated()],
+  ]);
+}
+
+/**
+ * Paid wallet credit that expired (or was forfeited when the wallet was terminated) unspent: nothing
+ * is owed for it any more, so the prepayment becomes breakage income. Granted credit moves nothing
+ * (it was never posted).
+ */
+export function walletCreditExpired(transaction: { id: string; walletId: string; currency: string; paid: Decimal; at: Date }): TransactionDraft | null {
+  return twoLegged(
+    `wallet_transaction:${transaction.id}`,
+    `Prepaid credit of wallet ${transaction.walletId} expired unspent`,
+    transaction.currency,
+    transaction.at,
+    'prepaid',
+    'breakage',
+    transaction.paid,
+  );
 }

@@ -45,6 +45,11 @@ import {
   UpdateCustomerBody,
   UpdateInvoiceBody,
   UpdateLedgerAccountBody,
+  CreateWalletBody,
+  UpdateWalletBody,
+  TopUpWalletBody,
+  ListWalletsQuery,
+  ListWalletTransactionsQuery,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
@@ -235,6 +240,14 @@ export const OPERATIONS: readonly Operation[] = [
     { query: JournalEntriesQuery, alsoAs: ['text/csv'] },
   ),
   read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
+
+  write('/v1/wallets', 'createWallet', "Create a customer's prepaid credit wallet: granted credits at once, paid credits invoiced and spendable once paid", 'Wallets', WRITE, CreateWalletBody, { status: 201, schema: R.Wallet }),
+  read('/v1/wallets', 'listWallets', "List a customer's wallets, newest first", 'Wallets', R.WalletList, { query: ListWalletsQuery }),
+  read('/v1/wallets/{id}', 'getWallet', 'Retrieve a wallet with its balances', 'Wallets', R.Wallet),
+  write('/v1/wallets/{id}', 'updateWallet', "Change a wallet's name, expiry or automatic top-up (null clears a setting)", 'Wallets', WRITE, UpdateWalletBody, { status: 200, schema: R.Wallet }),
+  write('/v1/wallets/{id}/top_ups', 'topUpWallet', 'Add paid (invoiced) and granted credits to a wallet', 'Wallets', WRITE, TopUpWalletBody, { status: 201, schema: R.Wallet }),
+  read('/v1/wallets/{id}/transactions', 'listWalletTransactions', "A wallet's transactions, newest first", 'Wallets', R.WalletTransactionList, { query: ListWalletTransactionsQuery }),
+  write('/v1/wallets/{id}/terminate', 'terminateWallet', 'Terminate a wallet: what it still holds is forfeited', 'Wallets', WRITE, EmptyBody, { status: 200, schema: R.Wallet }),
 
   {
     method: 'post',

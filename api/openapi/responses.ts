@@ -4,6 +4,7 @@ import { AGGREGATIONS } from '../../domain/usage';
 import { CHARGE_MODELS } from '../../domain/pricing';
 import { RECONCILED_TYPES } from '../../domain/reconciliation';
 import { LEDGER_SOURCE_TYPES } from '../../domain/ledger';
+import { WALLET_TOP_UP_TRIGGERS, WALLET_TRANSACTION_KINDS, WALLET_TRANSACTION_STATUSES } from '../../domain/wallet';
 
 /**
  * What api/serializers.ts (and the few answers built in a route) produce, as zod schemas: the
@@ -161,6 +162,7 @@ export const Invoice = z
     tax_total: money,
     total: money,
     credit_applied: money,
+    wallet_applied: money.describe('Prepaid wallet credit spent on the invoice'),
     amount_paid: money,
     amount_due: money,
     amount_refunded: money,
@@ -592,3 +594,52 @@ export const ArAgingReport = z
     ),
   })
   .register(responseSchemas, { id: 'ArAgingReport' });
+
+const credits = z.string().regex(/^\d+(\.\d+)?$/).describe('A number of credits as a decimal string');
+
+export const Wallet = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('wallet'),
+    customer_id: z.string(),
+    name: z.string().nullable(),
+    status: z.enum(['active', 'terminated']),
+    currency,
+    rate: decimal.describe('What one credit is worth in the currency'),
+    credits_balance: credits.describe('Credits that can be spent now'),
+    balance: money.describe('credits_balance in the currency: paid_balance + granted_balance'),
+    paid_balance: money.describe('Bought and paid for'),
+    granted_balance: money.describe('Given for free'),
+    pending_credits: credits.describe('Bought on an invoice not paid yet; spendable once it is'),
+    expires_at: timestamp.nullable(),
+    top_up_threshold: credits.nullable(),
+    top_up_paid_credits: credits.nullable(),
+    top_up_granted_credits: credits.nullable(),
+    terminated_at: timestamp.nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'Wallet' });
+
+export const WalletList = listOf(Wallet).register(responseSchemas, { id: 'WalletList' });
+
+export const WalletTransaction = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('wallet_transaction'),
+    wallet_id: z.string(),
+    kind: z.enum(WALLET_TRANSACTION_KINDS),
+    status: z.enum(WALLET_TRANSACTION_STATUSES),
+    trigger: z.enum(WALLET_TOP_UP_TRIGGERS).nullable(),
+    credits,
+    amount: money,
+    paid_amount: money,
+    granted_amount: money,
+    invoice_id: z.string().nullable().describe('The invoice that sold the credits, or spent (or gave back) them'),
+    triggered_by_invoice_id: z.string().nullable().describe('For an automatic top-up: the invoice whose consumption started it'),
+    effective_at: timestamp.nullable(),
+    settled_at: timestamp.nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'WalletTransaction' });
+
+export const WalletTransactionList = listOf(WalletTransaction).register(responseSchemas, { id: 'WalletTransactionList' });

@@ -13,3 +13,4 @@ export * from './plans';
 export * from './subscriptions';
 export * from './tax-rates';
 export * from './reports';
+export * from './wallets';

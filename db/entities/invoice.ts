@@ -1,5 +1,5 @@
-import { EntitySchema } from '@mikro-orm/core';
-import type Decimal from 'decimal.js';
+import { EntitySchema, type Opt } from '@mikro-orm/core';
+import Decimal from 'decimal.js';
 import type { LineKind } from '../../domain/invoice';
 import type { Interval } from '../../domain/period';
 import { DecimalType } from '../decimal-type';
@@ -47,6 +47,8 @@ export class Invoice {
   billingReason: BillingReason = 'subscription_cycle';
   /** Customer credit spent on this invoice. */
   creditApplied!: Decimal;
+  /** Prepaid wallet credit spent on this invoice (db/wallet-store.ts consumeWallets). */
+  walletApplied: Opt<Decimal> = new Decimal(0);
   amountRefunded!: Decimal;
   /** Taken off what the invoice asks by credit notes. */
   amountCredited!: Decimal;
@@ -87,6 +89,7 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     billingKey: { type: 'string', nullable: true },
     billingReason: { type: 'string' },
     creditApplied: { type: DecimalType },
+    walletApplied: { type: DecimalType },
     amountRefunded: { type: DecimalType },
     amountCredited: { type: DecimalType },
     writtenOffAt: { type: 'Date', nullable: true },

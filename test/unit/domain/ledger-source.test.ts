@@ -15,11 +15,14 @@ describe('ledgerSource', () => {
     ['credit_note:cn_4', 'credit_note', 'cn_4'],
     ['revenue_recognition:2026-06-15:USD', 'revenue_recognition', '2026-06-15'],
     ['revenue_recognition:2026-06:EUR', 'revenue_recognition', '2026-06'],
+    ['invoice:in_1:wallet_applied', 'invoice', 'in_1'],
+    ['invoice:in_1:wallet_restored', 'invoice', 'in_1'],
+    ['wallet_transaction:wtx_5', 'wallet', 'wtx_5'],
   ])('%s comes from %s %s', (key, type, id) => {
     expect(ledgerSource(key)).toEqual({ type, id });
   });
 
-  it.each(['', 'invoice:in_1', 'invoice:in_1:paid', 'payment:', 'refund:rf_1:again', 'revenue_recognition:June:USD', 'txn_integrity_1'])(
+  it.each(['', 'invoice:in_1', 'invoice:in_1:paid', 'payment:', 'refund:rf_1:again', 'revenue_recognition:June:USD', 'txn_integrity_1', 'wallet_transaction:', 'wallet_transaction:wtx_1:again'])(
     'refuses the unknown key shape %j, naming it',
     (key) => {
       expect(() => ledgerSource(key)).toThrow(`ledger idempotency key "${key}" has no known source shape`);
