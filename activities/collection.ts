@@ -20,6 +20,7 @@ import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
 import { forkEm, type Orm } from '../db/orm';
 import type { EmailData, EmailTemplate } from '../domain/emails';
+import { DEFAULT_DUNNING_SCHEDULE } from '../domain/dunning';
 import { formatAmount } from '../domain/money';
 import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
 import { StripeRequestRefused, type IntentState, type StripeGateway } from '../payments/stripe-gateway';
@@ -167,6 +168,8 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
   return {
     async collectionContext(request: { invoiceId: string }): Promise<{ stripeConfigured: boolean; dunningSchedule: number[] }> {
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
+      // An invoice of the customer alone follows the default schedule; a subscription's, its plan's.
+      if (invoice.subscriptionId === null) return { stripeConfigured: stripe !== null, dunningSchedule: [...DEFAULT_DUNNING_SCHEDULE] };
       const subscription = await em().findOneOrFail(Subscription, { id: invoice.subscriptionId });
       const plan = await em().findOneOrFail(Plan, { id: subscription.planId });
       return { stripeConfigured: stripe !== null, dunningSchedule: plan.dunningSchedule };

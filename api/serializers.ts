@@ -121,7 +121,8 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     number: i.number,
     status: i.status,
     customer_id: i.customerId,
-    subscription_id: i.subscriptionId,
+    subscription_id: i.subscriptionId ?? null,
+    collection_method: i.collectionMethod,
     currency: i.currency,
     subtotal: money(i.subtotal, i.currency),
     discount_total: money(i.discountTotal, i.currency),
@@ -167,6 +168,7 @@ function lineJson(l: Omit<InvoiceLineDraft, 'tiers'> | InvoiceLine, currency: st
     tax_amount: money(l.taxAmount, currency),
     period_start: iso(l.periodStart),
     period_end: iso(l.periodEnd),
+    add_on_id: l.addOnId ?? null,
   };
 }
 

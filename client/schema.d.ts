@@ -620,7 +620,11 @@ export type paths = {
          */
         get: operations["listInvoices"];
         put?: never;
-        post?: never;
+        /**
+         * Issue a one-off invoice (one-time add-ons or described lines), taxed, discounted and numbered like every invoice; collect (default true) charges the card on file
+         * @description Roles: admin, support.
+         */
+        post: operations["createInvoice"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1352,6 +1356,18 @@ export type components = {
         ExtendSubscriptionTrialRequest: {
             trial_end: string;
         };
+        CreateInvoiceRequest: {
+            customer_id: string;
+            /** @description ISO 4217 currency code, such as "USD" */
+            currency: string;
+            lines: {
+                add_on_code?: string;
+                description?: string;
+                quantity?: number | string;
+                unit_amount?: string;
+            }[];
+            collect?: boolean;
+        };
         UpdateInvoiceRequest: {
             /** @description Whole days from issue to due date, 0 (due on issue) to 365 */
             days_until_due: number;
@@ -1596,7 +1612,13 @@ export type components = {
             /** @enum {string} */
             status: "open" | "paid" | "void" | "uncollectible";
             customer_id: string;
-            subscription_id: string;
+            /** @description Null on a one-off invoice */
+            subscription_id: string | null;
+            /**
+             * @description Charged to the customer's card, or left open for a payment by hand
+             * @enum {string}
+             */
+            collection_method: "charge_automatically" | "send_invoice";
             currency: string;
             /** @description A decimal string in major units, such as "49.00" */
             subtotal: string;
@@ -1619,7 +1641,7 @@ export type components = {
             /** @description A decimal string in major units, such as "49.00" */
             amount_credited: string;
             /** @enum {string} */
-            billing_reason: "subscription_cycle" | "subscription_update" | "subscription_pause" | "subscription_cancel";
+            billing_reason: "subscription_cycle" | "subscription_update" | "subscription_pause" | "subscription_cancel" | "manual";
             discounts: {
                 applied_coupon_id: string;
                 name: string;
@@ -1650,7 +1672,7 @@ export type components = {
                 /** @constant */
                 object: "invoice_line";
                 /** @enum {string} */
-                kind: "fee" | "usage" | "minimum";
+                kind: "fee" | "usage" | "minimum" | "setup" | "one_off";
                 description: string;
                 metric_code: string | null;
                 charge_model: ("standard" | "graduated" | "volume" | "package" | "percentage") | null;
@@ -1664,6 +1686,8 @@ export type components = {
                 tax_amount: string;
                 period_start: string | null;
                 period_end: string | null;
+                /** @description The add-on the line bills */
+                add_on_id: string | null;
                 tiers: {
                     from: string;
                     up_to: string | null;
@@ -1713,7 +1737,7 @@ export type components = {
                 /** @constant */
                 object: "invoice_line";
                 /** @enum {string} */
-                kind: "fee" | "usage" | "minimum";
+                kind: "fee" | "usage" | "minimum" | "setup" | "one_off";
                 description: string;
                 metric_code: string | null;
                 charge_model: ("standard" | "graduated" | "volume" | "package" | "percentage") | null;
@@ -1727,6 +1751,8 @@ export type components = {
                 tax_amount: string;
                 period_start: string | null;
                 period_end: string | null;
+                /** @description The add-on the line bills */
+                add_on_id: string | null;
                 tiers: {
                     from: string;
                     up_to: string | null;
@@ -5172,6 +5198,87 @@ export interface operations {
             };
             /** @description No API key, or an unknown one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createInvoice: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateInvoiceRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Invoice"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

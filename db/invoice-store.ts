@@ -10,7 +10,8 @@ import { dueOnTerms } from '../domain/payment-terms';
 import { periodAt } from '../domain/period';
 import { minimumTrueUp, priceUsage, type Usage } from '../domain/pricing';
 import { AppliedCoupon, Coupon, CustomerBalanceTransaction, CustomerTaxRate, TaxRate } from './entities/adjustments';
-import { Invoice, InvoiceLine, type BillingReason } from './entities/invoice';
+import { Invoice, InvoiceLine, type BillingReason, type CollectionMethod } from './entities/invoice';
+import { recordExtrasBilled, subscriptionExtras, type ExtrasScope, type SubscriptionExtras } from './add-on-billing';
 import { Plan } from './entities/plan';
 import { Subscription } from './entities/subscription';
 import { BillableMetric, PlanCharge } from './entities/usage';
@@ -111,11 +112,14 @@ async function usageLines(em: EntityManager, subscription: Subscription, plan: P
   return lines;
 }
 
-/** Active coupons of the subscription and of its customer, oldest first, locked for this invoice. */
-async function couponsFor(em: EntityManager, subscription: Subscription, lock: boolean) {
+/**
+ * Active coupons of the customer (and of the subscription, for a subscription's invoice), oldest
+ * first, locked for this invoice when `lock`.
+ */
+export async function couponsFor(em: EntityManager, customerId: string, subscriptionId: string | null, lock: boolean) {
   const applied = await em.find(
     AppliedCoupon,
-    { customerId: subscription.customerId, status: 'active', $or: [{ subscriptionId: null }, { subscriptionId: subscription.id }] },
+    { customerId, status: 'active', $or: [{ subscriptionId: null }, ...(subscriptionId ? [{ subscriptionId }] : [])] },
     { orderBy: { createdAt: 'asc', id: 'asc' }, ...(lock ? { lockMode: LockMode.PESSIMISTIC_WRITE } : {}) },
   );
   const coupons = new Map((await em.find(Coupon, { id: applied.map((a) => a.couponId) })).map((c) => [c.id, c]));
@@ -128,11 +132,33 @@ async function taxRatesFor(em: EntityManager, customerId: string): Promise<TaxRa
   return links.map((l) => rates.get(l.taxRateId)!);
 }
 
+/**
+ * The lines priced as every invoice is: the customer's coupons (and the subscription's) when
+ * `withCoupons`, then the customer's taxes. Reads only; coupons locked when `lockCoupons`.
+ */
+export async function priceLines(
+  em: EntityManager,
+  owner: { customerId: string; subscriptionId: string | null },
+  currency: string,
+  lines: InvoiceLineInput[],
+  options: { withCoupons: boolean; lockCoupons: boolean },
+): Promise<{ draft: InvoiceDraft; appliedCoupons: AppliedCoupon[] }> {
+  const coupons = options.withCoupons ? await couponsFor(em, owner.customerId, owner.subscriptionId, options.lockCoupons) : [];
+  const taxRates = await taxRatesFor(em, owner.customerId);
+  const draft = buildInvoice(currency, lines, {
+    coupons: coupons.map(({ applied, coupon }) => ({ id: applied.id, name: coupon.name, percentOff: coupon.percentOff ?? null, amountOff: coupon.amountOff ?? null })),
+    taxRates: taxRates.map((r) => ({ id: r.id, name: r.name, percentage: r.percentage, inclusive: r.inclusive })),
+  });
+  return { draft, appliedCoupons: coupons.map((c) => c.applied) };
+}
+
 export interface InvoiceComputation {
   draft: InvoiceDraft;
   subscription: Subscription;
   plan: Plan;
   appliedCoupons: AppliedCoupon[];
+  /** Add-ons and setup fee billed with it, recorded when it is stored. */
+  extras: SubscriptionExtras | null;
 }
 
 export interface InvoiceScope {
@@ -144,6 +170,8 @@ export interface InvoiceScope {
   wholePeriod: boolean;
   /** Coupons apply to renewals; proration invoices show list prices. */
   withCoupons: boolean;
+  /** The subscription's add-ons and setup fee due on this invoice (db/add-on-billing.ts); absent: none. */
+  addOns?: ExtrasScope;
 }
 
 async function feeLines(em: EntityManager, fees: FeeSegment[]): Promise<{ lines: InvoiceLineInput[]; currency: string | null }> {
@@ -165,13 +193,10 @@ export async function computeInvoice(em: EntityManager, subscription: Subscripti
   const plan = await em.findOneOrFail(Plan, { id: scope.usagePlanId ?? subscription.planId });
   const { lines } = await feeLines(em, scope.fees);
   lines.push(...(await usageLines(em, subscription, plan, scope.usageWindow, scope.wholePeriod)));
-  const coupons = scope.withCoupons ? await couponsFor(em, subscription, lockCoupons) : [];
-  const taxRates = await taxRatesFor(em, subscription.customerId);
-  const draft = buildInvoice(plan.currency, lines, {
-    coupons: coupons.map(({ applied, coupon }) => ({ id: applied.id, name: coupon.name, percentOff: coupon.percentOff ?? null, amountOff: coupon.amountOff ?? null })),
-    taxRates: taxRates.map((r) => ({ id: r.id, name: r.name, percentage: r.percentage, inclusive: r.inclusive })),
-  });
-  return { draft, subscription, plan, appliedCoupons: coupons.map((c) => c.applied) };
+  const extras = scope.addOns ? await subscriptionExtras(em, subscription, scope.fees, scope.addOns) : null;
+  if (extras) lines.push(...extras.lines);
+  const { draft, appliedCoupons } = await priceLines(em, { customerId: subscription.customerId, subscriptionId: subscription.id }, plan.currency, lines, { withCoupons: scope.withCoupons, lockCoupons });
+  return { draft, subscription, plan, appliedCoupons, extras };
 }
 
 /** Usage windows start at period starts; the window billed by invoice `index` is in period index - 1. */
@@ -194,25 +219,50 @@ async function netTermsOf(tx: EntityManager, customerId: string): Promise<number
   return row.net_terms_days;
 }
 
-async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, plan, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<Invoice> {
+/** Who an invoice bills, what identifies it (one of period index, billing key, one-off key) and its dates. */
+export interface InvoiceHeader {
+  customerId: string;
+  subscriptionId: string | null;
+  periodIndex: number | null;
+  billingKey: string | null;
+  oneOffKey: string | null;
+  reason: BillingReason;
+  collectionMethod: CollectionMethod;
+  periodStart: Date;
+  periodEnd: Date;
+  issuedAt: Date;
+}
+
+/**
+ * Stores an issued invoice inside the caller's transaction: its number (gapless), its lines, the
+ * coupons it used, its revenue obligations, its ledger posting and the customer credit it spends (or,
+ * for a negative total, grants). Every invoice, of a subscription or not, is issued through here.
+ */
+export async function storeIssuedInvoice(
+  tx: EntityManager,
+  header: InvoiceHeader,
+  { draft, appliedCoupons }: { draft: InvoiceDraft; appliedCoupons: AppliedCoupon[] },
+): Promise<{ invoice: Invoice; lines: InvoiceLine[] }> {
   const split = revenueSplit(draft);
   // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
-  const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, subscription.customerId, plan.currency)) : new Decimal(0);
+  const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, header.customerId, draft.currency)) : new Decimal(0);
   const amountDue = Decimal.max(0, draft.total.minus(credit));
   const paid = amountDue.isZero();
   const invoice = tx.create(Invoice, {
     id: newId('in'),
     ...(await nextInvoiceNumber(tx)),
-    customerId: subscription.customerId,
-    subscriptionId: subscription.id,
-    periodIndex: request.periodIndex,
-    billingKey: request.billingKey,
-    billingReason: request.reason,
+    customerId: header.customerId,
+    subscriptionId: header.subscriptionId,
+    periodIndex: header.periodIndex,
+    billingKey: header.billingKey,
+    oneOffKey: header.oneOffKey,
+    collectionMethod: header.collectionMethod,
+    billingReason: header.reason,
     creditApplied: credit,
     amountRefunded: new Decimal(0),
     amountCredited: new Decimal(0),
     status: paid ? 'paid' : 'open',
-    currency: plan.currency,
+    currency: draft.currency,
     subtotal: draft.subtotal,
     discountTotal: draft.discountTotal,
     taxTotal: draft.taxTotal,
@@ -222,11 +272,11 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     deferredAmount: split.deferred.minus(split.deferredDiscount),
     amountPaid: new Decimal(0),
     amountDue,
-    periodStart: request.fees[0]?.from ?? usageFrom,
-    periodEnd: request.fees.at(-1)?.to ?? request.usage?.until ?? usageFrom,
-    issuedAt: request.issuedAt,
-    ...dueOnTerms(request.issuedAt, await netTermsOf(tx, subscription.customerId)),
-    paidAt: paid ? request.issuedAt : null,
+    periodStart: header.periodStart,
+    periodEnd: header.periodEnd,
+    issuedAt: header.issuedAt,
+    ...dueOnTerms(header.issuedAt, await netTermsOf(tx, header.customerId)),
+    paidAt: paid ? header.issuedAt : null,
     createdAt: new Date(),
   });
   // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.
@@ -252,6 +302,7 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
       priceAmount: line.price?.amount ?? null,
       priceInterval: line.price?.interval ?? null,
       priceIntervalCount: line.price?.intervalCount ?? null,
+      addOnId: line.addOnId ?? null,
     }),
   );
   for (const applied of appliedCoupons) {
@@ -281,7 +332,24 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
   if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
   // Customer credit first, then prepaid wallet credit, then the card.
   await consumeWallets(tx, invoice);
-  return invoice;
+  return { invoice, lines };
+}
+
+
+async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<{ invoice: Invoice; lines: InvoiceLine[] }> {
+  const header: InvoiceHeader = {
+    customerId: subscription.customerId,
+    subscriptionId: subscription.id,
+    periodIndex: request.periodIndex,
+    billingKey: request.billingKey,
+    oneOffKey: null,
+    reason: request.reason,
+    collectionMethod: 'charge_automatically',
+    periodStart: request.fees[0]?.from ?? usageFrom,
+    periodEnd: request.fees.at(-1)?.to ?? request.usage?.until ?? usageFrom,
+    issuedAt: request.issuedAt,
+  };
+  return storeIssuedInvoice(tx, header, { draft, appliedCoupons });
 }
 
 /**
@@ -311,12 +379,21 @@ export async function issueInvoice(em: EntityManager, request: InvoiceRequest): 
       const computed = await computeInvoice(
         tx,
         subscription,
-        { fees: request.fees, usageWindow, usagePlanId: request.usage?.planId ?? null, wholePeriod, withCoupons: request.reason === 'subscription_cycle' },
+        {
+          fees: request.fees,
+          usageWindow,
+          usagePlanId: request.usage?.planId ?? null,
+          wholePeriod,
+          withCoupons: request.reason === 'subscription_cycle',
+          addOns: { renewal: request.reason === 'subscription_cycle', issuedAt: request.issuedAt, lock: true },
+        },
         true,
       );
       // A renewal always has its invoice (a $0 one included); anything else only when it bills something.
       if (request.reason !== 'subscription_cycle' && computed.draft.lines.length === 0) return null;
-      return storeInvoice(tx, request, computed, usageWindow.start);
+      const { invoice, lines } = await storeInvoice(tx, request, computed, usageWindow.start);
+      if (computed.extras) await recordExtrasBilled(tx, subscription, computed.extras, invoice, lines);
+      return invoice;
     });
   } catch (error) {
     // A concurrent attempt of the same activity won the race; its invoice is the one.

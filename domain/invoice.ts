@@ -10,10 +10,12 @@ import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
  * fee: the plan's recurring fee, billed in advance for the period it names.
  * usage: a usage charge, billed in arrears for the period it names.
  * minimum: the true-up of a minimum commitment, in arrears with the usage it completes.
+ * setup: a plan's setup fee, once per subscription; revenue when issued.
+ * one_off: a one-time add-on or a line of a one-off invoice; revenue when issued.
  * prepaid_credit: wallet credits bought; a prepayment (a liability), never revenue, neither
  * discounted nor taxed (an advance payment: tax is due on what it is later spent on).
  */
-export type LineKind = 'fee' | 'usage' | 'minimum' | 'prepaid_credit';
+export type LineKind = 'fee' | 'usage' | 'minimum' | 'setup' | 'one_off' | 'prepaid_credit';
 
 export interface InvoiceLineInput {
   kind: LineKind;
@@ -30,10 +32,13 @@ export interface InvoiceLineInput {
   tiers?: TierPart[];
   /** A fee line's plan and its price for a whole period, whatever share of it the line bills (MRR reads these). */
   price?: FullPeriodPrice;
+  /** The add-on the line bills. */
+  addOnId?: string;
 }
 
 export interface FullPeriodPrice {
-  planId: string;
+  /** Null on a recurring add-on's fee line (it names its add-on instead). */
+  planId: string | null;
   amount: Decimal;
   interval: Interval;
   intervalCount: number;

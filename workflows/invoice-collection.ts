@@ -53,7 +53,8 @@ async function notify(request: Parameters<CollectionActivities['notifyCustomer']
  * declines retried on it, hard declines and 3-D Secure waiting for the customer), with an e-mail at
  * each failure and a reminder before the final retry. The subscription learns, by signal, when the
  * invoice is overdue (first failure), when collection has failed (after the final retry: suspend),
- * and when it is paid (resume). A payment arriving later, by any route, still settles it.
+ * and when it is paid (resume). A payment arriving later, by any route, still settles it. An
+ * invoice without a subscription (a one-off invoice) is collected the same way, telling nobody.
  */
 export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): Promise<CollectionState> {
   const state: CollectionState = { invoiceId: input.invoiceId, status: 'collecting', attempts: 0, lastOutcome: null, firstFailureAt: null, nextRetryAt: null };
@@ -63,8 +64,10 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
   setHandler(paymentMethodUpdatedSignal, () => void (newPaymentMethod = true));
   setHandler(collectionStateQuery, () => state);
 
-  const subscription = getExternalWorkflowHandle(subscriptionWorkflowId(input.subscriptionId));
+  // Getting a handle records nothing in the history; only signalling does.
+  const subscription = input.subscriptionId === null ? null : getExternalWorkflowHandle(subscriptionWorkflowId(input.subscriptionId));
   const tell = async (signal: typeof invoiceOverdueSignal): Promise<void> => {
+    if (!subscription) return;
     try {
       await subscription.signal(signal, { invoiceId: input.invoiceId });
     } catch (error) {

@@ -123,7 +123,8 @@ export interface SubscriptionWorkflowInput {
 
 export interface InvoiceCollectionInput {
   invoiceId: string;
-  subscriptionId: string;
+  /** Null for an invoice of the customer alone (a one-off invoice): nobody is signalled. */
+  subscriptionId: string | null;
 }
 
 // ---- the subscription's messages ------------------------------------------------------------------

@@ -10,6 +10,7 @@ import {
   CreateCreditNoteBody,
   CreateCustomerBody,
   CreateMetricBody,
+  CreateInvoiceBody,
   CreatePaymentBody,
   CreatePlanBody,
   CreatePlanVersionBody,
@@ -189,6 +190,7 @@ export const OPERATIONS: readonly Operation[] = [
     errors: [400, 401, 403, 404, 409],
   },
 
+  write('/v1/invoices', 'createInvoice', 'Issue a one-off invoice (one-time add-ons or described lines), taxed, discounted and numbered like every invoice; collect (default true) charges the card on file', 'Invoices', WRITE, CreateInvoiceBody, { status: 201, schema: R.Invoice }),
   read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoicesQuery }),
   read('/v1/invoices/{id}', 'getInvoice', 'Retrieve an invoice with its lines', 'Invoices', R.Invoice),
   write('/v1/invoices/{id}', 'updateInvoice', "Change an open invoice's payment terms (days_until_due; due_at follows)", 'Invoices', WRITE, UpdateInvoiceBody, { status: 200, schema: R.Invoice }),

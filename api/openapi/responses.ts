@@ -131,7 +131,7 @@ const TierPart = z.strictObject({ from: decimal, up_to: decimal.nullable(), unit
 
 const lineFields = {
   object: z.literal('invoice_line'),
-  kind: z.enum(['fee', 'usage', 'minimum']),
+  kind: z.enum(['fee', 'usage', 'minimum', 'setup', 'one_off']),
   description: z.string(),
   metric_code: z.string().nullable(),
   charge_model: z.enum(CHARGE_MODELS).nullable(),
@@ -142,6 +142,7 @@ const lineFields = {
   tax_amount: money,
   period_start: timestamp.nullable(),
   period_end: timestamp.nullable(),
+  add_on_id: z.string().nullable().describe('The add-on the line bills'),
   tiers: z.array(TierPart),
 };
 
@@ -155,7 +156,8 @@ export const Invoice = z
     number: z.string(),
     status: z.enum(['open', 'paid', 'void', 'uncollectible']),
     customer_id: z.string(),
-    subscription_id: z.string(),
+    subscription_id: z.string().nullable().describe('Null on a one-off invoice'),
+    collection_method: z.enum(['charge_automatically', 'send_invoice']).describe("Charged to the customer's card, or left open for a payment by hand"),
     currency,
     subtotal: money,
     discount_total: money,
@@ -167,7 +169,7 @@ export const Invoice = z
     amount_due: money,
     amount_refunded: money,
     amount_credited: money,
-    billing_reason: z.enum(['subscription_cycle', 'subscription_update', 'subscription_pause', 'subscription_cancel']),
+    billing_reason: z.enum(['subscription_cycle', 'subscription_update', 'subscription_pause', 'subscription_cancel', 'manual']),
     discounts: z.array(Discount),
     taxes: z.array(Tax),
     period_start: timestamp.nullable(),

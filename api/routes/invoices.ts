@@ -1,20 +1,37 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
 import { parseAmount } from '../../domain/money';
+import { createOneOffInvoice } from '../../services/one-off-invoices';
 import { changeInvoiceTerms, invoiceWithLines, listInvoices, listPayments, paymentSettled, recordPayment, type InvoiceWithLines } from '../../services/invoices';
 import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
-import { CreatePaymentBody, ListInvoicesQuery, ListPaymentsQuery, UpdateInvoiceBody } from '../schemas/invoices';
+import { CreateInvoiceBody, CreatePaymentBody, ListInvoicesQuery, ListPaymentsQuery, UpdateInvoiceBody } from '../schemas/invoices';
 import { invoiceJson, listJson, paymentJson } from '../serializers';
 import { parse } from '../validation';
 
 const invoiceOut = (i: InvoiceWithLines) => invoiceJson(i.invoice, i.lines);
 
-export function invoicesRouter({ orm, temporal }: ApiDeps): Router {
+export function invoicesRouter({ orm, temporal, taskQueue }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
+
+  /** A one-off invoice, issued at once and, with collect (the default), charged to the customer's card. */
+  router.post('/', allow('admin', 'support'), async (req, res) => {
+    const body = parse(CreateInvoiceBody, req.body);
+    const created = await createOneOffInvoice(
+      { em: em(), temporal, taskQueue },
+      {
+        customerId: body.customer_id,
+        currency: body.currency,
+        lines: body.lines.map((l) => ({ addOnCode: l.add_on_code, description: l.description, quantity: l.quantity ?? '1', unitAmount: l.unit_amount })),
+        collect: body.collect ?? true,
+      },
+      (point, effect) => atomicPhase(req, point, effect),
+    );
+    res.status(201).json(invoiceOut(created));
+  });
 
   /** Newest first, like Stripe. */
   router.get('/', async (req, res) => {

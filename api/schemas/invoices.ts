@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { amountField, idField, netTermsField } from './fields';
+import { amountField, codeField, currencyField, idField, netTermsField, priceField, unitsField } from './fields';
 import { listQuery, PageQuery } from './pagination';
 
 export const ListInvoicesQuery = listQuery({
@@ -25,3 +25,27 @@ export const MarkUncollectibleBody = z.object({}).strict();
 export const ListPaymentsQuery = PageQuery;
 export const ListRefundsQuery = PageQuery;
 export const ListCreditNotesQuery = PageQuery;
+
+/** A one-off invoice's line: a one-time add-on (its name and price unless given), or a description with its price. */
+const OneOffLineBody = z
+  .object({
+    add_on_code: codeField.optional(),
+    description: z.string().trim().min(1).max(500).optional(),
+    quantity: unitsField.optional(),
+    unit_amount: priceField.optional(),
+  })
+  .strict()
+  .refine((l) => l.add_on_code !== undefined || (l.description !== undefined && l.unit_amount !== undefined), {
+    message: 'must name an add_on_code, or give a description and a unit_amount',
+  })
+  .refine((l) => l.quantity === undefined || Number(l.quantity) > 0, { message: 'quantity must be more than 0', path: ['quantity'] });
+
+/** Stripe's one-off invoice: issued at once; `collect` charges the card on file, otherwise it waits for a payment by hand. */
+export const CreateInvoiceBody = z
+  .object({
+    customer_id: idField,
+    currency: currencyField,
+    lines: z.array(OneOffLineBody).min(1).max(100),
+    collect: z.boolean().optional(),
+  })
+  .strict();

@@ -7,7 +7,10 @@ import { DecimalType } from '../decimal-type';
 export type InvoiceStatus = 'open' | 'paid' | 'void' | 'uncollectible';
 
 /** Stripe's names for why an invoice was issued. */
-export type BillingReason = 'subscription_cycle' | 'subscription_update' | 'subscription_pause' | 'subscription_cancel';
+export type BillingReason = 'subscription_cycle' | 'subscription_update' | 'subscription_pause' | 'subscription_cancel' | 'manual';
+
+/** Stripe's names: charged to the customer's card, or left open for a payment by hand. */
+export type CollectionMethod = 'charge_automatically' | 'send_invoice';
 
 /** Stored as the API shows them: amounts as decimal strings. */
 export interface InvoiceDiscountJson {
@@ -39,7 +42,11 @@ export class Invoice {
   sequence!: string;
   number!: string;
   customerId!: string;
-  subscriptionId!: string;
+  /** Null on an invoice of the customer alone (a one-off invoice, a wallet purchase). */
+  subscriptionId!: string | null;
+  /** Identifies an invoice issued outside a subscription's billing (a one-off invoice); unique. */
+  oneOffKey?: string | null;
+  collectionMethod: CollectionMethod = 'charge_automatically';
   /** The renewal cycle a period invoice bills; null for invoices between renewals. */
   periodIndex?: number | null;
   /** Identifies an invoice between renewals (a plan change, a pause, a cancellation); unique per subscription. */
@@ -84,7 +91,9 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     sequence: { type: 'bigint' },
     number: { type: 'string' },
     customerId: { type: 'string' },
-    subscriptionId: { type: 'string' },
+    subscriptionId: { type: 'string', nullable: true },
+    oneOffKey: { type: 'string', nullable: true },
+    collectionMethod: { type: 'string' },
     periodIndex: { type: 'integer', nullable: true },
     billingKey: { type: 'string', nullable: true },
     billingReason: { type: 'string' },
@@ -135,6 +144,8 @@ export class InvoiceLine {
   priceAmount?: Decimal | null;
   priceInterval?: Interval | null;
   priceIntervalCount?: number | null;
+  /** The add-on the line bills (a recurring add-on's fee, a one-time add-on). */
+  addOnId?: string | null;
 }
 
 export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
@@ -160,5 +171,6 @@ export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
     priceAmount: { type: DecimalType, nullable: true },
     priceInterval: { type: 'string', nullable: true },
     priceIntervalCount: { type: 'integer', nullable: true },
+    addOnId: { type: 'string', nullable: true },
   },
 });

@@ -18,6 +18,8 @@ export class Plan {
   minimumAmount?: Decimal | null;
   /** Days after the first failed charge on which it is retried. */
   dunningSchedule: number[] = [1, 3, 5, 7];
+  /** Billed once per subscription, on its first invoice that bills a fee; null: none. */
+  setupFee?: Decimal | null;
   createdAt: Date = new Date();
 }
 
@@ -36,6 +38,7 @@ export const PlanSchema = new EntitySchema<Plan>({
     amount: { type: DecimalType },
     minimumAmount: { type: DecimalType, nullable: true },
     dunningSchedule: { type: new ArrayType<number>((i: string) => Number(i)), columnType: 'integer[]' },
+    setupFee: { type: DecimalType, nullable: true },
     createdAt: { type: 'Date' },
   },
 });

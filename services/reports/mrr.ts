@@ -46,7 +46,7 @@ async function feeLines(em: EntityManager, range: ReportRange): Promise<Array<Mr
             l.price_amount::text, l.price_interval, l.price_interval_count, i.taxes, i.discounts, i.discount_total::text
        from invoice_lines l
        join invoices i on i.id = l.invoice_id
-       join subscriptions s on s.id = i.subscription_id
+       left join subscriptions s on s.id = i.subscription_id
       where l.kind = 'fee' and l.price_amount is not null and i.status <> 'void'
         and l.period_start <= ? and (?::text is null or i.currency = ?)`,
     [monthEnd(range.to), range.currency, range.currency],

@@ -473,6 +473,22 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'invoice-one-off',
+    what: 'a one-off invoice (no subscription to tell) declined by card, then paid by a new card',
+    async run(services) {
+      await collection(services, 'invoice-one-off', null, async (w) => {
+        const id = await customer(w, '4000000000000341');
+        const invoice = await ok(w.api.post('/v1/invoices', { customer_id: id, currency: 'USD', lines: [{ description: 'Workshop', unit_amount: '300.00' }] }), 201);
+        await eventually('the first charge is declined', () => w.db.orm.em.fork().execute('select 1 from payment_attempts where invoice_id = ? and status = ?', [invoice.id, 'failed']), (rows) => rows.length === 1);
+        await waitIdle(w.client, invoiceWorkflowId(invoice.id));
+        await w.skipTo(new Date(Date.now() + 12 * 3600_000).toISOString());
+        await attachCard(w, id, '4242424242424242');
+        await waitClosed(w.client, invoiceWorkflowId(invoice.id));
+        await save(w.client, 'invoice-one-off-declined-then-new-card.json', invoiceWorkflowId(invoice.id));
+      });
+    },
+  },
+  {
     name: 'invoice-3ds-manual',
     what: 'a charge that needs 3-D Secure, then the invoice paid by bank transfer (today: the intent still waiting is cancelled)',
     async run(services) {

@@ -54,6 +54,7 @@ describe('recorded workflow histories replay against the current workflow code',
       'cancel-now.json',
       'invoice-3ds-then-manual-payment-before-cancel-in-flight.json',
       'invoice-3ds-then-manual-payment.json',
+      'invoice-one-off-declined-then-new-card.json',
       'invoice-paid-at-first-charge.json',
       'invoice-soft-declines-suspended-then-new-card.json',
       'lifecycle-backdated-continued.json',
@@ -91,6 +92,10 @@ describe('recorded workflow histories replay against the current workflow code',
     const ratable = steps('subscription-ratable-recognition-crossed.json');
     expect({ billedBefore: ratable.indexOf('activity:billSubscription') < ratable.indexOf('patch:ratable-revenue-recognition'), lump: ratable.includes('activity:recognizeRevenue') }).toEqual({ billedBefore: true, lump: false });
     expect(steps('revenue-recognition-three-days.json').filter((s) => s === 'activity:recogniseRevenueForPeriod')).toHaveLength(3);
+
+    // A one-off invoice's collection failed once and was paid later, with no subscription to signal.
+    const oneOff = load('invoice-one-off-declined-then-new-card.json').events.map((e) => e.eventType);
+    expect({ charges: steps('invoice-one-off-declined-then-new-card.json').filter((s) => s === 'activity:chargeInvoice').length, signalsSent: oneOff.filter((t) => t === 'EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED').length }).toEqual({ charges: 2, signalsSent: 0 });
   });
 
   it.each(histories)('%s replays without a determinism error', async (file) => {
