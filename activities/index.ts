@@ -14,7 +14,9 @@ import { Subscription } from '../db/entities/subscription';
 import { planSnapshot } from '../db/plan-snapshot';
 import type { BillingReason } from '../db/entities/invoice';
 import type { RecognitionMethod } from '../domain/revenue-recognition';
-import type { PlanSnapshot, SubscriptionState } from '../domain/subscription';
+import type { FeeSpec } from '../domain/plan-change';
+import type { ContractOverrides, PlanSnapshot, SubscriptionState } from '../domain/subscription';
+import Decimal from 'decimal.js';
 
 export interface ActivityDeps {
   orm: Orm;
@@ -33,8 +35,9 @@ export interface BillingRequest {
   periodIndex: number | null;
   billingKey: string | null;
   reason: BillingReason;
-  fees: Array<{ planId: string; period: { start: string; end: string }; from: string; to: string; credit: boolean }>;
-  usage: { until: string; planId: string | null; wholePeriod: boolean | null; ends: boolean } | null;
+  /** `quantity` and `unitAmount` (decimal strings): seats and a contract price per seat; absent in runs from before them. */
+  fees: FeeSpec[];
+  usage: { until: string; planId: string | null; wholePeriod: boolean | null; ends: boolean; overrides?: ContractOverrides | null } | null;
   reopenUsageAt: string | null;
   issuedAt: string;
 }
@@ -103,8 +106,16 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
           from: new Date(f.from),
           to: new Date(f.to),
           credit: f.credit,
+          quantity: new Decimal(f.quantity ?? 1),
+          unitAmount: f.unitAmount ? new Decimal(f.unitAmount) : null,
         })),
-        usage: request.usage && { until: new Date(request.usage.until), planId: request.usage.planId, wholePeriod: request.usage.wholePeriod, ends: request.usage.ends },
+        usage: request.usage && {
+          until: new Date(request.usage.until),
+          planId: request.usage.planId,
+          wholePeriod: request.usage.wholePeriod,
+          ends: request.usage.ends,
+          overrides: request.usage.overrides ?? null,
+        },
         reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
         issuedAt: new Date(request.issuedAt),
       });

@@ -23,6 +23,8 @@ export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: numb
   // Refusals of a request that makes no sense whatever the subscription's state.
   date_in_past: { type: 'invalid_request_error' },
   plan_unchanged: { type: 'invalid_request_error' },
+  quantity_unchanged: { type: 'invalid_request_error' },
+  invalid_quantity: { type: 'invalid_request_error' },
   invalid_cancel_option: { type: 'invalid_request_error' },
   invalid_date: { type: 'invalid_request_error' },
   invalid_plan: { type: 'invalid_request_error' },

@@ -27,7 +27,7 @@ import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
 import { decimalString, fitsCurrency, formatAmount, sum } from '../domain/money';
-import type { ScheduledChange, SubscriptionState } from '../workflows/messages';
+import type { ContractOverrides, ScheduledChange, SubscriptionState } from '../workflows/messages';
 import type { WalletTransaction } from '../db/entities/wallet';
 import type { WalletView } from '../services/wallets';
 
@@ -62,6 +62,7 @@ export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: B
     trial_days: p.trialDays,
     amount: money(p.amount, p.currency),
     minimum_amount: p.minimumAmount ? money(p.minimumAmount, p.currency) : null,
+    fee_tiers: p.feeTiers ?? null,
     charges: charges.map(({ charge, metric }) => ({ id: charge.id, object: 'charge', metric_code: metric.code, model: charge.model, properties: charge.properties })),
     created_at: iso(p.createdAt),
   };
@@ -74,7 +75,18 @@ function scheduledChangeJson(c: ScheduledChange) {
     at: c.at,
     at_period_end: c.atPeriodEnd,
     ...(c.kind === 'change_plan' ? { plan_code: c.plan.code, plan_version: c.plan.version, proration: c.proration } : {}),
+    ...(c.kind === 'change_quantity' ? { quantity: c.quantity, proration: c.proration } : {}),
     ...(c.kind === 'cancel' ? { prorate: c.prorate } : {}),
+  };
+}
+
+/** A customer's contract prices; null: the plan's. */
+function overridesJson(overrides: ContractOverrides | null | undefined, currency: string) {
+  if (!overrides) return null;
+  return {
+    amount: overrides.amount === undefined ? null : money(new Decimal(overrides.amount), currency),
+    minimum_amount: overrides.minimumAmount === undefined ? null : money(new Decimal(overrides.minimumAmount), currency),
+    charges: (overrides.charges ?? []).map((c) => ({ metric_code: c.metricCode, properties: c.properties })),
   };
 }
 
@@ -87,6 +99,8 @@ export function subscriptionJson(s: Subscription, plan: Plan, live: Subscription
     external_id: s.externalId ?? null,
     plan_code: live?.plan?.code ?? plan.code,
     plan_version: live?.plan?.version ?? plan.version,
+    quantity: live?.quantity ?? s.quantity,
+    overrides: overridesJson(live && live.overrides !== undefined ? live.overrides : s.overrides, plan.currency),
     status: live?.status ?? s.status,
     start_at: iso(s.startAt),
     trial_end: live ? live.trialEnd : iso(s.trialEnd),
@@ -468,6 +482,17 @@ export function planChangePreviewJson(p: { subscriptionId: string; plan: Plan; a
     subscription_id: p.subscriptionId,
     plan_code: p.plan.code,
     plan_version: p.plan.version,
+    at: iso(p.at),
+    proration: p.proration,
+    invoice: p.draft ? draftInvoiceJson(p.draft) : null,
+  };
+}
+
+export function quantityChangePreviewJson(p: { subscriptionId: string; quantity: number; at: Date | null; proration: string; draft: InvoiceDraft | null }) {
+  return {
+    object: 'quantity_change_preview',
+    subscription_id: p.subscriptionId,
+    quantity: p.quantity,
     at: iso(p.at),
     proration: p.proration,
     invoice: p.draft ? draftInvoiceJson(p.draft) : null,

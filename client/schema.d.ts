@@ -487,6 +487,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/change_quantity": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change the seats now (prorated or not), at period end or at an instant
+         * @description Roles: admin, support.
+         */
+        post: operations["changeSubscriptionQuantity"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/change_quantity/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The invoice a change of seats would produce; changes nothing
+         * @description Roles: admin, support, readonly.
+         */
+        post: operations["previewSubscriptionQuantityChange"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/subscriptions/{id}/pause": {
         parameters: {
             query?: never;
@@ -1294,6 +1334,15 @@ export type components = {
             amount: string;
             /** @description An amount in major units as a decimal string, such as "49.00" */
             minimum_amount?: string;
+            fee_tiers?: {
+                /** @enum {string} */
+                mode: "volume" | "graduated";
+                tiers: {
+                    up_to: (number | string) | null;
+                    unit_amount: string;
+                    flat_amount?: string;
+                }[];
+            } | null;
             charges?: {
                 metric_code: string;
                 /** @enum {string} */
@@ -1313,6 +1362,15 @@ export type components = {
             amount?: string;
             /** @description An amount in major units as a decimal string, such as "49.00" */
             minimum_amount?: string;
+            fee_tiers?: {
+                /** @enum {string} */
+                mode: "volume" | "graduated";
+                tiers: {
+                    up_to: (number | string) | null;
+                    unit_amount: string;
+                    flat_amount?: string;
+                }[];
+            } | null;
             charges?: {
                 metric_code: string;
                 /** @enum {string} */
@@ -1334,6 +1392,20 @@ export type components = {
             external_id?: string;
             /** @enum {string} */
             billing_alignment?: "anniversary" | "calendar";
+            /** @description Seats (licences, units) the recurring fee is priced on, 1 to 1000000 */
+            quantity?: number;
+            overrides?: {
+                /** @description An amount in major units as a decimal string, such as "49.00" */
+                amount?: string;
+                /** @description An amount in major units as a decimal string, such as "49.00" */
+                minimum_amount?: string;
+                charges?: {
+                    metric_code: string;
+                    properties: {
+                        [key: string]: unknown;
+                    };
+                }[];
+            };
         };
         CancelSubscriptionRequest: {
             at: string;
@@ -1342,6 +1414,28 @@ export type components = {
         ChangeSubscriptionPlanRequest: {
             plan_code: string;
             plan_version?: number;
+            at?: string;
+            /**
+             * @default prorate
+             * @enum {string}
+             */
+            proration: "prorate" | "none";
+            overrides?: {
+                /** @description An amount in major units as a decimal string, such as "49.00" */
+                amount?: string;
+                /** @description An amount in major units as a decimal string, such as "49.00" */
+                minimum_amount?: string;
+                charges?: {
+                    metric_code: string;
+                    properties: {
+                        [key: string]: unknown;
+                    };
+                }[];
+            } | null;
+        };
+        ChangeSubscriptionQuantityRequest: {
+            /** @description Seats (licences, units) the recurring fee is priced on, 1 to 1000000 */
+            quantity: number;
             at?: string;
             /**
              * @default prorate
@@ -1524,6 +1618,16 @@ export type components = {
             /** @description A decimal string in major units, such as "49.00" */
             amount: string;
             minimum_amount: string | null;
+            /** @description The fee per seat in tiers, priced on a subscription's quantity; null: amount per seat */
+            fee_tiers: {
+                /** @enum {string} */
+                mode: "volume" | "graduated";
+                tiers: {
+                    up_to: string | null;
+                    unit_amount: string;
+                    flat_amount: string;
+                }[];
+            } | null;
             charges: {
                 id: string;
                 /** @constant */
@@ -1552,6 +1656,19 @@ export type components = {
             external_id: string | null;
             plan_code: string;
             plan_version: number;
+            /** @description Seats the recurring fee is priced on */
+            quantity: number;
+            /** @description Contract prices used instead of the plan's; null: the plan's */
+            overrides: {
+                amount: string | null;
+                minimum_amount: string | null;
+                charges: {
+                    metric_code: string;
+                    properties: {
+                        [key: string]: unknown;
+                    };
+                }[];
+            } | null;
             /** @enum {string} */
             status: "scheduled" | "trialing" | "active" | "past_due" | "suspended" | "paused" | "canceled" | "billing_error";
             start_at: string | null;
@@ -1568,10 +1685,11 @@ export type components = {
             scheduled_changes: {
                 id: string;
                 /** @enum {string} */
-                type: "change_plan" | "pause" | "resume" | "cancel";
+                type: "change_plan" | "change_quantity" | "pause" | "resume" | "cancel";
                 /** @description ISO 8601 */
                 at: string;
                 at_period_end: boolean;
+                quantity?: number;
                 plan_code?: string;
                 plan_version?: number;
                 /** @enum {string} */
@@ -1582,7 +1700,7 @@ export type components = {
                 /** @description ISO 8601 */
                 at: string;
                 /** @enum {string} */
-                event: "start" | "trial_end" | "renewal" | "cancellation" | "plan_change" | "pause" | "resume";
+                event: "start" | "trial_end" | "renewal" | "cancellation" | "plan_change" | "quantity_change" | "pause" | "resume";
                 changeId?: string;
             }[];
             latest_invoice: {
@@ -1797,6 +1915,16 @@ export type components = {
             subscription_id: string;
             plan_code: string;
             plan_version: number;
+            at: string | null;
+            /** @enum {string} */
+            proration: "prorate" | "none";
+            invoice: components["schemas"]["UpcomingInvoice"] | null;
+        };
+        QuantityChangePreview: {
+            /** @constant */
+            object: "quantity_change_preview";
+            subscription_id: string;
+            quantity: number;
             at: string | null;
             /** @enum {string} */
             proration: "prorate" | "none";
@@ -4558,6 +4686,190 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PlanChangePreview"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    changeSubscriptionQuantity: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeSubscriptionQuantityRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Subscription"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    previewSubscriptionQuantityChange: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeSubscriptionQuantityRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuantityChangePreview"];
                 };
             };
             /** @description The request is malformed or a parameter is invalid */

@@ -9,6 +9,7 @@ import { decimalString } from '../domain/money';
 import { dueOnTerms } from '../domain/payment-terms';
 import { periodAt } from '../domain/period';
 import { minimumTrueUp, priceUsage, type Usage } from '../domain/pricing';
+import type { ContractOverrides } from '../domain/subscription';
 import { AppliedCoupon, Coupon, CustomerBalanceTransaction, CustomerTaxRate, TaxRate } from './entities/adjustments';
 import { Invoice, InvoiceLine, type BillingReason, type CollectionMethod } from './entities/invoice';
 import { recordExtrasBilled, subscriptionExtras, type ExtrasScope, type SubscriptionExtras } from './add-on-billing';
@@ -28,6 +29,10 @@ export interface FeeSegment {
   from: Date;
   to: Date;
   credit: boolean;
+  /** Seats the fee is priced on; 1 when not given. */
+  quantity?: Decimal;
+  /** A contract price per seat, instead of the plan's amount and tiers. */
+  unitAmount?: Decimal | null;
 }
 
 export interface UsageClose {
@@ -39,6 +44,8 @@ export interface UsageClose {
   wholePeriod: boolean | null;
   /** No usage is accepted from `until` on (the subscription ended or paused). */
   ends: boolean;
+  /** The contract prices (minimum, charge properties) the usage is billed at; absent or null: the plan's. */
+  overrides?: ContractOverrides | null;
 }
 
 export interface InvoiceRequest {
@@ -77,7 +84,14 @@ async function loadSubscription(em: EntityManager, subscriptionId: string): Prom
  * The lines for a usage window: one per plan charge, priced at the plan's prices, and the true-up of
  * the plan's minimum when the window is a whole period whose usage fell short of it.
  */
-async function usageLines(em: EntityManager, subscription: Subscription, plan: Plan, window: { start: Date; end: Date }, wholePeriod: boolean): Promise<InvoiceLineInput[]> {
+async function usageLines(
+  em: EntityManager,
+  subscription: Subscription,
+  plan: Plan,
+  window: { start: Date; end: Date },
+  wholePeriod: boolean,
+  overrides: ContractOverrides | null,
+): Promise<InvoiceLineInput[]> {
   if (window.end <= window.start) return [];
   const charges = await em.find(PlanCharge, { planId: plan.id }, { orderBy: { position: 'asc' } });
   if (charges.length === 0) return [];
@@ -85,7 +99,8 @@ async function usageLines(em: EntityManager, subscription: Subscription, plan: P
   const lines: InvoiceLineInput[] = [];
   for (const charge of charges) {
     const metric = metrics.get(charge.metricId)!;
-    const price = chargePrice(charge.model, charge.properties);
+    const contract = overrides?.charges?.find((c) => c.metricCode === metric.code);
+    const price = chargePrice(charge.model, contract?.properties ?? charge.properties);
     const usage: Usage = await aggregateUsage(em, subscription.id, metric, window);
     if (price.model === 'percentage' && price.transactionRules) {
       const terms = { rate: price.rate, fixedAmount: price.fixedAmount, freeUnits: price.freeUnits, rules: price.transactionRules };
@@ -105,7 +120,8 @@ async function usageLines(em: EntityManager, subscription: Subscription, plan: P
       tiers: priced.tiers,
     });
   }
-  const trueUp = wholePeriod ? minimumTrueUp(plan.minimumAmount ?? null, lines.reduce((t, l) => t.plus(l.amount), new Decimal(0))) : new Decimal(0);
+  const minimum = overrides?.minimumAmount !== undefined ? new Decimal(overrides.minimumAmount) : (plan.minimumAmount ?? null);
+  const trueUp = wholePeriod ? minimumTrueUp(minimum, lines.reduce((t, l) => t.plus(l.amount), new Decimal(0))) : new Decimal(0);
   if (!trueUp.isZero()) {
     lines.push({ kind: 'minimum', description: `Minimum commitment (${plan.name})`, quantity: new Decimal(1), unitAmount: trueUp, amount: trueUp, periodStart: window.start, periodEnd: window.end });
   }
@@ -172,6 +188,8 @@ export interface InvoiceScope {
   withCoupons: boolean;
   /** The subscription's add-ons and setup fee due on this invoice (db/add-on-billing.ts); absent: none. */
   addOns?: ExtrasScope;
+  /** The contract prices the usage is billed at; absent or null: the plan's. */
+  overrides?: ContractOverrides | null;
 }
 
 async function feeLines(em: EntityManager, fees: FeeSegment[]): Promise<{ lines: InvoiceLineInput[]; currency: string | null }> {
@@ -192,7 +210,7 @@ async function feeLines(em: EntityManager, fees: FeeSegment[]): Promise<{ lines:
 export async function computeInvoice(em: EntityManager, subscription: Subscription, scope: InvoiceScope, lockCoupons: boolean): Promise<InvoiceComputation> {
   const plan = await em.findOneOrFail(Plan, { id: scope.usagePlanId ?? subscription.planId });
   const { lines } = await feeLines(em, scope.fees);
-  lines.push(...(await usageLines(em, subscription, plan, scope.usageWindow, scope.wholePeriod)));
+  lines.push(...(await usageLines(em, subscription, plan, scope.usageWindow, scope.wholePeriod, scope.overrides ?? null)));
   const extras = scope.addOns ? await subscriptionExtras(em, subscription, scope.fees, scope.addOns) : null;
   if (extras) lines.push(...extras.lines);
   const { draft, appliedCoupons } = await priceLines(em, { customerId: subscription.customerId, subscriptionId: subscription.id }, plan.currency, lines, { withCoupons: scope.withCoupons, lockCoupons });
@@ -385,6 +403,7 @@ export async function issueInvoice(em: EntityManager, request: InvoiceRequest): 
           usagePlanId: request.usage?.planId ?? null,
           wholePeriod,
           withCoupons: request.reason === 'subscription_cycle',
+          overrides: request.usage?.overrides ?? null,
           addOns: { renewal: request.reason === 'subscription_cycle', issuedAt: request.issuedAt, lock: true },
         },
         true,

@@ -11,6 +11,7 @@ import { Migration20261130300000_least_privilege } from '../migrations/Migration
 import { Migration20261201000000_revenue_recognition } from '../migrations/Migration20261201000000_revenue_recognition';
 import { Migration20261201100000_accounting_periods } from '../migrations/Migration20261201100000_accounting_periods';
 import { Migration20261201200000_payment_terms } from '../migrations/Migration20261201200000_payment_terms';
+import { Migration20261202000000_quantities_overrides } from '../migrations/Migration20261202000000_quantities_overrides';
 import { Migration20261202100000_add_ons_one_off_invoices } from '../migrations/Migration20261202100000_add_ons_one_off_invoices';
 import { AddOnSchema, SubscriptionAddOnSchema } from './entities/add-on';
 import { Migration20261202200000_wallets } from '../migrations/Migration20261202200000_wallets';
@@ -66,6 +67,7 @@ const MIGRATIONS = [
   { name: 'Migration20261201000000_revenue_recognition', class: Migration20261201000000_revenue_recognition },
   { name: 'Migration20261201100000_accounting_periods', class: Migration20261201100000_accounting_periods },
   { name: 'Migration20261201200000_payment_terms', class: Migration20261201200000_payment_terms },
+  { name: 'Migration20261202000000_quantities_overrides', class: Migration20261202000000_quantities_overrides },
   { name: 'Migration20261202100000_add_ons_one_off_invoices', class: Migration20261202100000_add_ons_one_off_invoices },
   { name: 'Migration20261202200000_wallets', class: Migration20261202200000_wallets },
 ];

@@ -22,7 +22,8 @@ export async function recordSubscriptionState(em: EntityManager, state: Subscrip
     `update subscriptions
         set status = ?, current_period_start = ?, current_period_end = ?, cancel_at_period_end = ?,
             canceled_at = ?, state_version = ?, plan_id = coalesce(?, plan_id), trial_end = ?,
-            scheduled_changes = coalesce(?::jsonb, scheduled_changes), paused_at = ?
+            scheduled_changes = coalesce(?::jsonb, scheduled_changes), paused_at = ?,
+            quantity = coalesce(?, quantity), overrides = case when ? then ?::jsonb else overrides end
       where id = ? and state_version < ?`,
     [
       state.status,
@@ -35,6 +36,10 @@ export async function recordSubscriptionState(em: EntityManager, state: Subscrip
       state.trialEnd,
       state.scheduledChanges ? JSON.stringify(state.scheduledChanges) : null,
       state.pausedAt ?? null,
+      state.quantity ?? null,
+      // States published before contract prices carry none; those since always say (null: none).
+      state.overrides !== undefined,
+      state.overrides ? JSON.stringify(state.overrides) : null,
       state.subscriptionId,
       state.stateVersion,
     ],

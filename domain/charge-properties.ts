@@ -37,7 +37,7 @@ function transactionRules(p: PercentageProperties): TransactionRules | null {
   };
 }
 
-const tiersOf = (tiers: TierProperties[]): Tier[] =>
+export const tiersOf = (tiers: TierProperties[]): Tier[] =>
   tiers.map((t) => ({ upTo: t.up_to === null ? null : new Decimal(t.up_to), unitAmount: new Decimal(t.unit_amount), flatAmount: new Decimal(t.flat_amount) }));
 
 export function chargePrice(model: ChargeModel, properties: Record<string, unknown>): ChargePrice {

@@ -1,9 +1,10 @@
 import Decimal from 'decimal.js';
 import { allocateDiscounts, type CouponTerms } from './discounts';
-import { roundToCurrency, sum } from './money';
+import { decimalString, roundToCurrency, sum } from './money';
 import type { TierPart } from './pricing';
 import type { Interval } from './period';
 import { segmentAmount, type Span } from './proration';
+import { seatFee, type FeeTiersProperties } from './seat-pricing';
 import { computeTaxes, type TaxAmount, type TaxRateTerms } from './tax';
 
 /**
@@ -30,7 +31,7 @@ export interface InvoiceLineInput {
   metricCode?: string;
   chargeModel?: string;
   tiers?: TierPart[];
-  /** A fee line's plan and its price for a whole period, whatever share of it the line bills (MRR reads these). */
+  /** A fee line's plan and its price for a whole period (all seats), whatever share of it the line bills (MRR reads these). */
   price?: FullPeriodPrice;
   /** The add-on the line bills. */
   addOnId?: string;
@@ -72,11 +73,25 @@ export interface InvoiceDraft {
 export interface FlatFeePlan {
   name: string;
   currency: string;
+  /** The price per seat for a whole period. */
   amount: Decimal.Value;
+  /** Per-seat tiers priced on the quantity instead of `amount` (domain/seat-pricing.ts). */
+  feeTiers?: FeeTiersProperties | null;
   /** A stored plan: its fee lines name it and its full-period price. */
   id?: string;
   interval?: Interval;
   intervalCount?: number;
+}
+
+export interface FeeTerms {
+  period: Span;
+  from: Date;
+  to: Date;
+  credit: boolean;
+  /** Seats; 1 when not given. */
+  quantity?: Decimal;
+  /** A contract price per seat, instead of the plan's amount and tiers. */
+  unitAmount?: Decimal | null;
 }
 
 const day = (d: Date) => d.toISOString().slice(0, 10);
@@ -84,18 +99,36 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
 /**
  * A plan's fee for [from, to) of `period` (the whole period the price is for), prorated to the
  * millisecond and rounded once; `credit` gives back unused time paid in advance, as a negative line.
+ * With seats, the whole period's fee for all of them (per-seat price times seats, or tiers) is what
+ * is prorated, so a period's parts still add up to it. The line's quantity is the seats; its unit
+ * amount the price per seat where one exists (the amount divides exactly by the seats), else null.
  */
-export function feeLine(plan: FlatFeePlan, fee: { period: Span; from: Date; to: Date; credit: boolean }): InvoiceLineInput {
-  const amount = segmentAmount(new Decimal(plan.amount), fee.period, fee.from, fee.to, plan.currency);
-  const whole = fee.from.getTime() === fee.period.start.getTime() && fee.to.getTime() === fee.period.end.getTime();
+export function feeLine(plan: FlatFeePlan, fee: FeeTerms): InvoiceLineInput {
+  const quantity = fee.quantity ?? new Decimal(1);
+  const whole = seatFee(plan, quantity, fee.unitAmount ?? null);
+  const amount = segmentAmount(whole.amount, fee.period, fee.from, fee.to, plan.currency);
+  const wholePeriod = fee.from.getTime() === fee.period.start.getTime() && fee.to.getTime() === fee.period.end.getTime();
+  const name = quantity.equals(1) ? plan.name : `${plan.name} × ${decimalString(quantity)}`;
   const description = fee.credit
-    ? `Unused time on ${plan.name} from ${day(fee.from)} to ${day(fee.to)}`
-    : whole
-      ? plan.name
-      : `${plan.name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
+    ? `Unused time on ${name} from ${day(fee.from)} to ${day(fee.to)}`
+    : wholePeriod
+      ? name
+      : `${name} from ${day(fee.from)} to ${day(fee.to)} (prorated)`;
   const signed = fee.credit ? amount.negated() : amount;
-  const price = plan.id && plan.interval && plan.intervalCount ? { planId: plan.id, amount: new Decimal(plan.amount), interval: plan.interval, intervalCount: plan.intervalCount } : undefined;
-  return { kind: 'fee', description, quantity: new Decimal(1), unitAmount: signed, amount: signed, periodStart: fee.from, periodEnd: fee.to, ...(price ? { price } : {}) };
+  const perSeat = signed.dividedBy(quantity);
+  const unitAmount = roundToCurrency(perSeat, plan.currency).equals(perSeat) ? perSeat : null;
+  const price = plan.id && plan.interval && plan.intervalCount ? { planId: plan.id, amount: whole.amount, interval: plan.interval, intervalCount: plan.intervalCount } : undefined;
+  return {
+    kind: 'fee',
+    description,
+    quantity,
+    unitAmount,
+    amount: signed,
+    periodStart: fee.from,
+    periodEnd: fee.to,
+    ...(wholePeriod && whole.tiers.length > 0 ? { tiers: whole.tiers } : {}),
+    ...(price ? { price } : {}),
+  };
 }
 
 /**

@@ -12,7 +12,16 @@ export interface Span {
   end: Date;
 }
 
-export interface FeeSpec {
+/**
+ * How a fee is priced besides its plan: seats (a decimal string; "1" when absent) and a contract
+ * price per seat instead of the plan's amount and tiers. Fees of runs from before seats carry neither.
+ */
+export interface FeePrice {
+  quantity?: string;
+  unitAmount?: string;
+}
+
+export interface FeeSpec extends FeePrice {
   planId: string;
   /** The whole period the plan's price is for. */
   period: { start: string; end: string };
@@ -29,15 +38,20 @@ export interface PlanChangeBilling {
 
 const iso = (d: Date): string => d.toISOString();
 
-export function feeSpec(planId: string, basis: Span, from: Date, to: Date, credit: boolean): FeeSpec {
-  return { planId, period: { start: iso(basis.start), end: iso(basis.end) }, from: iso(from), to: iso(to), credit };
+export function feeSpec(planId: string, basis: Span, from: Date, to: Date, credit: boolean, price: FeePrice = {}): FeeSpec {
+  return { planId, period: { start: iso(basis.start), end: iso(basis.end) }, from: iso(from), to: iso(to), credit, ...price };
+}
+
+/** The price terms a fee spec carries for `quantity` seats and a contract price; nothing for one seat at list price (as before seats). */
+export function feePrice(quantity: number, contractPrice: string | null | undefined): FeePrice {
+  return { ...(quantity !== 1 ? { quantity: String(quantity) } : {}), ...(contractPrice ? { unitAmount: contractPrice } : {}) };
 }
 
 export const sameCadence = (a: Cadence, b: Cadence): boolean => a.interval === b.interval && a.intervalCount === b.intervalCount;
 
 export function planChangeBilling(change: {
-  current: { planId: string; cadence: Cadence };
-  next: { planId: string; cadence: Cadence };
+  current: { planId: string; cadence: Cadence; price?: FeePrice };
+  next: { planId: string; cadence: Cadence; price?: FeePrice };
   prorate: boolean;
   at: Date;
   /** The current period, and the whole period its price is for (they differ for a short first calendar period). */
@@ -48,15 +62,31 @@ export function planChangeBilling(change: {
 }): PlanChangeBilling {
   const { current, next, at, period, basis } = change;
   const rest = change.prorate && at < period.end;
-  const fees = rest ? [feeSpec(current.planId, basis, at, period.end, true)] : [];
+  const fees = rest ? [feeSpec(current.planId, basis, at, period.end, true, current.price)] : [];
   if (sameCadence(current.cadence, next.cadence)) {
-    if (rest) fees.push(feeSpec(next.planId, basis, at, period.end, false));
+    if (rest) fees.push(feeSpec(next.planId, basis, at, period.end, false, next.price));
     return { fees, restart: null };
   }
   const schedule = { anchor: at, cadence: next.cadence, zone: change.zone, alignment: change.alignment };
   const restarted = { period: periodOf(schedule, 0), basis: fullPeriodOf(schedule, 0) };
-  fees.push(feeSpec(next.planId, restarted.basis, restarted.period.start, restarted.period.end, false));
+  fees.push(feeSpec(next.planId, restarted.basis, restarted.period.start, restarted.period.end, false, next.price));
   return { fees, restart: restarted };
+}
+
+/**
+ * What a change of seats bills at `at`: with proration, the unused rest of the period at the old
+ * quantity is credited and the same rest at the new quantity charged (one invoice); without, nothing
+ * (the next renewal bills the new quantity).
+ */
+export function quantityChangeBilling(change: { planId: string; from: FeePrice; to: FeePrice; prorate: boolean; at: Date; period: Span; basis: Span }): FeeSpec[] {
+  const { planId, at, period, basis } = change;
+  if (!change.prorate || at >= period.end) return [];
+  return [feeSpec(planId, basis, at, period.end, true, change.from), feeSpec(planId, basis, at, period.end, false, change.to)];
+}
+
+/** A change to the quantity the subscription already has changes nothing. */
+export function quantityUnchanged(subscriptionId: string, quantity: number, current: number): ChangeRefusal | null {
+  return quantity === current ? { code: 'quantity_unchanged', message: `subscription ${subscriptionId} already has quantity ${current}` } : null;
 }
 
 /**
@@ -64,7 +94,7 @@ export function planChangeBilling(change: {
  * API's preview (which refuses to preview it) alike, so both say the same thing for the same case.
  */
 export interface ChangeRefusal {
-  code: 'currency_mismatch' | 'plan_unchanged' | 'date_in_past';
+  code: 'currency_mismatch' | 'plan_unchanged' | 'quantity_unchanged' | 'date_in_past';
   message: string;
 }
 

@@ -30,9 +30,22 @@ export interface PlanSnapshot {
 
 export type Proration = 'prorate' | 'none';
 
+/**
+ * A customer's contract prices, used instead of its plan's: the fee per seat for a whole period,
+ * the minimum commitment, and charges' properties (each charge keeps the plan's model). Amounts are
+ * decimal strings; charge properties are stored as the plan stores them. Absent fields: the plan's.
+ */
+export interface ContractOverrides {
+  amount?: string;
+  minimumAmount?: string;
+  charges?: Array<{ metricCode: string; properties: Record<string, unknown> }>;
+}
+
 /** A change the workflow will make at `at` (ISO 8601), listed on the subscription until it happens. */
 export type ScheduledChange = { id: string; at: string; atPeriodEnd: boolean } & (
-  | { kind: 'change_plan'; plan: PlanSnapshot; proration: Proration }
+  /** `overrides`: the contract prices on the new plan (null: none); absent: kept on another version of the same plan, dropped on another plan. */
+  | { kind: 'change_plan'; plan: PlanSnapshot; proration: Proration; overrides?: ContractOverrides | null }
+  | { kind: 'change_quantity'; quantity: number; proration: Proration }
   | { kind: 'pause' }
   | { kind: 'resume' }
   | { kind: 'cancel'; prorate: boolean }
@@ -43,7 +56,7 @@ export type CollectionLag = 'overdue' | 'failed';
 
 export interface UpcomingEvent {
   at: string;
-  event: 'start' | 'trial_end' | 'renewal' | 'cancellation' | 'plan_change' | 'pause' | 'resume';
+  event: 'start' | 'trial_end' | 'renewal' | 'cancellation' | 'plan_change' | 'quantity_change' | 'pause' | 'resume';
   /** The scheduled change behind the event, when there is one (to replace or remove it). */
   changeId?: string;
 }
@@ -71,6 +84,10 @@ export interface SubscriptionState {
   upcoming: UpcomingEvent[];
   stateVersion: number;
   plan?: PlanSnapshot;
+  /** Seats the recurring fee is priced on; absent in states published before quantities (1). */
+  quantity?: number;
+  /** Contract prices in effect; absent in states published before them (none). */
+  overrides?: ContractOverrides | null;
   scheduledChanges?: ScheduledChange[];
   pausedAt?: string | null;
   /** The invoice the last change issued (or the last renewal's). */
@@ -93,6 +110,18 @@ export interface CancelRequest {
 
 export interface ChangePlanRequest {
   plan: PlanSnapshot;
+  at: When;
+  proration: Proration;
+  /** The contract prices on the new plan (null: none); absent: see ScheduledChange. */
+  overrides?: ContractOverrides | null;
+}
+
+/** The most seats a subscription may have. */
+export const MAX_QUANTITY = 1_000_000;
+
+/** A new number of seats: now (credit and charge the rest of the period, with proration), at period end or at an instant. */
+export interface ChangeQuantityRequest {
+  quantity: number;
   at: When;
   proration: Proration;
 }

@@ -8,7 +8,9 @@ import { BillingError } from '../domain/errors';
 import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../domain/timeline';
 import { SUBSCRIPTION_WORKFLOW, subscriptionWorkflowId, type SubscriptionWorkflow, type SubscriptionWorkflowInput } from '../workflows/messages';
 import { CustomerIdKey, NextBillingAtKey, PlanCodeKey, SubscriptionStatusKey } from '../workflows/search-attributes';
+import { contractOverrides, type OverridesInput } from './contract-overrides';
 import { customerOf, planOf } from './lookups';
+import type { PropertiesParser } from './plans';
 import type { Phase } from './phases';
 
 export interface NewSubscription {
@@ -17,6 +19,10 @@ export interface NewSubscription {
   startAt?: Date;
   externalId?: string;
   billingAlignment?: 'anniversary' | 'calendar';
+  /** Seats the recurring fee is priced on; 1 when not given. */
+  quantity?: number;
+  /** The customer's contract prices, checked against the plan with `parseProperties`. */
+  overrides?: { input: OverridesInput; parseProperties: PropertiesParser };
 }
 
 /**
@@ -35,6 +41,8 @@ export async function createSubscription<J>(
   if (plan.currency !== customer.currency) {
     throw new BillingError('invalid_request_error', 'currency_mismatch', `Plan ${plan.code} is billed in ${plan.currency} but customer ${customer.id} pays in ${customer.currency}`, 'plan_code');
   }
+  const overrides = input.overrides ? await contractOverrides(em, plan, input.overrides.input, input.overrides.parseProperties) : null;
+  const quantity = input.quantity ?? 1;
   // Chosen once per Idempotency-Key: a retry after a crash between the workflow's start and the
   // row's commit starts the same workflow id with the same clock, which USE_EXISTING then adopts.
   const reserved = await phase<{ id: string; now: string }>('subscription_reserved', (record) => record(null, { id: newId('sub'), now: new Date().toISOString() }));
@@ -69,6 +77,8 @@ export async function createSubscription<J>(
     usageClosedUntil: timeline.billingAnchor,
     billingAlignment: clock.alignment,
     timezone: clock.zone,
+    quantity,
+    overrides,
   });
   const workflowInput: SubscriptionWorkflowInput = {
     subscriptionId: id,
@@ -85,6 +95,9 @@ export async function createSubscription<J>(
     plan: planSnapshot(plan),
     zone: clock.zone,
     alignment: clock.alignment,
+    // Only when they differ from the defaults, so a plain subscription starts as it always did.
+    ...(quantity !== 1 ? { quantity } : {}),
+    ...(overrides ? { overrides } : {}),
   };
   if (input.externalId && (await em.count(Subscription, { externalId: input.externalId, id: { $ne: id } })) > 0) {
     throw new BillingError('conflict_error', 'resource_already_exists', `A subscription with external_id "${input.externalId}" already exists`, 'external_id');

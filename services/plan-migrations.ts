@@ -9,7 +9,7 @@ import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
-import { feeFor, invoiceScope, previewInvoice } from './preview-invoice';
+import { contractOf, feeFor, invoiceScope, previewInvoice } from './preview-invoice';
 import { liveState, nextPeriodOf } from './subscription-state';
 
 export interface MigrationRequest {
@@ -63,11 +63,18 @@ export async function previewPlanMigration(em: EntityManager, temporal: Client, 
     const state = await liveState(temporal, subscription.workflowId);
     const next = state ? nextPeriodOf(state, from) : null;
     const now = new Date();
+    // Seats and contract prices stay with the subscription across versions.
+    const contract = contractOf(subscription, state);
     const invoiceOn = (version: Plan) =>
       previewInvoice(
         em,
         subscription,
-        invoiceScope({ fees: next ? [feeFor(version.id, next)] : [], usage: { planId: version.id, from: subscription.usageClosedUntil, until: now }, wholePeriod: true, withCoupons: true }),
+        invoiceScope({
+          fees: next ? [feeFor(version.id, next, next.start, next.end, contract.price)] : [],
+          usage: { planId: version.id, from: subscription.usageClosedUntil, until: now, overrides: contract.overrides },
+          wholePeriod: true,
+          withCoupons: true,
+        }),
       );
     entries.push({ subscriptionId: subscription.id, fromVersion: from.version, toVersion: target.version, at: next?.start ?? null, currentInvoice: await invoiceOn(from), newInvoice: await invoiceOn(target) });
   }

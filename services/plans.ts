@@ -6,11 +6,12 @@ import { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { newId } from '../db/ids';
 import { findPage, type PageRequest } from '../db/pagination';
 import { latestPlan, withCharges, type PlanWithCharges } from '../db/plan-store';
-import { chargePrice, type ChargeProperties } from '../domain/charge-properties';
+import { chargePrice, tiersOf, type ChargeProperties } from '../domain/charge-properties';
 import { BillingError } from '../domain/errors';
 import { decimalString } from '../domain/money';
 import type { Interval } from '../domain/period';
-import { assertValidPrice, type ChargeModel } from '../domain/pricing';
+import { assertValidPrice, assertValidTiers, type ChargeModel } from '../domain/pricing';
+import type { FeeTiersProperties } from '../domain/seat-pricing';
 import { assertFitsCurrency, assertStorableAmount } from './amounts';
 import { planOf } from './lookups';
 
@@ -28,6 +29,8 @@ export interface PlanFields {
   trial_days?: number;
   amount: string;
   minimum_amount?: string;
+  /** The fee per seat in tiers, priced on the subscription's quantity; null or absent: amount per seat. */
+  fee_tiers?: FeeTiersProperties | null;
   charges?: ChargeInput[];
 }
 
@@ -42,6 +45,7 @@ async function buildVersion(em: EntityManager, code: string, version: number, bo
     assertFitsCurrency(body.minimum_amount, body.currency, 'minimum_amount');
     assertStorableAmount(body.minimum_amount, 'minimum_amount');
   }
+  if (body.fee_tiers) assertValidTiers(tiersOf(body.fee_tiers.tiers), 'fee_tiers.tiers');
   const planId = newId('plan');
   const inputs = body.charges ?? [];
   const metrics = new Map((await em.find(BillableMetric, { code: inputs.map((c) => c.metric_code) })).map((m) => [m.code, m]));
@@ -70,6 +74,7 @@ async function buildVersion(em: EntityManager, code: string, version: number, bo
     trialDays: body.trial_days ?? 0,
     amount: new Decimal(body.amount),
     minimumAmount: body.minimum_amount === undefined ? null : new Decimal(body.minimum_amount),
+    feeTiers: body.fee_tiers ?? null,
   });
   return { plan, charges };
 }
@@ -114,6 +119,7 @@ export async function prepareVersion(em: EntityManager, code: string, changes: P
     trial_days: changes.trial_days ?? latest.trialDays,
     amount: changes.amount ?? decimalString(latest.amount),
     minimum_amount: changes.minimum_amount ?? (latest.minimumAmount ? decimalString(latest.minimumAmount) : undefined),
+    fee_tiers: changes.fee_tiers !== undefined ? changes.fee_tiers : (latest.feeTiers ?? null),
     charges: changes.charges ?? kept.charges.map(({ charge, metric }) => ({ metric_code: metric.code, model: charge.model, properties: charge.properties })),
   };
   const built = await buildVersion(em, latest.code, latest.version + 1, fields, parseProperties);

@@ -5,8 +5,9 @@ import { planSnapshot } from '../db/plan-snapshot';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
 import { fullPeriodOf, periodOf } from '../domain/period';
-import { currencyMismatch, dateInPast, planChangeBilling, planUnchanged, sameCadence, type ChangeRefusal } from '../domain/plan-change';
-import { feeFor, feeOfSpec, invoiceScope, previewInvoice } from './preview-invoice';
+import { currencyMismatch, dateInPast, feePrice, planChangeBilling, planUnchanged, sameCadence, type ChangeRefusal } from '../domain/plan-change';
+import type { ContractOverrides } from '../domain/subscription';
+import { contractOf, feeFor, feeOfSpec, invoiceScope, previewInvoice } from './preview-invoice';
 import { liveState, loadSubscription, nextPeriodOf } from './subscription-state';
 
 export interface PlanChangePreview {
@@ -32,7 +33,7 @@ export async function previewPlanChange(
   temporal: Client,
   subscriptionId: string,
   next: Plan,
-  request: { at: string; proration: 'prorate' | 'none' },
+  request: { at: string; proration: 'prorate' | 'none'; overrides?: ContractOverrides | null },
 ): Promise<PlanChangePreview> {
   const { subscription, plan } = await loadSubscription(em, subscriptionId);
   const state = await liveState(temporal, subscription.workflowId);
@@ -40,7 +41,11 @@ export async function previewPlanChange(
   const current = state.plan ?? planSnapshot(plan);
   if (state.status === 'canceled') throw new BillingError('state_error', 'subscription_canceled', `subscription ${subscription.id} is canceled`);
   refuse(currencyMismatch(next, current.currency), 'plan_code');
-  refuse(planUnchanged(subscription.id, next, current.id), 'plan_code');
+  if (request.overrides === undefined) refuse(planUnchanged(subscription.id, next, current.id), 'plan_code');
+  const contract = contractOf(subscription, state);
+  // As the workflow decides it: contract prices given, else kept on another version of the same plan.
+  const nextOverrides = request.overrides !== undefined ? request.overrides : next.code === current.code ? contract.overrides : null;
+  const nextPrice = feePrice(contract.quantity, nextOverrides?.amount);
   const now = new Date();
   const at = request.at === 'now' ? now : request.at === 'period_end' ? null : new Date(request.at);
   if (at && request.at !== 'now') refuse(dateInPast(request.at, at, now), 'at');
@@ -57,12 +62,17 @@ export async function previewPlanChange(
     const restarted = { anchor: period.end, cadence, zone: state.schedule.zone, alignment: state.schedule.alignment };
     const renewal = sameCadence(current.cadence, cadence) ? nextPeriodOf(state, plan)! : periodOf(restarted, 0);
     const basis = sameCadence(current.cadence, cadence) ? renewal : fullPeriodOf(restarted, 0);
-    const scope = invoiceScope({ fees: [feeFor(next.id, basis, renewal.start, renewal.end)], usage: { planId: current.id, from: usageFrom, until: now }, wholePeriod: true, withCoupons: true });
+    const scope = invoiceScope({
+      fees: [feeFor(next.id, basis, renewal.start, renewal.end, nextPrice)],
+      usage: { planId: current.id, from: usageFrom, until: now, overrides: contract.overrides },
+      wholePeriod: true,
+      withCoupons: true,
+    });
     return preview(await previewInvoice(em, subscription, scope), period.end);
   }
   const billing = planChangeBilling({
-    current: { planId: current.id, cadence: current.cadence },
-    next: { planId: next.id, cadence },
+    current: { planId: current.id, cadence: current.cadence, price: contract.price },
+    next: { planId: next.id, cadence, price: nextPrice },
     prorate: request.proration === 'prorate',
     at,
     period,
@@ -70,7 +80,7 @@ export async function previewPlanChange(
     zone: state.schedule.zone,
     alignment: state.schedule.alignment,
   });
-  const scope = invoiceScope({ fees: billing.fees.map(feeOfSpec), usage: { planId: current.id, from: usageFrom, until: at }, wholePeriod: false, withCoupons: false });
+  const scope = invoiceScope({ fees: billing.fees.map(feeOfSpec), usage: { planId: current.id, from: usageFrom, until: at, overrides: contract.overrides }, wholePeriod: false, withCoupons: false });
   const draft = await previewInvoice(em, subscription, scope);
   return preview(draft.lines.length > 0 ? draft : null, at);
 }

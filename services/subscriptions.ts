@@ -7,7 +7,7 @@ import { findPage, type PageRequest } from '../db/pagination';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
 import type { SubscriptionState, SubscriptionStatus } from '../domain/subscription';
-import { feeFor, invoiceScope, previewInvoice } from './preview-invoice';
+import { contractOf, feeFor, invoiceScope, previewInvoice } from './preview-invoice';
 import { liveState, loadSubscription, nextPeriodOf } from './subscription-state';
 
 export interface SubscriptionView {
@@ -58,9 +58,10 @@ export async function subscriptionUsage(em: EntityManager, temporal: Client, id:
   const until = ended && ended < now ? ended : now;
   const from = subscription.usageClosedUntil;
   const next = nextPeriodOf(live, plan, subscription);
+  const contract = contractOf(subscription, live);
   const scope = invoiceScope({
-    fees: next && !(live?.cancelAtPeriodEnd ?? subscription.cancelAtPeriodEnd) ? [feeFor(plan.id, next)] : [],
-    usage: { planId: plan.id, from, until },
+    fees: next && !(live?.cancelAtPeriodEnd ?? subscription.cancelAtPeriodEnd) ? [feeFor(plan.id, next, next.start, next.end, contract.price)] : [],
+    usage: { planId: plan.id, from, until, overrides: contract.overrides },
     wholePeriod: (live?.status ?? subscription.status) === 'active' && !ended,
     withCoupons: true,
   });

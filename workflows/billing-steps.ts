@@ -1,8 +1,8 @@
 import { log, ParentClosePolicy, patched, startChild } from '@temporalio/workflow';
 import type { BillingRequest } from '../activities';
 import type { Period } from '../domain/period';
-import { feeSpec, planChangeBilling, sameCadence } from '../domain/plan-change';
-import type { InvoiceSummary, PlanSnapshot, ScheduledChange } from '../domain/subscription';
+import { feePrice, feeSpec, planChangeBilling, quantityChangeBilling, sameCadence } from '../domain/plan-change';
+import type { ContractOverrides, InvoiceSummary, ScheduledChange } from '../domain/subscription';
 import { invoiceCollectionWorkflow } from './invoice-collection';
 import { invoiceWorkflowId } from './messages';
 import { iso, now, type RunContext, type SubscriptionRun } from './subscription-run';
@@ -16,10 +16,28 @@ import { iso, now, type RunContext, type SubscriptionRun } from './subscription-
 /** Patch: each invoice that asks money is collected by its own child workflow, `invoice-<id>`. */
 const COLLECT_INVOICES = 'collect-invoices';
 
-const fee = (plan: PlanSnapshot, basis: Period, from: Date, to: Date, credit: boolean) => feeSpec(plan.id, basis, from, to, credit);
+/** The current plan's fee for [from, to) of `basis`, at the subscription's seats and contract price. */
+const fee = (run: SubscriptionRun, basis: Period, from: Date, to: Date, credit: boolean) => feeSpec(run.record.plan.id, basis, from, to, credit, run.feePrice());
 
 /** A plan change, applied now or when its scheduled instant comes. */
-type ChangePlan = Pick<Extract<ScheduledChange, { kind: 'change_plan' }>, 'id' | 'plan' | 'proration'>;
+type ChangePlan = Pick<Extract<ScheduledChange, { kind: 'change_plan' }>, 'id' | 'plan' | 'proration' | 'overrides'>;
+
+/** A change of seats, applied now or when its scheduled instant comes. */
+type ChangeQuantity = Pick<Extract<ScheduledChange, { kind: 'change_quantity' }>, 'id' | 'quantity' | 'proration'>;
+
+/**
+ * The contract prices on the plan a change moves to: those it names (null: none); without any, a
+ * negotiated price follows the subscription to another version of its plan (a migration) and ends
+ * with a move to another plan.
+ */
+const overridesAfter = (run: SubscriptionRun, change: Pick<ChangePlan, 'plan' | 'overrides'>): ContractOverrides | null =>
+  change.overrides !== undefined ? change.overrides : change.plan.code === run.record.plan.code ? run.record.overrides : null;
+
+/** Moves to a plan: its snapshot and the contract prices on it. */
+function movePlan(run: SubscriptionRun, change: Pick<ChangePlan, 'plan' | 'overrides'>): void {
+  run.record.overrides = overridesAfter(run, change);
+  run.setPlan(change.plan);
+}
 
 async function bill({ run, billing }: RunContext, request: Omit<BillingRequest, 'subscriptionId'>): Promise<InvoiceSummary | null> {
   const subscriptionId = run.record.subscriptionId;
@@ -70,9 +88,10 @@ export async function startBilling(context: RunContext, starts: Date): Promise<'
   const changeAtStart = run.record.scheduled.find((c): c is Extract<ScheduledChange, { kind: 'change_plan' }> => c.kind === 'change_plan' && c.atPeriodEnd);
   if (changeAtStart) {
     run.record.scheduled = run.record.scheduled.filter((c) => c !== changeAtStart);
-    run.setPlan(changeAtStart.plan);
+    movePlan(run, changeAtStart);
     run.record.cadence = changeAtStart.plan.cadence;
   }
+  applyQuantityAtBoundary(run);
   run.startSegment(run.billingStart(), 0);
   return 'started';
 }
@@ -87,13 +106,14 @@ export async function renew(context: RunContext): Promise<void> {
     periodIndex: run.cycle,
     billingKey: null,
     reason: 'subscription_cycle',
-    fees: [fee(r.plan, run.basis(), period.start, period.end, false)],
+    fees: [fee(run, run.basis(), period.start, period.end, false)],
     usage: startsUsage ? null : run.usageUntil(period.start, false, !r.usageCut),
     reopenUsageAt: startsUsage ? iso(period.start) : null,
     issuedAt: iso(period.start),
   });
   if (invoice) run.toRecognize.push(invoice.invoiceId);
   r.usagePlanId = null;
+  r.usageOverrides = null;
   r.usageCut = false;
   r.reopenUsage = false;
   run.periodInvoiced = true;
@@ -105,13 +125,13 @@ export async function changePlan(context: RunContext, change: ChangePlan, at: Da
   const next = change.plan;
   if (run.phase !== 'active') {
     // Before billing starts, or while paused, the plan simply is the new one from now on.
-    run.setPlan(next);
+    movePlan(run, change);
     r.cadence = next.cadence;
     return;
   }
   const billingOf = planChangeBilling({
-    current: { planId: r.plan.id, cadence: r.plan.cadence },
-    next: { planId: next.id, cadence: next.cadence },
+    current: { planId: r.plan.id, cadence: r.plan.cadence, price: run.feePrice() },
+    next: { planId: next.id, cadence: next.cadence, price: feePrice(r.quantity, overridesAfter(run, change)?.amount) },
     prorate: change.proration === 'prorate',
     at,
     period: run.period(),
@@ -138,16 +158,52 @@ export async function changePlan(context: RunContext, change: ChangePlan, at: Da
     issuedAt: iso(at),
   });
   if (invoice) run.toRecognize.push(invoice.invoiceId);
-  run.setPlan(next);
+  movePlan(run, change);
   r.usagePlanId = null;
+  r.usageOverrides = null;
   r.usageCut = !billingOf.restart;
+}
+
+/**
+ * New seats at `at`: with proration, the rest of the period is credited at the old quantity and
+ * charged at the new one, on one invoice; without, the next renewal bills the new quantity. Usage
+ * is billed in arrears whatever the seats, so it is left for the renewal.
+ */
+export async function changeQuantity(context: RunContext, change: ChangeQuantity, at: Date): Promise<void> {
+  const { run } = context;
+  const r = run.record;
+  if (run.phase === 'active') {
+    const fees = quantityChangeBilling({
+      planId: r.plan.id,
+      from: run.feePrice(),
+      to: feePrice(change.quantity, r.overrides?.amount),
+      prorate: change.proration === 'prorate',
+      at,
+      period: run.period(),
+      basis: run.basis(),
+    });
+    if (fees.length > 0) {
+      const invoice = await bill(context, { periodIndex: null, billingKey: `change:${change.id}`, reason: 'subscription_update', fees, usage: null, reopenUsageAt: null, issuedAt: iso(at) });
+      if (invoice) run.toRecognize.push(invoice.invoiceId);
+    }
+  }
+  r.quantity = change.quantity;
+}
+
+/** A change of seats scheduled for the period's end takes effect at the boundary: the renewal bills it. */
+function applyQuantityAtBoundary(run: SubscriptionRun): void {
+  const r = run.record;
+  const atEnd = r.scheduled.find((c): c is Extract<ScheduledChange, { kind: 'change_quantity' }> => c.kind === 'change_quantity' && c.atPeriodEnd);
+  if (!atEnd) return;
+  r.scheduled = r.scheduled.filter((c) => c !== atEnd);
+  r.quantity = atEnd.quantity;
 }
 
 export async function pause(context: RunContext, id: string, at: Date): Promise<void> {
   const { run } = context;
   const r = run.record;
   const period = run.period();
-  const fees = at < period.end ? [fee(r.plan, run.basis(), at, period.end, true)] : [];
+  const fees = at < period.end ? [fee(run, run.basis(), at, period.end, true)] : [];
   const invoice = await bill(context, { periodIndex: null, billingKey: `pause:${id}`, reason: 'subscription_pause', fees, usage: run.usageUntil(at, true), reopenUsageAt: null, issuedAt: iso(at) });
   if (invoice) run.toRecognize.push(invoice.invoiceId);
   await recognize(context, at);
@@ -174,7 +230,7 @@ export async function cancel(context: RunContext, at: Date, prorate: boolean, at
   const r = run.record;
   if (run.phase === 'active') {
     const period = run.period();
-    const fees = prorate && at < period.end ? [fee(r.plan, run.basis(), at, period.end, true)] : [];
+    const fees = prorate && at < period.end ? [fee(run, run.basis(), at, period.end, true)] : [];
     const invoice = await bill(context, {
       periodIndex: null,
       billingKey: 'cancel',
@@ -214,12 +270,14 @@ export async function endPeriod(context: RunContext): Promise<'renewing' | 'canc
     r.scheduled = r.scheduled.filter((c) => c !== changeAtEnd);
     // The ending period's usage is billed at the old plan's prices, on the next renewal.
     r.usagePlanId = r.plan.id;
+    r.usageOverrides = r.overrides;
     if (!sameCadence(r.plan.cadence, changeAtEnd.plan.cadence)) {
       r.cadence = changeAtEnd.plan.cadence;
       run.startSegment(end, run.cycle + 1);
     }
-    run.setPlan(changeAtEnd.plan);
+    movePlan(run, changeAtEnd);
   }
+  applyQuantityAtBoundary(run);
   run.advance(run.cycle + 1);
   run.periodInvoiced = false;
   return 'renewing';
@@ -234,6 +292,7 @@ export async function applyDue(context: RunContext): Promise<void> {
     run.record.scheduled = run.record.scheduled.filter((c) => c !== due);
     const at = new Date(due.at);
     if (due.kind === 'change_plan') await changePlan(context, due, at);
+    else if (due.kind === 'change_quantity') await changeQuantity(context, due, at);
     else if (due.kind === 'pause' && run.phase === 'active') await pause(context, due.id, at);
     else if (due.kind === 'resume' && run.phase === 'paused') resume(run, at);
     else if (due.kind === 'cancel') await cancel(context, at, due.prorate, false);

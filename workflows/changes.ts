@@ -1,9 +1,9 @@
 import { ApplicationFailure, condition, setHandler } from '@temporalio/workflow';
 import type { UpdateDefinition } from '@temporalio/common';
-import type { CancelRequest, ChangePlanRequest, ScheduledChange, SubscriptionState, When } from '../domain/subscription';
-import { currencyMismatch, dateInPast, planUnchanged, type ChangeRefusal } from '../domain/plan-change';
-import { cancel, changePlan, pause, resume } from './billing-steps';
-import { cancelUpdate, changePlanUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate } from './messages';
+import { MAX_QUANTITY, type CancelRequest, type ChangePlanRequest, type ChangeQuantityRequest, type ScheduledChange, type SubscriptionState, type When } from '../domain/subscription';
+import { currencyMismatch, dateInPast, planUnchanged, quantityUnchanged, type ChangeRefusal } from '../domain/plan-change';
+import { cancel, changePlan, changeQuantity, pause, resume } from './billing-steps';
+import { cancelUpdate, changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate } from './messages';
 import { iso, now, reject, type RunContext, type SubscriptionRun } from './subscription-run';
 
 /**
@@ -129,16 +129,17 @@ export const CHANGES: ReadonlyArray<(context: RunContext) => void> = [
       refuse(currencyMismatch(next, plan.currency));
       if (run.phase === 'paused' && request.at === 'now') reject('subscription_paused', `subscription ${id} is paused; resume it first, or schedule the change`);
       const pendingChange = run.record.scheduled.find((c) => c.kind === 'change_plan');
-      if (!pendingChange) refuse(planUnchanged(id, next, plan.id));
+      if (!pendingChange && request.overrides === undefined) refuse(planUnchanged(id, next, plan.id));
+      if (request.overrides !== undefined && request.overrides !== null && typeof request.overrides !== 'object') reject('invalid_request', '"overrides" must be an object or null');
       when(run, request.at, true);
     },
     effect(context, request) {
       const { run, publish } = context;
       const resolved = when(run, request.at, true);
-      const change = { id: run.newChangeId('change'), plan: request.plan, proration: request.proration };
+      const change = { id: run.newChangeId('change'), plan: request.plan, proration: request.proration, ...(request.overrides !== undefined ? { overrides: request.overrides } : {}) };
       if (resolved.immediate) {
         return action('apply_now', async () => {
-          refuse(planUnchanged(run.record.subscriptionId, change.plan, run.record.plan.id));
+          if (change.overrides === undefined) refuse(planUnchanged(run.record.subscriptionId, change.plan, run.record.plan.id));
           // A change now replaces one scheduled for later.
           run.record.scheduled = run.record.scheduled.filter((c) => c.kind !== 'change_plan');
           await changePlan(context, change, now());
@@ -146,6 +147,36 @@ export const CHANGES: ReadonlyArray<(context: RunContext) => void> = [
         });
       }
       return addScheduled(context, { ...change, kind: 'change_plan', at: iso(resolved.at), atPeriodEnd: resolved.atPeriodEnd });
+    },
+  }),
+
+  register<ChangeQuantityRequest>({
+    update: changeQuantityUpdate,
+    validate(run, request) {
+      const id = run.record.subscriptionId;
+      if (!Number.isInteger(request.quantity) || request.quantity < 1 || request.quantity > MAX_QUANTITY) {
+        reject('invalid_quantity', `"quantity" must be a whole number from 1 to ${MAX_QUANTITY}; got ${JSON.stringify(request.quantity)}`);
+      }
+      if (!['prorate', 'none'].includes(request.proration)) reject('invalid_proration', `"proration" must be "prorate" or "none"; got ${JSON.stringify(request.proration)}`);
+      if (run.phase === 'paused' && request.at === 'now') reject('subscription_paused', `subscription ${id} is paused; resume it first, or schedule the change`);
+      // With a change pending, the current quantity may be asked for: it replaces the pending one.
+      if (!run.record.scheduled.some((c) => c.kind === 'change_quantity')) refuse(quantityUnchanged(id, request.quantity, run.record.quantity));
+      when(run, request.at, true);
+    },
+    effect(context, request) {
+      const { run, publish } = context;
+      const resolved = when(run, request.at, true);
+      const change = { id: run.newChangeId('quantity'), quantity: request.quantity, proration: request.proration };
+      if (resolved.immediate) {
+        return action('apply_now', async () => {
+          refuse(quantityUnchanged(run.record.subscriptionId, change.quantity, run.record.quantity));
+          // A change now replaces one scheduled for later.
+          run.record.scheduled = run.record.scheduled.filter((c) => c.kind !== 'change_quantity');
+          await changeQuantity(context, change, now());
+          await publish();
+        });
+      }
+      return addScheduled(context, { ...change, kind: 'change_quantity', at: iso(resolved.at), atPeriodEnd: resolved.atPeriodEnd });
     },
   }),
 

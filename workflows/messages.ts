@@ -5,7 +5,9 @@ import type { Alignment, Cadence } from '../domain/period';
 import type {
   CancelRequest,
   ChangePlanRequest,
+  ChangeQuantityRequest,
   CollectionLag,
+  ContractOverrides,
   PlanSnapshot,
   ScheduledChange,
   SubscriptionState,
@@ -29,7 +31,9 @@ export type {
   BillingErrorInfo,
   CancelRequest,
   ChangePlanRequest,
+  ChangeQuantityRequest,
   CollectionLag,
+  ContractOverrides,
   InvoiceSummary,
   PlanSnapshot,
   Proration,
@@ -119,6 +123,12 @@ export interface SubscriptionWorkflowInput {
   /** Invoices whose collection is behind, and the one the subscription is suspended for. */
   unpaid?: Record<string, CollectionLag>;
   suspendedFor?: string | null;
+  /** Seats the recurring fee is priced on; absent: 1 (runs from before seats). */
+  quantity?: number;
+  /** The customer's contract prices; absent or null: the plan's. */
+  overrides?: ContractOverrides | null;
+  /** The contract prices the usage not billed yet is at (set with `usagePlanId` when a change took effect at the boundary). */
+  usageOverrides?: ContractOverrides | null;
 }
 
 export interface InvoiceCollectionInput {
@@ -131,6 +141,8 @@ export interface InvoiceCollectionInput {
 
 export const cancelUpdate = defineUpdate<SubscriptionState, [CancelRequest]>('cancel');
 export const changePlanUpdate = defineUpdate<SubscriptionState, [ChangePlanRequest]>('changePlan');
+/** A new number of seats, now (prorated or not), at period end or at an instant. */
+export const changeQuantityUpdate = defineUpdate<SubscriptionState, [ChangeQuantityRequest]>('changeQuantity');
 export const pauseUpdate = defineUpdate<SubscriptionState, [{ at: When }]>('pause');
 export const resumeUpdate = defineUpdate<SubscriptionState, [{ at: When }]>('resume');
 /** Ends the trial now, or moves its end to another future instant (extends or shortens it). */

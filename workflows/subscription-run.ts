@@ -1,6 +1,7 @@
 import { ApplicationFailure, workflowInfo } from '@temporalio/workflow';
 import type { BillingActivities } from '../activities';
 import { fullPeriodOf, periodOf, type Period, type Schedule } from '../domain/period';
+import { feePrice, type FeePrice } from '../domain/plan-change';
 import type {
   BillingErrorInfo,
   InvoiceSummary,
@@ -38,7 +39,12 @@ export type Phase = Extract<SubscriptionStatus, 'scheduled' | 'trialing' | 'acti
  * `startSegment`. JSON throughout: instants are ISO 8601 strings.
  */
 export type Carried = SubscriptionWorkflowInput &
-  Required<Pick<SubscriptionWorkflowInput, 'plan' | 'zone' | 'alignment' | 'segment' | 'scheduled' | 'usagePlanId' | 'usageCut' | 'pausedAt' | 'reopenUsage' | 'unpaid' | 'suspendedFor'>>;
+  Required<
+    Pick<
+      SubscriptionWorkflowInput,
+      'plan' | 'zone' | 'alignment' | 'segment' | 'scheduled' | 'usagePlanId' | 'usageCut' | 'pausedAt' | 'reopenUsage' | 'unpaid' | 'suspendedFor' | 'quantity' | 'overrides' | 'usageOverrides'
+    >
+  >;
 
 /** A run's state and what each step needs besides it: the guarded activities and publishing the state. */
 export interface RunContext {
@@ -94,6 +100,9 @@ export class SubscriptionRun {
       reopenUsage: input.reopenUsage ?? false,
       unpaid: { ...(input.unpaid ?? {}) },
       suspendedFor: input.suspendedFor ?? null,
+      quantity: input.quantity ?? 1,
+      overrides: input.overrides ?? null,
+      usageOverrides: input.usageOverrides ?? null,
     };
     invariant(this.record.periodIndex >= this.record.segment.firstCycle, `cycle ${this.record.periodIndex} lies before its segment's first cycle ${this.record.segment.firstCycle}`);
     this.phase = this.record.pausedAt ? 'paused' : this.record.periodIndex === 0 ? 'scheduled' : 'active';
@@ -192,9 +201,16 @@ export class SubscriptionRun {
     return dated.length > 0 ? new Date(Math.min(...dated)) : null;
   }
 
-  /** Usage not billed yet, at the prices it accrued at, up to `at`. */
+  /** Usage not billed yet, at the prices it accrued at (the plan's, or the contract's), up to `at`. */
   usageUntil(at: Date, ends: boolean, wholePeriod = false) {
-    return { until: iso(at), planId: this.record.usagePlanId ?? this.record.plan.id, wholePeriod, ends };
+    const r = this.record;
+    const overrides = r.usagePlanId ? r.usageOverrides : r.overrides;
+    return { until: iso(at), planId: r.usagePlanId ?? r.plan.id, wholePeriod, ends, ...(overrides ? { overrides } : {}) };
+  }
+
+  /** How the fee is priced besides the plan: the seats and the contract price per seat. */
+  feePrice(): FeePrice {
+    return feePrice(this.record.quantity, this.record.overrides?.amount);
   }
 
   private upcoming(): UpcomingEvent[] {
@@ -205,7 +221,7 @@ export class SubscriptionRun {
     if (phase === 'scheduled') events.push({ at: iso(this.startAt()), event: 'start' });
     if (trialEnd && (phase === 'scheduled' || phase === 'trialing')) events.push({ at: iso(trialEnd), event: 'trial_end' });
     if (phase === 'active' && this.renews()) events.push({ at: iso(this.period().end), event: 'renewal' });
-    const names = { change_plan: 'plan_change', pause: 'pause', resume: 'resume', cancel: 'cancellation' } as const;
+    const names = { change_plan: 'plan_change', change_quantity: 'quantity_change', pause: 'pause', resume: 'resume', cancel: 'cancellation' } as const;
     for (const change of this.record.scheduled) {
       events.push({ at: change.atPeriodEnd && phase === 'active' ? iso(this.period().end) : change.at, event: names[change.kind], changeId: change.id });
     }
@@ -233,6 +249,8 @@ export class SubscriptionRun {
       upcoming: this.upcoming(),
       stateVersion: r.stateVersion,
       plan: r.plan,
+      quantity: r.quantity,
+      overrides: r.overrides,
       scheduledChanges: [...r.scheduled].sort((a, b) => a.at.localeCompare(b.at)),
       pausedAt: r.pausedAt,
       latestInvoice: this.latestInvoice,

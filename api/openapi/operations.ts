@@ -6,6 +6,7 @@ import {
   AttachPaymentMethodBody,
   CancelBody,
   ChangePlanBody,
+  ChangeQuantityBody,
   CreateCouponBody,
   CreateCreditNoteBody,
   CreateCustomerBody,
@@ -173,6 +174,11 @@ export const OPERATIONS: readonly Operation[] = [
   write('/v1/subscriptions/{id}/change_plan/preview', 'previewSubscriptionPlanChange', 'The invoice a plan change would produce; changes nothing', 'Subscriptions', ANY, ChangePlanBody, {
     status: 200,
     schema: R.PlanChangePreview,
+  }),
+  subscriptionChange('change_quantity', 'changeSubscriptionQuantity', 'Change the seats now (prorated or not), at period end or at an instant', ChangeQuantityBody),
+  write('/v1/subscriptions/{id}/change_quantity/preview', 'previewSubscriptionQuantityChange', 'The invoice a change of seats would produce; changes nothing', 'Subscriptions', ANY, ChangeQuantityBody, {
+    status: 200,
+    schema: R.QuantityChangePreview,
   }),
   subscriptionChange('pause', 'pauseSubscription', 'Pause billing', AtBody),
   subscriptionChange('resume', 'resumeSubscription', 'Resume billing', AtBody),

@@ -74,6 +74,13 @@ export const Plan = z
     trial_days: z.int(),
     amount: money,
     minimum_amount: money.nullable(),
+    fee_tiers: z
+      .strictObject({
+        mode: z.enum(['volume', 'graduated']),
+        tiers: z.array(z.strictObject({ up_to: decimal.nullable(), unit_amount: decimal, flat_amount: decimal })),
+      })
+      .nullable()
+      .describe("The fee per seat in tiers, priced on a subscription's quantity; null: amount per seat"),
     charges: z.array(Charge),
     created_at: timestamp.nullable(),
   })
@@ -83,9 +90,10 @@ export const PlanList = listOf(Plan).register(responseSchemas, { id: 'PlanList' 
 
 const ScheduledChange = z.strictObject({
   id: z.string(),
-  type: z.enum(['change_plan', 'pause', 'resume', 'cancel']),
+  type: z.enum(['change_plan', 'change_quantity', 'pause', 'resume', 'cancel']),
   at: timestamp,
   at_period_end: z.boolean(),
+  quantity: z.int().optional(),
   plan_code: z.string().optional(),
   plan_version: z.int().optional(),
   proration: z.enum(['prorate', 'none']).optional(),
@@ -100,6 +108,15 @@ export const Subscription = z
     external_id: z.string().nullable(),
     plan_code: z.string(),
     plan_version: z.int(),
+    quantity: z.int().min(1).describe('Seats the recurring fee is priced on'),
+    overrides: z
+      .strictObject({
+        amount: money.nullable(),
+        minimum_amount: money.nullable(),
+        charges: z.array(z.strictObject({ metric_code: z.string(), properties: z.record(z.string(), z.unknown()) })),
+      })
+      .nullable()
+      .describe("Contract prices used instead of the plan's; null: the plan's"),
     status: z.enum(['scheduled', 'trialing', 'active', 'past_due', 'suspended', 'paused', 'canceled', 'billing_error']),
     start_at: timestamp.nullable(),
     trial_end: timestamp.nullable(),
@@ -115,7 +132,7 @@ export const Subscription = z
     upcoming: z.array(
       z.strictObject({
         at: timestamp,
-        event: z.enum(['start', 'trial_end', 'renewal', 'cancellation', 'plan_change', 'pause', 'resume']),
+        event: z.enum(['start', 'trial_end', 'renewal', 'cancellation', 'plan_change', 'quantity_change', 'pause', 'resume']),
         changeId: z.string().optional(),
       }),
     ),
@@ -223,6 +240,17 @@ export const PlanChangePreview = z
     invoice: UpcomingInvoice.nullable(),
   })
   .register(responseSchemas, { id: 'PlanChangePreview' });
+
+export const QuantityChangePreview = z
+  .strictObject({
+    object: z.literal('quantity_change_preview'),
+    subscription_id: z.string(),
+    quantity: z.int().min(1),
+    at: timestamp.nullable(),
+    proration: z.enum(['prorate', 'none']),
+    invoice: UpcomingInvoice.nullable(),
+  })
+  .register(responseSchemas, { id: 'QuantityChangePreview' });
 
 const MigrationEntry = z.strictObject({
   subscription_id: z.string(),

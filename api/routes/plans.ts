@@ -1,22 +1,20 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
 import type { PlanWithCharges } from '../../db/plan-store';
-import type { ChargeProperties } from '../../domain/charge-properties';
-import { createPlan, currentPlan, listPlans, listPlanVersions, prepareVersion, type PropertiesParser } from '../../services/plans';
+import { createPlan, currentPlan, listPlans, listPlanVersions, prepareVersion } from '../../services/plans';
 import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
-import { CHARGE_PROPERTIES, CreatePlanBody, CreatePlanVersionBody, ListPlansQuery, ListPlanVersionsQuery } from '../schemas/plans';
+import { CreatePlanBody, CreatePlanVersionBody, ListPlansQuery, ListPlanVersionsQuery } from '../schemas/plans';
 import { listJson, planJson } from '../serializers';
 import { parse } from '../validation';
+import { parseProperties } from '../charge-properties';
 
 type PlanJson = ReturnType<typeof planJson>;
 
 const planOut = (p: PlanWithCharges): PlanJson => planJson(p.plan, p.charges);
 
-/** A charge's properties are read by its model's schema once the model is known. */
-const parseProperties: PropertiesParser = (model, properties, param) => parse(CHARGE_PROPERTIES[model], properties, param) as ChargeProperties;
 
 export function plansRouter({ orm }: ApiDeps): Router {
   const em = forkEm(orm);

@@ -4,14 +4,17 @@ import { Router, type Request } from 'express';
 import { forkEm, type Orm } from '../../db/orm';
 import { planSnapshot } from '../../db/plan-snapshot';
 import { planOf } from '../../services/lookups';
+import { overridesOnChange, type OverridesInput } from '../../services/contract-overrides';
 import { previewPlanChange } from '../../services/preview-plan-change';
+import { previewQuantityChange } from '../../services/preview-quantity-change';
 import { changeSubscription, scheduledCancellation, type UpdateArgument } from '../../services/subscriptions';
-import { cancelUpdate, changePlanUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate, type SubscriptionState } from '../../workflows/messages';
+import { cancelUpdate, changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate, type SubscriptionState } from '../../workflows/messages';
 import { allow } from '../auth';
-import { AtBody, CancelBody, ChangePlanBody, ExtendTrialBody } from '../schemas/subscriptions';
+import { AtBody, CancelBody, ChangePlanBody, ChangeQuantityBody, ExtendTrialBody } from '../schemas/subscriptions';
 import { EmptyBody } from '../schemas/fields';
-import { planChangePreviewJson, subscriptionJson } from '../serializers';
+import { planChangePreviewJson, quantityChangePreviewJson, subscriptionJson } from '../serializers';
 import { parse } from '../validation';
+import { parseProperties } from '../charge-properties';
 
 /**
  * Support actions on a subscription. Each is a Workflow Update: the workflow's validator refuses
@@ -35,17 +38,33 @@ export function subscriptionChangesRouter({ orm, temporal }: { orm: Orm; tempora
     res.json(await update(req, cancelUpdate, () => ({ at: body.at, prorate: body.prorate })));
   });
 
+  const overridesFor = (next: Parameters<typeof overridesOnChange>[1], given: OverridesInput | null | undefined) => overridesOnChange(em(), next, given, parseProperties);
+
   router.post('/:id/change_plan', support, async (req, res) => {
     const body = parse(ChangePlanBody, req.body);
     const next = await resolvePlan(body.plan_code, body.plan_version);
-    res.json(await update(req, changePlanUpdate, () => ({ plan: planSnapshot(next), at: body.at, proration: body.proration })));
+    const overrides = await overridesFor(next, body.overrides);
+    res.json(await update(req, changePlanUpdate, () => ({ plan: planSnapshot(next), at: body.at, proration: body.proration, ...overrides })));
   });
 
   /** The invoice a plan change would produce, computed as the workflow would; changes nothing. */
   router.post('/:id/change_plan/preview', async (req, res) => {
     const body = parse(ChangePlanBody, req.body);
     const next = await resolvePlan(body.plan_code, body.plan_version);
-    res.json(planChangePreviewJson(await previewPlanChange(em(), temporal, String(req.params.id), next, { at: body.at, proration: body.proration })));
+    const overrides = await overridesFor(next, body.overrides);
+    res.json(planChangePreviewJson(await previewPlanChange(em(), temporal, String(req.params.id), next, { at: body.at, proration: body.proration, ...overrides })));
+  });
+
+  /** New seats: now (prorated: the rest of the period credited at the old quantity, charged at the new), at period end or at an instant. */
+  router.post('/:id/change_quantity', support, async (req, res) => {
+    const body = parse(ChangeQuantityBody, req.body);
+    res.json(await update(req, changeQuantityUpdate, () => ({ quantity: body.quantity, at: body.at, proration: body.proration })));
+  });
+
+  /** The invoice a change of seats would produce, computed as the workflow would; changes nothing. */
+  router.post('/:id/change_quantity/preview', async (req, res) => {
+    const body = parse(ChangeQuantityBody, req.body);
+    res.json(quantityChangePreviewJson(await previewQuantityChange(em(), temporal, String(req.params.id), body)));
   });
 
   router.post('/:id/pause', support, async (req, res) => {

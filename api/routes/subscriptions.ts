@@ -9,6 +9,7 @@ import { listUrl, pageOf } from '../lists';
 import { CreateSubscriptionBody, ListSubscriptionsQuery } from '../schemas/subscriptions';
 import { listJson, subscriptionJson, subscriptionUsageJson } from '../serializers';
 import { parse } from '../validation';
+import { parseProperties } from '../charge-properties';
 
 const viewJson = (v: SubscriptionView) => subscriptionJson(v.subscription, v.plan, v.live);
 
@@ -20,7 +21,15 @@ export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Rout
     const body = parse(CreateSubscriptionBody, req.body);
     const created = await createSubscription(
       { em: em(), temporal, taskQueue },
-      { customerId: body.customer_id, planCode: body.plan_code, startAt: body.start_at, externalId: body.external_id, billingAlignment: body.billing_alignment },
+      {
+        customerId: body.customer_id,
+        planCode: body.plan_code,
+        startAt: body.start_at,
+        externalId: body.external_id,
+        billingAlignment: body.billing_alignment,
+        quantity: body.quantity,
+        overrides: body.overrides && { input: body.overrides, parseProperties },
+      },
       (point, effect) => atomicPhase(req, point, effect),
       (subscription, plan) => subscriptionJson(subscription, plan, null),
     );

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { INTERVALS } from '../../domain/period';
 import { CHARGE_MODELS } from '../../domain/pricing';
+import { FEE_TIER_MODES } from '../../domain/seat-pricing';
 import { amountField, codeField, currencyField, idField, nameField, priceField, unitsField } from './fields';
 import { listQuery, PageQuery } from './pagination';
 
@@ -40,6 +41,9 @@ export const CHARGE_PROPERTIES = {
     })),
 } as const;
 
+/** A per-seat fee in tiers (Stripe's tiered prices), priced on a subscription's quantity. */
+const feeTiers = z.object({ mode: z.enum(FEE_TIER_MODES), tiers }).strict();
+
 export const ChargeBody = z.object({ metric_code: z.string().min(1), model: z.enum(CHARGE_MODELS), properties: z.record(z.string(), z.unknown()) }).strict();
 
 export const CreatePlanBody = z
@@ -52,6 +56,7 @@ export const CreatePlanBody = z
     trial_days: z.number().int().min(0).max(3650).optional(),
     amount: amountField,
     minimum_amount: amountField.optional(),
+    fee_tiers: feeTiers.nullable().optional(),
     charges: z.array(ChargeBody).max(50).optional(),
   })
   .strict();

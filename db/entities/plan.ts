@@ -1,6 +1,7 @@
 import { ArrayType, EntitySchema } from '@mikro-orm/core';
 import type Decimal from 'decimal.js';
 import type { Interval } from '../../domain/period';
+import type { FeeTiersProperties } from '../../domain/seat-pricing';
 import { DecimalType } from '../decimal-type';
 
 export class Plan {
@@ -16,6 +17,8 @@ export class Plan {
   amount!: Decimal;
   /** Usage charges of a period below this are trued up to it; null: no commitment. */
   minimumAmount?: Decimal | null;
+  /** A per-seat fee in tiers, priced on the subscription's quantity; null: amount x quantity. */
+  feeTiers?: FeeTiersProperties | null;
   /** Days after the first failed charge on which it is retried. */
   dunningSchedule: number[] = [1, 3, 5, 7];
   /** Billed once per subscription, on its first invoice that bills a fee; null: none. */
@@ -37,6 +40,7 @@ export const PlanSchema = new EntitySchema<Plan>({
     trialDays: { type: 'integer' },
     amount: { type: DecimalType },
     minimumAmount: { type: DecimalType, nullable: true },
+    feeTiers: { type: 'json', nullable: true },
     dunningSchedule: { type: new ArrayType<number>((i: string) => Number(i)), columnType: 'integer[]' },
     setupFee: { type: DecimalType, nullable: true },
     createdAt: { type: 'Date' },

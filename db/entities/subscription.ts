@@ -1,4 +1,5 @@
 import { EntitySchema } from '@mikro-orm/core';
+import type { ContractOverrides } from '../../domain/subscription';
 
 export type SubscriptionStatus = 'scheduled' | 'trialing' | 'active' | 'past_due' | 'suspended' | 'paused' | 'canceled' | 'billing_error';
 
@@ -26,6 +27,10 @@ export class Subscription {
   /** What the workflow will change and when (mirrored, as the API shows it). */
   scheduledChanges: unknown[] = [];
   pausedAt?: Date | null;
+  /** Seats: the recurring fee is priced on this many (mirrored from the workflow). */
+  quantity = 1;
+  /** The customer's contract prices, used instead of the plan's; null: the plan's (mirrored from the workflow). */
+  overrides?: ContractOverrides | null;
   /** Version of the workflow state last written here; older writes are ignored. */
   stateVersion = 0;
   createdAt: Date = new Date();
@@ -54,6 +59,8 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
     timezone: { type: 'string' },
     scheduledChanges: { type: 'json' },
     pausedAt: { type: 'Date', nullable: true },
+    quantity: { type: 'integer' },
+    overrides: { type: 'json', nullable: true },
     stateVersion: { type: 'integer' },
     createdAt: { type: 'Date' },
   },

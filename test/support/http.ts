@@ -40,6 +40,7 @@ export function apiClient(baseUrl: string, key: string | null) {
     get: (path: string) => call('GET', path),
     post: (path: string, body?: unknown, headers?: Record<string, string>) => call('POST', path, body ?? {}, headers),
     patch: (path: string, body?: unknown, headers?: Record<string, string>) => call('PATCH', path, body ?? {}, headers),
+    delete: (path: string) => call('DELETE', path),
   };
 }
 
