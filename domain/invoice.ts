@@ -102,6 +102,10 @@ const day = (d: Date) => d.toISOString().slice(0, 10);
  * With seats, the whole period's fee for all of them (per-seat price times seats, or tiers) is what
  * is prorated, so a period's parts still add up to it. The line's quantity is the seats; its unit
  * amount the price per seat where one exists (the amount divides exactly by the seats), else null.
+ * Rounding with changes of seats: a change credits and charges the rest of the period, each line the
+ * difference of two rounded served amounts, so a period's invoices come within one minor unit per
+ * change of the exact seat-time price, and several changes at one instant bill exactly what one
+ * change from the first quantity to the last does.
  */
 export function feeLine(plan: FlatFeePlan, fee: FeeTerms): InvoiceLineInput {
   const quantity = fee.quantity ?? new Decimal(1);

@@ -392,6 +392,28 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'quantity-changes',
+    what: 'seats changed by the changeQuantity update: 3 to 5 now with proration (one invoice), then a decrease to 2 scheduled for period end, applied at the boundary by the renewal',
+    async run(services) {
+      await inWorld(services, 'quantity-changes', { bundle: services.bundles.get('current')!, stripe: false }, async (w) => {
+        await ok(w.api.post('/v1/plans', { code: 'seat', name: 'Seat', currency: 'USD', interval: 'month', amount: '10.00' }), 201);
+        const created = await ok(w.api.post('/v1/subscriptions', { customer_id: await customer(w, null), plan_code: 'seat', quantity: 3, start_at: '2027-01-01T00:00:00Z' }), 201);
+        const { runId } = await w.client.workflow.getHandle(created.workflow_id).describe();
+        await w.skipTo('2027-01-01T00:01:00Z');
+        await eventually('the first period is invoiced', () => invoices(w, created.id), (list) => list.length === 1);
+        await w.skipTo('2027-01-11T00:00:00Z');
+        await ok(w.api.post(`/v1/subscriptions/${created.id}/change_quantity`, { quantity: 5, at: 'now', proration: 'prorate' }), 200);
+        await ok(w.api.post(`/v1/subscriptions/${created.id}/change_quantity`, { quantity: 2, at: 'period_end' }), 200);
+        await w.skipTo('2027-02-01T00:01:00Z');
+        await eventually('the renewal is invoiced at 2 seats', () => invoices(w, created.id), (list) => list.length === 3 && list[2].total === '20.00');
+        const runs = await runsOf(w.client, created.workflow_id, runId);
+        if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
+        await save(w.client, 'subscription-quantity-changes.json', created.workflow_id, runs[0]);
+        await save(w.client, 'subscription-quantity-changes-next-run.json', created.workflow_id, runs[1]);
+      });
+    },
+  },
+  {
     name: 'billing-error',
     what: 'a renewal that cannot be priced (negative usage) stops as billing_error; the row is corrected and retryBilling resumes it',
     async run(services) {

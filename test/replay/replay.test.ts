@@ -64,6 +64,8 @@ describe('recorded workflow histories replay against the current workflow code',
       'subscription-billing-error-retried.json',
       'subscription-collect-invoices-crossed.json',
       'subscription-collect-invoices-next-run.json',
+      'subscription-quantity-changes-next-run.json',
+      'subscription-quantity-changes.json',
       'subscription-ratable-recognition-crossed.json',
       'subscription-suspended-then-resumed-by-collection.json',
       'trial-canceled-ends-usage.json',
@@ -95,6 +97,10 @@ describe('recorded workflow histories replay against the current workflow code',
 
     // A one-off invoice's collection failed once and was paid later, with no subscription to signal.
     const oneOff = load('invoice-one-off-declined-then-new-card.json').events.map((e) => e.eventType);
+    // Seats changed by the changeQuantity update: the proration invoice billed inside the update's run.
+    const seats = load('subscription-quantity-changes.json').events.map((e) => e.eventType);
+    expect({ updates: seats.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED').length, bills: steps('subscription-quantity-changes.json').filter((s) => s === 'activity:billSubscription').length }).toEqual({ updates: 2, bills: 2 });
+
     expect({ charges: steps('invoice-one-off-declined-then-new-card.json').filter((s) => s === 'activity:chargeInvoice').length, signalsSent: oneOff.filter((t) => t === 'EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED').length }).toEqual({ charges: 2, signalsSent: 0 });
   });
 

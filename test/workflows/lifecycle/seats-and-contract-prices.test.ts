@@ -14,6 +14,7 @@ describe('seats and contract prices', () => {
   beforeAll(async () => {
     s = await scenarios('seats-and-contract-prices');
     await s.plan('seat', { amount: '30.00' });
+    await s.plan('desk', { amount: '12.00' });
     await s.plan('seat-graduated', {
       amount: '0.00',
       fee_tiers: { mode: 'graduated', tiers: [{ up_to: 5, unit_amount: '10.00' }, { up_to: null, unit_amount: '8.00' }] },
@@ -169,6 +170,51 @@ describe('seats and contract prices', () => {
     expect((await s.invoices(id)).at(-1)).toBe('60.00 = fee 60.00 2028-02-01..2028-03-01');
     expect(await state(id)).toMatchObject({ plan_version: 2, overrides: { amount: '20.00' } });
     expect((await lines(id)).at(-1)).toEqual([{ description: 'seat × 3', quantity: '3', unit_amount: '20', amount: '60.00' }]);
+    await expectLedgerBalanced();
+  });
+
+  it('over four periods, seats go up, down at period end, up without proration and down with it; each invoice is worked out and the ledger balances after every step', async () => {
+    // Given 2 desks at 12.00 from 1 March 2028 (31 days): 2 x 12.00 = 24.00
+    const id = await s.subscribe({ plan_code: 'desk', quantity: 2, start_at: '2028-03-01T00:00:00Z' });
+    await s.at('2028-03-01T00:00:01Z');
+    expect(await s.invoices(id)).toEqual(['24.00 = fee 24.00 2028-03-01..2028-04-01']);
+    await expectLedgerBalanced();
+
+    // 11 March (10 of 31 days served): 2 to 6 desks, prorated. Each line is the whole period's fee less what was served by then:
+    // credit 24.00 - 24.00 x 10/31 (7.741... = 7.74) = 16.26; charge 72.00 - 72.00 x 10/31 (23.225... = 23.23) = 48.77; 48.77 - 16.26 = 32.51.
+    await s.post(`/v1/subscriptions/${id}/change_quantity`, { quantity: 6, at: '2028-03-11T00:00:00Z', proration: 'prorate' });
+    await s.at('2028-03-11T00:00:01Z');
+    expect((await s.invoices(id)).at(-1)).toBe('32.51 = fee -16.26 2028-03-11..2028-04-01 + fee 48.77 2028-03-11..2028-04-01');
+    await expectLedgerBalanced();
+
+    // Down to 4 at the end of March: nothing billed now; April's renewal is 4 x 12.00 = 48.00
+    await s.post(`/v1/subscriptions/${id}/change_quantity`, { quantity: 4, at: 'period_end' });
+    expect(await s.invoices(id)).toHaveLength(2);
+    await s.at('2028-04-01T00:00:01Z');
+    expect((await s.invoices(id)).at(-1)).toBe('48.00 = fee 48.00 2028-04-01..2028-05-01');
+    expect((await state(id)).quantity).toBe(4);
+    await expectLedgerBalanced();
+
+    // 16 April: up to 5 without proration: no invoice now; May's renewal is 5 x 12.00 = 60.00
+    await s.at('2028-04-16T00:00:00Z');
+    const unprorated = await s.post(`/v1/subscriptions/${id}/change_quantity`, { quantity: 5, at: 'now', proration: 'none' });
+    expect(unprorated.body.quantity).toBe(5);
+    expect(await s.invoices(id)).toHaveLength(3);
+    await s.at('2028-05-01T00:00:01Z');
+    expect((await s.invoices(id)).at(-1)).toBe('60.00 = fee 60.00 2028-05-01..2028-06-01');
+    await expectLedgerBalanced();
+
+    // 21 May (20 of 31 days served): down to 1, prorated:
+    // credit 60.00 - 60.00 x 20/31 (38.709... = 38.71) = 21.29; charge 12.00 - 12.00 x 20/31 (7.741... = 7.74) = 4.26; 4.26 - 21.29 = -17.03,
+    // owed to the customer, which pays June's 1 x 12.00 = 12.00 in full (5.03 left).
+    await s.post(`/v1/subscriptions/${id}/change_quantity`, { quantity: 1, at: '2028-05-21T00:00:00Z', proration: 'prorate' });
+    await s.at('2028-05-21T00:00:01Z');
+    expect((await s.invoices(id)).at(-1)).toBe('-17.03 = fee -21.29 2028-05-21..2028-06-01 + fee 4.26 2028-05-21..2028-06-01');
+    await expectLedgerBalanced();
+    await s.at('2028-06-01T00:00:01Z');
+    const june = (await s.invoiceBodies(id)).at(-1);
+    expect({ total: june.total, credit_applied: june.credit_applied, amount_due: june.amount_due }).toEqual({ total: '12.00', credit_applied: '12.00', amount_due: '0.00' });
+    expect(await state(id)).toMatchObject({ quantity: 1, scheduled_changes: [] });
     await expectLedgerBalanced();
   });
 });
