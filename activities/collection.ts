@@ -14,7 +14,7 @@ import {
 } from '../db/collection-store';
 import { queueEmail } from '../db/email-outbox';
 import { Customer } from '../db/entities/customer';
-import { Invoice } from '../db/entities/invoice';
+import { Invoice, invoiceName } from '../db/entities/invoice';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
@@ -260,7 +260,7 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
     }): Promise<void> {
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
       const customer = await em().findOneOrFail(Customer, { id: invoice.customerId });
-      const base = { customerName: customer.name, invoiceNumber: invoice.number, currency: invoice.currency };
+      const base = { customerName: customer.name, invoiceNumber: invoiceName(invoice), currency: invoice.currency };
       const due = formatAmount(invoice.amountDue, invoice.currency);
       const key = `${request.template}:${request.key}`;
       switch (request.template) {
@@ -319,7 +319,7 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
           customerName: customer.name,
           planName: plan.name,
           suspendedOn: on,
-          invoiceNumber: invoice.number,
+          invoiceNumber: invoiceName(invoice),
           amountDue: formatAmount(invoice.amountDue, invoice.currency),
           currency: invoice.currency,
         });

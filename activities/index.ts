@@ -44,7 +44,8 @@ export interface BillingRequest {
 
 export interface IssuedInvoice {
   invoiceId: string;
-  number: string;
+  /** Null for a draft, which is numbered when it is finalised. */
+  number: string | null;
   total: string;
   currency: string;
   /** What is left to collect (after customer credit); absent in results recorded before collection existed. */
@@ -75,7 +76,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         // The invoice is dated at its period's start, also when a backdated period is issued late.
         issuedAt: new Date(request.periodStart),
       });
-      return { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      return { invoiceId: invoice.id, number: invoice.number ?? null, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
     /** The last invoice: usage since the last period invoice, up to the end; null when there was none. */
@@ -90,7 +91,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
         issuedAt: endsAt,
       });
-      return invoice && { invoiceId: invoice.id, number: invoice.number, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
+      return invoice && { invoiceId: invoice.id, number: invoice.number ?? null, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
     /** Any invoice of the lifecycle workflow: renewal, plan change, pause, resume or cancellation. */
@@ -122,7 +123,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
       return (
         invoice && {
           invoiceId: invoice.id,
-          number: invoice.number,
+          number: invoice.number ?? null,
           total: formatAmount(invoice.total, invoice.currency),
           currency: invoice.currency,
           amountDue: formatAmount(invoice.amountDue, invoice.currency),

@@ -132,7 +132,7 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
   return {
     id: i.id,
     object: 'invoice',
-    number: i.number,
+    number: i.number ?? null,
     status: i.status,
     customer_id: i.customerId,
     subscription_id: i.subscriptionId ?? null,
@@ -158,6 +158,9 @@ export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
     due_at: iso(i.dueAt),
     overdue: isOverdue(i, new Date()),
     paid_at: iso(i.paidAt),
+    finalized_at: iso(i.finalizedAt),
+    auto_finalizes_at: iso(i.autoFinalizesAt),
+    voided_at: iso(i.voidedAt),
     lines: lines
       .sort((a, b) => a.position - b.position)
       .map((l) => ({

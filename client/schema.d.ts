@@ -1705,7 +1705,7 @@ export type components = {
             }[];
             latest_invoice: {
                 id: string;
-                number: string;
+                number: string | null;
                 /** @description A decimal string in major units, such as "49.00" */
                 total: string;
                 currency: string;
@@ -1726,9 +1726,10 @@ export type components = {
             id: string;
             /** @constant */
             object: "invoice";
-            number: string;
+            /** @description Null while a draft: numbered when finalised */
+            number: string | null;
             /** @enum {string} */
-            status: "open" | "paid" | "void" | "uncollectible";
+            status: "draft" | "open" | "paid" | "void" | "uncollectible";
             customer_id: string;
             /** @description Null on a one-off invoice */
             subscription_id: string | null;
@@ -1780,11 +1781,16 @@ export type components = {
             period_end: string | null;
             issued_at: string | null;
             days_until_due: number;
-            /** @description issued_at + days_until_due days */
+            /** @description finalized_at (issued_at unless it waited as a draft) + days_until_due days */
             due_at: string | null;
             /** @description Open, with an amount due, and due_at has passed */
             overdue: boolean;
             paid_at: string | null;
+            /** @description When it was numbered and posted; null while a draft */
+            finalized_at: string | null;
+            /** @description A draft's grace end, when it is finalised unless it was before */
+            auto_finalizes_at: string | null;
+            voided_at: string | null;
             lines: {
                 id: string;
                 /** @constant */
@@ -5482,7 +5488,7 @@ export interface operations {
                 ending_before?: string;
                 subscription_id?: string;
                 customer_id?: string;
-                status?: "open" | "paid" | "void" | "uncollectible";
+                status?: "draft" | "open" | "paid" | "void" | "uncollectible";
             };
             header?: never;
             path?: never;

@@ -7,7 +7,7 @@ import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
 import { StripeRequestRefused, type StripeGateway } from '../payments/stripe-gateway';
 import { toMinorUnits } from './collection-store';
 import { CustomerBalanceTransaction } from './entities/adjustments';
-import { Invoice } from './entities/invoice';
+import { Invoice, invoiceName } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { CreditNote, Refund, type CreditNoteKind } from './entities/refund';
 import { newId } from './ids';
@@ -150,7 +150,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
       if (byCard) continue;
       invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
       await tx.flush();
-      const posting = refundIssued({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at, via: 'cash' });
+      const posting = refundIssued({ id: refund.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: refund.amount, at, via: 'cash' });
       if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     await tx.flush();
@@ -177,7 +177,7 @@ async function completeRefund(em: EntityManager, refundId: string, result: { str
     const refs = { customerId: invoice.customerId, invoiceId: invoice.id };
     if (refund.kind === 'excess') {
       await tx.flush();
-      const posting = excessRefunded({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at });
+      const posting = excessRefunded({ id: refund.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: refund.amount, at });
       if (posting) await postTransaction(tx, posting, refs);
       return;
     }
@@ -186,7 +186,7 @@ async function completeRefund(em: EntityManager, refundId: string, result: { str
       throw new Error(`invoice ${invoice.number}: refunded ${decimalString(invoice.amountRefunded)} exceeds paid ${decimalString(invoice.amountPaid)}`);
     }
     await tx.flush();
-    const posting = refundIssued({ id: refund.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: refund.amount, at, via: 'stripe_clearing' });
+    const posting = refundIssued({ id: refund.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: refund.amount, at, via: 'stripe_clearing' });
     if (posting) await postTransaction(tx, posting, refs);
   });
 }
@@ -345,7 +345,7 @@ export async function issueCreditNote(
       if (kind === 'reduce_due') {
         if (invoice.status === 'uncollectible') {
           // The bad debt forgiven is a credit, not a loss: it goes back to the receivable the note then clears.
-          const recovered = writeOffRecovered({ id: invoice.id, number: invoice.number, currency: invoice.currency, amount: note.amount, at });
+          const recovered = writeOffRecovered({ id: invoice.id, number: invoiceName(invoice), currency: invoice.currency, amount: note.amount, at });
           if (recovered) await postTransaction(tx, { ...recovered, idempotencyKey: `${recovered.idempotencyKey}:${note.id}` }, refs);
         }
         invoice.amountDue = invoice.amountDue.minus(note.amount);
@@ -354,6 +354,7 @@ export async function issueCreditNote(
           settled = true;
           if (invoice.amountCredited.equals(Decimal.max(invoice.total, 0))) {
             invoice.status = 'void';
+            invoice.voidedAt = at;
           } else {
             invoice.status = 'paid';
             invoice.paidAt = at;
@@ -363,7 +364,7 @@ export async function issueCreditNote(
         tx.create(CustomerBalanceTransaction, { id: newId('cbt'), customerId: invoice.customerId, currency: invoice.currency, amount: note.amount, invoiceId: invoice.id, kind: 'credit_note', createdAt: at });
       }
       await tx.flush();
-      const posting = creditNoteIssued({ id: note.id, number: note.number, invoiceNumber: invoice.number, currency: invoice.currency, amount: note.amount, at, kind });
+      const posting = creditNoteIssued({ id: note.id, number: note.number, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: note.amount, at, kind });
       if (posting) await postTransaction(tx, posting, refs);
       const outcome = { creditNote: note, invoice, replayed: false, settled };
       await inTransaction?.(tx, outcome);
@@ -409,7 +410,7 @@ export async function writeOffInvoice(
     invoice.status = 'uncollectible';
     invoice.writtenOffAt = request.at;
     await tx.flush();
-    const posting = invoiceWrittenOff({ id: invoice.id, number: invoice.number, currency: invoice.currency, amountDue: invoice.amountDue, at: request.at });
+    const posting = invoiceWrittenOff({ id: invoice.id, number: invoiceName(invoice), currency: invoice.currency, amountDue: invoice.amountDue, at: request.at });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     await inTransaction?.(tx, { invoice, changed: true });
     return { invoice, changed: true };

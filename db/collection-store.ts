@@ -6,7 +6,7 @@ import { BillingError } from '../domain/errors';
 import { cardPaymentReceived, excessPaymentReceived, writeOffRecovered } from '../domain/ledger';
 import { decimalString } from '../domain/money';
 import { Customer } from './entities/customer';
-import { Invoice } from './entities/invoice';
+import { Invoice, invoiceName } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
@@ -138,7 +138,7 @@ export async function beginAttempt(em: EntityManager, invoiceId: string, attempt
         key,
         amount: invoice.amountDue,
         currency: invoice.currency,
-        invoiceNumber: invoice.number,
+        invoiceNumber: invoiceName(invoice),
         stripeCustomerId: customer.stripeCustomerId,
         paymentMethod: customer.defaultPaymentMethod,
         paymentIntentId: null,
@@ -236,7 +236,7 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
     const applied = wasOpen && appliedCard.n === 0 ? Decimal.min(payment.amount, invoice.amountDue) : new Decimal(0);
     const excess = payment.amount.minus(applied);
     if (invoice.status === 'uncollectible' && applied.gt(0)) {
-      const recovered = writeOffRecovered({ id: invoice.id, number: invoice.number, currency: invoice.currency, amount: applied, at: payment.receivedAt });
+      const recovered = writeOffRecovered({ id: invoice.id, number: invoiceName(invoice), currency: invoice.currency, amount: applied, at: payment.receivedAt });
       if (recovered) await postTransaction(tx, { ...recovered, idempotencyKey: `${recovered.idempotencyKey}:${payment.paymentIntentId}` }, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     const row = tx.create(Payment, {
@@ -266,12 +266,12 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
     const refs = { customerId: invoice.customerId, invoiceId: invoice.id };
     // Stripe's fee is on the charge as a whole; it is booked with the part that paid the invoice when there is one.
     if (applied.gt(0)) {
-      await postTransaction(tx, cardPaymentReceived({ id: row.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: applied, fee: payment.fee, receivedAt: payment.receivedAt }), refs);
+      await postTransaction(tx, cardPaymentReceived({ id: row.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: applied, fee: payment.fee, receivedAt: payment.receivedAt }), refs);
     }
     if (excess.gt(0)) {
       await postTransaction(
         tx,
-        excessPaymentReceived({ id: row.id, invoiceNumber: invoice.number, currency: invoice.currency, amount: excess, fee: applied.gt(0) ? null : payment.fee, receivedAt: payment.receivedAt }),
+        excessPaymentReceived({ id: row.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: excess, fee: applied.gt(0) ? null : payment.fee, receivedAt: payment.receivedAt }),
         refs,
       );
       await tx.execute(

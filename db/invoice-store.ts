@@ -252,23 +252,20 @@ export interface InvoiceHeader {
 }
 
 /**
- * Stores an issued invoice inside the caller's transaction: its number (gapless), its lines, the
- * coupons it used, its revenue obligations, its ledger posting and the customer credit it spends (or,
- * for a negative total, grants). Every invoice, of a subscription or not, is issued through here.
+ * Stores an invoice and its lines inside the caller's transaction as a draft: no number, no
+ * posting, no revenue obligations, no credit applied. The coupons it uses are spent now, since
+ * their discount is on it. finaliseInvoice makes it an issued invoice.
  */
-export async function storeIssuedInvoice(
+export async function createInvoice(
   tx: EntityManager,
   header: InvoiceHeader,
   { draft, appliedCoupons }: { draft: InvoiceDraft; appliedCoupons: AppliedCoupon[] },
+  autoFinalizesAt: Date | null = null,
 ): Promise<{ invoice: Invoice; lines: InvoiceLine[] }> {
-  const split = revenueSplit(draft);
-  // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
-  const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, header.customerId, draft.currency)) : new Decimal(0);
-  const amountDue = Decimal.max(0, draft.total.minus(credit));
-  const paid = amountDue.isZero();
   const invoice = tx.create(Invoice, {
     id: newId('in'),
-    ...(await nextInvoiceNumber(tx)),
+    sequence: null,
+    number: null,
     customerId: header.customerId,
     subscriptionId: header.subscriptionId,
     periodIndex: header.periodIndex,
@@ -276,62 +273,66 @@ export async function storeIssuedInvoice(
     oneOffKey: header.oneOffKey,
     collectionMethod: header.collectionMethod,
     billingReason: header.reason,
-    creditApplied: credit,
+    creditApplied: new Decimal(0),
     amountRefunded: new Decimal(0),
     amountCredited: new Decimal(0),
-    status: paid ? 'paid' : 'open',
+    status: 'draft',
     currency: draft.currency,
     subtotal: draft.subtotal,
     discountTotal: draft.discountTotal,
     taxTotal: draft.taxTotal,
-    discounts: draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) })),
-    taxes: draft.taxes.map((t) => ({ tax_rate_id: t.rate.id, name: t.rate.name, percentage: decimalString(t.rate.percentage), inclusive: t.rate.inclusive, base: decimalString(t.base), amount: decimalString(t.amount) })),
+    discounts: discountsJson(draft),
+    taxes: taxesJson(draft),
     total: draft.total,
-    deferredAmount: split.deferred.minus(split.deferredDiscount),
+    deferredAmount: deferredAmountOf(draft),
     amountPaid: new Decimal(0),
-    amountDue,
+    amountDue: Decimal.max(0, draft.total),
     periodStart: header.periodStart,
     periodEnd: header.periodEnd,
     issuedAt: header.issuedAt,
     ...dueOnTerms(header.issuedAt, await netTermsOf(tx, header.customerId)),
-    paidAt: paid ? header.issuedAt : null,
+    paidAt: null,
+    finalizedAt: null,
+    autoFinalizesAt,
     createdAt: new Date(),
   });
   // Foreign keys are plain columns, so the unit of work cannot order the inserts: parent first.
   await tx.flush();
-  const lines = draft.lines.map((line, position) =>
-    tx.create(InvoiceLine, {
-      id: newId('il'),
-      invoiceId: invoice.id,
-      position,
-      kind: line.kind,
-      description: line.description,
-      metricCode: line.metricCode ?? null,
-      chargeModel: line.chargeModel ?? null,
-      quantity: line.quantity,
-      unitAmount: line.unitAmount,
-      amount: line.amount,
-      tiers: line.tiers && line.tiers.length > 0 ? tierPartsJson(line.tiers) : null,
-      discountAmount: line.discountAmount,
-      taxAmount: line.taxAmount,
-      periodStart: line.periodStart,
-      periodEnd: line.periodEnd,
-      planId: line.price?.planId ?? null,
-      priceAmount: line.price?.amount ?? null,
-      priceInterval: line.price?.interval ?? null,
-      priceIntervalCount: line.price?.intervalCount ?? null,
-      addOnId: line.addOnId ?? null,
-    }),
-  );
+  const lines = draft.lines.map((line, position) => newInvoiceLine(tx, invoice.id, position, line));
   for (const applied of appliedCoupons) {
     const coupon = await tx.findOneOrFail(Coupon, { id: applied.couponId });
     applied.periodsRemaining = remainingAfterUse(coupon.duration, applied.periodsRemaining ?? null);
     if (applied.periodsRemaining === 0) applied.status = 'exhausted';
   }
   await tx.flush();
-  createObligations(tx, invoice, lines, draft);
+  return { invoice, lines };
+}
+
+/**
+ * Finalises a draft at `at`, inside the caller's transaction: numbers it (the next number of the
+ * gapless sequence, taken in this transaction), dates its terms from `at`, makes its fee lines
+ * revenue obligations, posts it to the ledger (`invoice:<id>:issued`) and spends the customer's
+ * credit (or, for a negative total, grants it), then wallet credit; open, or paid when nothing is
+ * left to collect. `draft` is the invoice as priced from its lines.
+ */
+export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines: InvoiceLine[], draft: InvoiceDraft, at: Date): Promise<Invoice> {
+  const split = revenueSplit(draft);
+  // A credit larger than the charges is owed to the customer; credit already owed pays what it can.
+  const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, invoice.customerId, invoice.currency)) : new Decimal(0);
+  const amountDue = Decimal.max(0, draft.total.minus(credit));
+  const paid = amountDue.isZero();
+  const numbered = await nextInvoiceNumber(tx);
+  Object.assign(invoice, numbered, dueOnTerms(at, await netTermsOf(tx, invoice.customerId)));
+  invoice.creditApplied = credit;
+  invoice.amountDue = amountDue;
+  invoice.status = paid ? 'paid' : 'open';
+  invoice.paidAt = paid ? at : null;
+  invoice.finalizedAt = at;
   await tx.flush();
-  const posting = invoiceIssued({ ...invoice, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
+  const issued = { ...invoice, number: numbered.number, issuedAt: at };
+  createObligations(tx, issued, lines, draft);
+  await tx.flush();
+  const posting = invoiceIssued({ ...issued, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
   if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
   const balanceChange = draft.total.isNegative() ? draft.total.negated() : credit.negated();
   if (!balanceChange.isZero()) {
@@ -346,13 +347,63 @@ export async function storeIssuedInvoice(
     });
     await tx.flush();
   }
-  const applied = creditApplied(invoice, credit);
+  const applied = creditApplied(issued, credit);
   if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
   // Customer credit first, then prepaid wallet credit, then the card.
-  await consumeWallets(tx, invoice);
+  await consumeWallets(tx, invoice, at);
+  return invoice;
+}
+
+/**
+ * Stores an issued invoice inside the caller's transaction: created and finalised at once (its
+ * number, lines, coupons, revenue obligations, ledger posting and the credit it spends or grants).
+ * Every invoice that does not wait as a draft, of a subscription or not, is issued through here.
+ */
+export async function storeIssuedInvoice(
+  tx: EntityManager,
+  header: InvoiceHeader,
+  priced: { draft: InvoiceDraft; appliedCoupons: AppliedCoupon[] },
+): Promise<{ invoice: Invoice; lines: InvoiceLine[] }> {
+  const { invoice, lines } = await createInvoice(tx, header, priced);
+  await finaliseInvoice(tx, invoice, lines, priced.draft, header.issuedAt);
   return { invoice, lines };
 }
 
+export const discountsJson = (draft: InvoiceDraft) => draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) }));
+
+export const taxesJson = (draft: InvoiceDraft) =>
+  draft.taxes.map((t) => ({ tax_rate_id: t.rate.id, name: t.rate.name, percentage: decimalString(t.rate.percentage), inclusive: t.rate.inclusive, base: decimalString(t.base), amount: decimalString(t.amount) }));
+
+/** The fees, net of included tax and of their discounts, that wait in deferred revenue. */
+export function deferredAmountOf(draft: InvoiceDraft): Decimal {
+  const split = revenueSplit(draft);
+  return split.deferred.minus(split.deferredDiscount);
+}
+
+export function newInvoiceLine(tx: EntityManager, invoiceId: string, position: number, line: InvoiceDraft['lines'][number]): InvoiceLine {
+  return tx.create(InvoiceLine, {
+    id: newId('il'),
+    invoiceId,
+    position,
+    kind: line.kind,
+    description: line.description,
+    metricCode: line.metricCode ?? null,
+    chargeModel: line.chargeModel ?? null,
+    quantity: line.quantity,
+    unitAmount: line.unitAmount,
+    amount: line.amount,
+    tiers: line.tiers && line.tiers.length > 0 ? tierPartsJson(line.tiers) : null,
+    discountAmount: line.discountAmount,
+    taxAmount: line.taxAmount,
+    periodStart: line.periodStart,
+    periodEnd: line.periodEnd,
+    planId: line.price?.planId ?? null,
+    priceAmount: line.price?.amount ?? null,
+    priceInterval: line.price?.interval ?? null,
+    priceIntervalCount: line.price?.intervalCount ?? null,
+    addOnId: line.addOnId ?? null,
+  });
+}
 
 async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft, subscription, appliedCoupons }: InvoiceComputation, usageFrom: Date): Promise<{ invoice: Invoice; lines: InvoiceLine[] }> {
   const header: InvoiceHeader = {

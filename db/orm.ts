@@ -15,6 +15,7 @@ import { Migration20261202000000_quantities_overrides } from '../migrations/Migr
 import { Migration20261202100000_add_ons_one_off_invoices } from '../migrations/Migration20261202100000_add_ons_one_off_invoices';
 import { AddOnSchema, SubscriptionAddOnSchema } from './entities/add-on';
 import { Migration20261202200000_wallets } from '../migrations/Migration20261202200000_wallets';
+import { Migration20261202300000_invoice_drafts_void } from '../migrations/Migration20261202300000_invoice_drafts_void';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -70,6 +71,7 @@ const MIGRATIONS = [
   { name: 'Migration20261202000000_quantities_overrides', class: Migration20261202000000_quantities_overrides },
   { name: 'Migration20261202100000_add_ons_one_off_invoices', class: Migration20261202100000_add_ons_one_off_invoices },
   { name: 'Migration20261202200000_wallets', class: Migration20261202200000_wallets },
+  { name: 'Migration20261202300000_invoice_drafts_void', class: Migration20261202300000_invoice_drafts_void },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

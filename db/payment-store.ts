@@ -4,7 +4,7 @@ import Decimal from 'decimal.js';
 import { BillingError } from '../domain/errors';
 import { paymentReceived, writeOffRecovered } from '../domain/ledger';
 import { decimalString, fitsCurrency, formatAmount } from '../domain/money';
-import { Invoice } from './entities/invoice';
+import { Invoice, invoiceName } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
@@ -59,7 +59,7 @@ export async function recordManualPayment(
     }
     if (invoice.status === 'uncollectible') {
       // Paid after being written off: the bad debt is recovered before the payment settles it.
-      const recovered = writeOffRecovered({ id: invoice.id, number: invoice.number, currency: invoice.currency, amount: request.amount, at: request.receivedAt });
+      const recovered = writeOffRecovered({ id: invoice.id, number: invoiceName(invoice), currency: invoice.currency, amount: request.amount, at: request.receivedAt });
       if (recovered) await postTransaction(tx, { ...recovered, idempotencyKey: `${recovered.idempotencyKey}:${request.receivedAt.getTime()}` }, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     const payment = tx.create(Payment, {
@@ -82,7 +82,7 @@ export async function recordManualPayment(
     await tx.flush();
     // Wallet credits this invoice sold count from now on.
     if (invoice.status === 'paid') await settlePurchases(tx, { invoiceId: invoice.id });
-    const posting = paymentReceived({ ...payment, invoiceNumber: invoice.number });
+    const posting = paymentReceived({ ...payment, invoiceNumber: invoiceName(invoice) });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     await inTransaction?.(tx, { payment, invoice });
     return { payment, invoice };

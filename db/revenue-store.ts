@@ -55,7 +55,7 @@ export async function periodsToRecognise(em: EntityManager, method: RecognitionM
   const [last] = await em.find(RevenueRecognitionPeriod, {}, { orderBy: { periodEnd: 'desc' }, limit: 1 });
   let from = last?.periodEnd ?? null;
   if (!from) {
-    const [earliest] = await em.find(RevenueObligation, { completedAt: null }, { orderBy: { issuedAt: 'asc' }, limit: 1 });
+    const [earliest] = await em.find(RevenueObligation, { completedAt: null, voidedAt: null }, { orderBy: { issuedAt: 'asc' }, limit: 1 });
     if (!earliest) return [];
     from = earliest.issuedAt;
   }
@@ -94,7 +94,7 @@ export async function recognisePeriod(em: EntityManager, method: RecognitionMeth
     if (claimed.length === 0) return { period: period.key, skipped: true, obligations: 0, transactions: 0 };
     const open = await tx.find(
       RevenueObligation,
-      { completedAt: null, issuedAt: { $lt: period.end } },
+      { completedAt: null, voidedAt: null, issuedAt: { $lt: period.end } },
       { lockMode: LockMode.PESSIMISTIC_WRITE, orderBy: { id: 'asc' } },
     );
     const dueByCurrency = new Map<string, { revenue: Decimal; discount: Decimal }>();

@@ -63,7 +63,8 @@ export interface UpcomingEvent {
 
 export interface InvoiceSummary {
   invoiceId: string;
-  number: string;
+  /** Null while the invoice is a draft. */
+  number: string | null;
   total: string;
   currency: string;
   amountDue?: string;

@@ -69,7 +69,7 @@ export async function changeInvoiceTerms(em: EntityManager, invoiceId: string, d
     if (invoice.status !== 'open') {
       throw new BillingError('state_error', 'invoice_not_open', `invoice ${invoice.number} is ${invoice.status}; only an open invoice's payment terms can change`, 'days_until_due');
     }
-    Object.assign(invoice, dueOnTerms(invoice.issuedAt, daysUntilDue));
+    Object.assign(invoice, dueOnTerms(invoice.finalizedAt ?? invoice.issuedAt, daysUntilDue));
     await tx.flush();
     const [found] = await withLines(tx, [invoice]);
     return found;

@@ -136,7 +136,7 @@ export const Subscription = z
         changeId: z.string().optional(),
       }),
     ),
-    latest_invoice: z.strictObject({ id: z.string(), number: z.string(), total: money, currency }).nullable(),
+    latest_invoice: z.strictObject({ id: z.string(), number: z.string().nullable(), total: money, currency }).nullable(),
     billing_error: z.strictObject({ activity: z.string(), code: z.string(), message: z.string(), at: timestamp }).nullable(),
     workflow_id: z.string(),
     state_source: z.enum(['workflow', 'database']),
@@ -170,8 +170,8 @@ export const Invoice = z
   .strictObject({
     id: z.string(),
     object: z.literal('invoice'),
-    number: z.string(),
-    status: z.enum(['open', 'paid', 'void', 'uncollectible']),
+    number: z.string().nullable().describe('Null while a draft: numbered when finalised'),
+    status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
     customer_id: z.string(),
     subscription_id: z.string().nullable().describe('Null on a one-off invoice'),
     collection_method: z.enum(['charge_automatically', 'send_invoice']).describe("Charged to the customer's card, or left open for a payment by hand"),
@@ -193,9 +193,12 @@ export const Invoice = z
     period_end: timestamp.nullable(),
     issued_at: timestamp.nullable(),
     days_until_due: z.int(),
-    due_at: timestamp.nullable().describe('issued_at + days_until_due days'),
+    due_at: timestamp.nullable().describe('finalized_at (issued_at unless it waited as a draft) + days_until_due days'),
     overdue: z.boolean().describe('Open, with an amount due, and due_at has passed'),
     paid_at: timestamp.nullable(),
+    finalized_at: timestamp.nullable().describe('When it was numbered and posted; null while a draft'),
+    auto_finalizes_at: timestamp.nullable().describe("A draft's grace end, when it is finalised unless it was before"),
+    voided_at: timestamp.nullable(),
     lines: z.array(z.strictObject({ id: z.string(), ...lineFields })),
   })
   .register(responseSchemas, { id: 'Invoice' });

@@ -5,7 +5,7 @@ import { listQuery, PageQuery } from './pagination';
 export const ListInvoicesQuery = listQuery({
   subscription_id: idField.optional(),
   customer_id: idField.optional(),
-  status: z.enum(['open', 'paid', 'void', 'uncollectible']).optional(),
+  status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']).optional(),
 });
 
 export const CreatePaymentBody = z.object({ amount: amountField, reference: z.string().min(1).max(500).optional() }).strict();

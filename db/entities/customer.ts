@@ -10,6 +10,8 @@ export class Customer {
   timezone = 'UTC';
   /** Days the customer has to pay an invoice; each invoice copies it when issued (0: due on issue). */
   netTermsDays = 0;
+  /** Days a renewal invoice waits as a draft before it is finalised (0: finalised at once). */
+  invoiceGracePeriodDays = 0;
   stripeCustomerId?: string | null;
   /** The Stripe payment method charged off-session. */
   defaultPaymentMethod?: string | null;
@@ -27,6 +29,7 @@ export const CustomerSchema = new EntitySchema<Customer>({
     externalId: { type: 'string', nullable: true },
     timezone: { type: 'string' },
     netTermsDays: { type: 'integer' },
+    invoiceGracePeriodDays: { type: 'integer' },
     stripeCustomerId: { type: 'string', nullable: true },
     defaultPaymentMethod: { type: 'string', nullable: true },
     createdAt: { type: 'Date' },

@@ -4,7 +4,8 @@ import type { LineKind } from '../../domain/invoice';
 import type { Interval } from '../../domain/period';
 import { DecimalType } from '../decimal-type';
 
-export type InvoiceStatus = 'open' | 'paid' | 'void' | 'uncollectible';
+/** A draft has no number, no ledger posting and no collection until it is finalised. */
+export type InvoiceStatus = 'draft' | 'open' | 'paid' | 'void' | 'uncollectible';
 
 /** Stripe's names for why an invoice was issued. */
 export type BillingReason = 'subscription_cycle' | 'subscription_update' | 'subscription_pause' | 'subscription_cancel' | 'manual';
@@ -39,8 +40,9 @@ export interface TierPartJson {
 
 export class Invoice {
   id!: string;
-  sequence!: string;
-  number!: string;
+  /** Null while a draft: the number is taken when the invoice is finalised. */
+  sequence?: string | null;
+  number?: string | null;
   customerId!: string;
   /** Null on an invoice of the customer alone (a one-off invoice, a wallet purchase). */
   subscriptionId!: string | null;
@@ -80,6 +82,11 @@ export class Invoice {
   /** issuedAt + daysUntilDue days. */
   dueAt!: Date;
   paidAt?: Date | null;
+  /** When it was numbered, posted and collected from (issuedAt, unless it waited as a draft). */
+  finalizedAt?: Date | null;
+  /** A draft's grace end: it is finalised then unless it was before. */
+  autoFinalizesAt?: Date | null;
+  voidedAt?: Date | null;
   createdAt: Date = new Date();
 }
 
@@ -88,8 +95,8 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
   tableName: 'invoices',
   properties: {
     id: { type: 'string', primary: true },
-    sequence: { type: 'bigint' },
-    number: { type: 'string' },
+    sequence: { type: 'bigint', nullable: true },
+    number: { type: 'string', nullable: true },
     customerId: { type: 'string' },
     subscriptionId: { type: 'string', nullable: true },
     oneOffKey: { type: 'string', nullable: true },
@@ -119,6 +126,9 @@ export const InvoiceSchema = new EntitySchema<Invoice>({
     daysUntilDue: { type: 'integer' },
     dueAt: { type: 'Date' },
     paidAt: { type: 'Date', nullable: true },
+    finalizedAt: { type: 'Date', nullable: true },
+    autoFinalizesAt: { type: 'Date', nullable: true },
+    voidedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
   },
 });
@@ -174,3 +184,8 @@ export const InvoiceLineSchema = new EntitySchema<InvoiceLine>({
     addOnId: { type: 'string', nullable: true },
   },
 });
+
+/** How messages and postings name an invoice: its number, or its id while it is a draft and has none. */
+export function invoiceName(invoice: Pick<Invoice, 'id' | 'number'>): string {
+  return invoice.number ?? invoice.id;
+}

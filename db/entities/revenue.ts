@@ -22,6 +22,8 @@ export class RevenueObligation {
   recognizedThrough?: Date | null;
   /** Set once all of it is recognised; open obligations are those without it. */
   completedAt?: Date | null;
+  /** Its invoice was voided: it recognises nothing from then on (what it had recognised was reversed). */
+  voidedAt?: Date | null;
   createdAt: Date = new Date();
 }
 
@@ -43,6 +45,7 @@ export const RevenueObligationSchema = new EntitySchema<RevenueObligation>({
     recognizedDiscount: { type: DecimalType },
     recognizedThrough: { type: 'Date', nullable: true },
     completedAt: { type: 'Date', nullable: true },
+    voidedAt: { type: 'Date', nullable: true },
     createdAt: { type: 'Date' },
   },
 });

@@ -78,7 +78,7 @@ describe('npm start: the whole stack on embedded defaults', () => {
     expect(starts).toEqual([0, 1, 2, 3].map((n) => startAt.getTime() + n * DAY));
     expect(invoices.every((i, n) => Date.parse(i.period_end!) === starts[n] + DAY)).toBe(true);
     expect(invoices.map((i) => i.total)).toEqual(['2.50', '2.50', '2.50', '2.50']);
-    const numbers = invoices.map((i) => Number(i.number.replace('INV-', '')));
+    const numbers = invoices.map((i) => Number(i.number!.replace('INV-', '')));
     expect(numbers).toEqual([numbers[0], numbers[0] + 1, numbers[0] + 2, numbers[0] + 3]);
 
     const payment = await api.POST('/v1/invoices/{id}/payments', { params: { path: { id: invoices[0].id } }, body: { amount: '2.50', reference: 'wire 42' } });

@@ -200,7 +200,7 @@ describe('ledger integrity', () => {
       return rows as Array<{ id: string; number: string; total: string; postings: number; entries: number }>;
     }
 
-    const numberOf = (invoiceNumber: string): number => Number(/^INV-(\d+)$/.exec(invoiceNumber)![1]);
+    const numberOf = (invoiceNumber: string | null | undefined): number => Number(/^INV-(\d+)$/.exec(String(invoiceNumber))![1]);
 
     async function allNumbersGapless(): Promise<void> {
       const { rows } = await sql.query('select number from invoices order by sequence');
