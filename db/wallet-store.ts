@@ -304,13 +304,12 @@ export interface Consumption {
  * covered invoice is paid). A wallet this takes below its threshold is topped up once. An invoice
  * that sells credits is never paid with credits.
  */
-export async function consumeWallets(tx: EntityManager, invoice: Invoice): Promise<Consumption> {
+export async function consumeWallets(tx: EntityManager, invoice: Invoice, at: Date = invoice.finalizedAt ?? invoice.issuedAt): Promise<Consumption> {
   const due = invoice.amountDue;
   if (!due.gt(0)) return { applied: zero(), topUps: [] };
   const [sells] = await tx.execute<Array<{ n: number }>>(`select count(*)::int as n from invoice_lines where invoice_id = ? and kind = 'prepaid_credit'`, [invoice.id]);
   if (sells.n > 0) return { applied: zero(), topUps: [] };
   await settlePurchases(tx, { customerId: invoice.customerId });
-  const at = invoice.issuedAt;
   // Credit past its expiry is forfeited before anything is spent, so it is never spent.
   const ended = await tx.find(
     Wallet,

@@ -41,8 +41,8 @@ export interface TierPartJson {
 export class Invoice {
   id!: string;
   /** Null while a draft: the number is taken when the invoice is finalised. */
-  sequence?: string | null;
-  number?: string | null;
+  sequence!: string | null;
+  number!: string | null;
   customerId!: string;
   /** Null on an invoice of the customer alone (a one-off invoice, a wallet purchase). */
   subscriptionId!: string | null;
