@@ -4,6 +4,7 @@ import type { ProvisioningSettings } from '../config/env';
 import { createCollectionActivities } from './collection';
 import { createPlanMigrationActivities } from './plan-migration';
 import { createRevenueRecognitionActivities } from './revenue-recognition';
+import { collectTopUpsOf, createWalletActivities } from './wallets';
 import { failingPermanently } from './failures';
 import { issueInvoice, issuePeriodInvoice } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
@@ -62,6 +63,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
     ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl }),
     ...createPlanMigrationActivities({ orm }),
     ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
+    ...createWalletActivities({ orm }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;
@@ -76,6 +78,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         // The invoice is dated at its period's start, also when a backdated period is issued late.
         issuedAt: new Date(request.periodStart),
       });
+      await collectTopUpsOf(orm, invoice.customerId);
       return { invoiceId: invoice.id, number: invoice.number ?? null, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
@@ -91,6 +94,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         usage: { until: endsAt, planId: null, wholePeriod: null, ends: true },
         issuedAt: endsAt,
       });
+      if (invoice) await collectTopUpsOf(orm, invoice.customerId);
       return invoice && { invoiceId: invoice.id, number: invoice.number ?? null, total: formatAmount(invoice.total, invoice.currency), currency: invoice.currency };
     },
 
@@ -120,6 +124,8 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
         issuedAt: new Date(request.issuedAt),
       });
+      // Wallet credit the invoice spent may have started automatic top-ups: collect them now.
+      if (invoice) await collectTopUpsOf(orm, invoice.customerId);
       return (
         invoice && {
           invoiceId: invoice.id,

@@ -1796,7 +1796,7 @@ export type components = {
                 /** @constant */
                 object: "invoice_line";
                 /** @enum {string} */
-                kind: "fee" | "usage" | "minimum" | "setup" | "one_off";
+                kind: "fee" | "usage" | "minimum" | "setup" | "one_off" | "prepaid_credit";
                 description: string;
                 metric_code: string | null;
                 charge_model: ("standard" | "graduated" | "volume" | "package" | "percentage") | null;
@@ -1861,7 +1861,7 @@ export type components = {
                 /** @constant */
                 object: "invoice_line";
                 /** @enum {string} */
-                kind: "fee" | "usage" | "minimum" | "setup" | "one_off";
+                kind: "fee" | "usage" | "minimum" | "setup" | "one_off" | "prepaid_credit";
                 description: string;
                 metric_code: string | null;
                 charge_model: ("standard" | "graduated" | "volume" | "package" | "percentage") | null;
@@ -2229,7 +2229,7 @@ export type components = {
             balanced: boolean;
             sections: {
                 /** @enum {string} */
-                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off";
+                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off" | "wallet_applied";
                 records: number;
                 /** @description A decimal string in major units, such as "49.00" */
                 expected: string;
@@ -2241,7 +2241,7 @@ export type components = {
             /** @description Each record whose postings differ from it */
             differences: {
                 /** @enum {string} */
-                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off";
+                type: "invoice" | "credit_applied" | "payment" | "refund" | "credit_note" | "write_off" | "wallet_applied";
                 id: string;
                 /** @description A decimal string in major units, such as "49.00" */
                 expected: string;

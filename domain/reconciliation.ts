@@ -19,6 +19,8 @@ export const RECONCILED_TYPES = [
   'credit_note',
   /** A written-off invoice's amount still due vs its net bad debt (the write-off less what was recovered since). */
   'write_off',
+  /** invoices.wallet_applied vs the receivable credited by its wallet_applied posting. */
+  'wallet_applied',
 ] as const;
 
 export type ReconciledType = (typeof RECONCILED_TYPES)[number];

@@ -13,6 +13,10 @@ import {
   walletOf,
   type WalletSettings,
 } from '../db/wallet-store';
+import type { Client } from '@temporalio/client';
+import { Invoice } from '../db/entities/invoice';
+import { invoiceWalletPurchases } from '../db/wallet-purchases';
+import { startCollection } from './invoice-collection';
 import { customerOf } from './lookups';
 
 /** A wallet as shown: its balances, and the paid credits still waiting for their invoice to be paid. */
@@ -69,3 +73,15 @@ export async function transactionsOfWallet(em: EntityManager, walletId: string, 
 
 /** Absent keeps a setting, null clears it. */
 export const creditsOrNull = (value: string | null | undefined): Decimal | null | undefined => (value === undefined ? undefined : value === null ? null : new Decimal(value));
+
+/**
+ * The invoice of a purchase the request made (paid credits), issued once (keyed by the purchase) and
+ * collected by card: the credits count once it is paid. Safe to repeat after a retried request.
+ */
+export async function invoicePurchase(em: EntityManager, temporal: Client, taskQueue: string, purchaseId: string | null): Promise<void> {
+  if (!purchaseId) return;
+  await invoiceWalletPurchases(em, { purchaseId });
+  const [row] = await em.execute<Array<{ invoice_id: string | null }>>('select invoice_id from wallet_transactions where id = ?', [purchaseId]);
+  const invoice = row?.invoice_id ? await em.findOne(Invoice, { id: row.invoice_id }) : null;
+  if (invoice) await startCollection(temporal, taskQueue, invoice);
+}

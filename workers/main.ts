@@ -7,6 +7,7 @@ import { smtpTransport } from '../mail/smtp';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createBillingWorker } from './billing-worker';
 import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
+import { ensureWalletSchedule } from './wallet-schedule';
 
 /**
  * The worker process: runs subscription and collection workflows and their activities until SIGINT
@@ -34,6 +35,8 @@ async function main(): Promise<void> {
     try {
       const schedule = await ensureRevenueRecognitionSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
       console.log(`worker: revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
+      const wallets = await ensureWalletSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
+      console.log(`worker: wallet schedule ${wallets} (daily at 00:20 UTC: expiry, purchase invoices)`);
     } finally {
       await scheduling.close();
     }

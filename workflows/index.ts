@@ -2,3 +2,4 @@ export { subscriptionWorkflow } from './subscription';
 export { invoiceCollectionWorkflow } from './invoice-collection';
 export { planMigrationWorkflow } from './plan-migration';
 export { revenueRecognitionWorkflow } from './revenue-recognition';
+export { walletMaintenanceWorkflow } from './wallet-maintenance';

@@ -55,6 +55,8 @@ export const PLAN_MIGRATION_WORKFLOW = 'planMigrationWorkflow' satisfies keyof t
 export type PlanMigrationWorkflow = typeof registered.planMigrationWorkflow;
 export const REVENUE_RECOGNITION_WORKFLOW = 'revenueRecognitionWorkflow' satisfies keyof typeof registered;
 export type RevenueRecognitionWorkflow = typeof registered.revenueRecognitionWorkflow;
+export const WALLET_MAINTENANCE_WORKFLOW = 'walletMaintenanceWorkflow' satisfies keyof typeof registered;
+export type WalletMaintenanceWorkflow = typeof registered.walletMaintenanceWorkflow;
 
 /** One subscription's workflow: `subscription-<subscriptionId>`, started with the subscription. */
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
@@ -70,6 +72,24 @@ export const REVENUE_RECOGNITION_SCHEDULE_ID = 'revenue-recognition';
 
 /** The id of a revenue recognition run the schedule did not start (started by hand, or by a test). */
 export const revenueRecognitionWorkflowId = (label: string): string => `revenue-recognition-${label}`;
+
+/** The Temporal Schedule that starts the wallet run daily (the worker creates it). */
+export const WALLET_MAINTENANCE_SCHEDULE_ID = 'wallet-maintenance';
+
+/** The id of a wallet run the schedule did not start (started by hand, or by a test). */
+export const walletMaintenanceWorkflowId = (label: string): string => `wallet-maintenance-${label}`;
+
+export interface WalletMaintenanceInput {
+  /** ISO 8601: expire what has expired by then; default the workflow's now, never later. */
+  at?: string;
+}
+
+export interface WalletMaintenanceResult {
+  at: string;
+  /** Wallets whose credit was forfeited, and purchase invoices whose collection was made sure of. */
+  expired: number;
+  collecting: number;
+}
 
 export interface RevenueRecognitionInput {
   /** ISO 8601: recognise every day (or month) that has ended by then; default the workflow's now, never later. */

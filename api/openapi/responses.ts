@@ -148,7 +148,7 @@ const TierPart = z.strictObject({ from: decimal, up_to: decimal.nullable(), unit
 
 const lineFields = {
   object: z.literal('invoice_line'),
-  kind: z.enum(['fee', 'usage', 'minimum', 'setup', 'one_off']),
+  kind: z.enum(['fee', 'usage', 'minimum', 'setup', 'one_off', 'prepaid_credit']),
   description: z.string(),
   metric_code: z.string().nullable(),
   charge_model: z.enum(CHARGE_MODELS).nullable(),

@@ -1,7 +1,7 @@
 import Decimal from 'decimal.js';
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
-import { changeWallet, creditsOrNull, endWallet, openWallet, topUp, transactionsOfWallet, viewWallet, walletsOfCustomer } from '../../services/wallets';
+import { changeWallet, creditsOrNull, endWallet, invoicePurchase, openWallet, topUp, transactionsOfWallet, viewWallet, walletsOfCustomer } from '../../services/wallets';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
@@ -35,6 +35,7 @@ export function walletsRouter(deps: ApiDeps): Router {
         (tx, outcome) => record(tx, outcome),
       ),
     );
+    await invoicePurchase(em(), deps.temporal, deps.taskQueue, stored.purchaseId);
     res.status(201).json(walletJson(await viewWallet(em(), stored.walletId)));
   });
 
@@ -64,6 +65,7 @@ export function walletsRouter(deps: ApiDeps): Router {
     const stored = await atomicPhase<{ walletId: string; purchaseId: string | null }>(req, 'wallet_topped_up', (record) =>
       topUp(em(), String(req.params.id), { paidCredits: new Decimal(body.paid_credits), grantedCredits: new Decimal(body.granted_credits) }, (tx, outcome) => record(tx, outcome)),
     );
+    await invoicePurchase(em(), deps.temporal, deps.taskQueue, stored.purchaseId);
     res.status(201).json(walletJson(await viewWallet(em(), stored.walletId)));
   });
 

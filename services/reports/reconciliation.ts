@@ -42,6 +42,11 @@ const SECTIONS: ReadonlyArray<{ type: ReconciledType; posted: string; records: s
     posted: `t.source_type = 'write_off' and e.account_code = 'bad_debt'`,
     records: `select i.id, i.amount_due as expected, 1 as sign from invoices i where i.currency = ? and i.written_off_at >= ? and i.written_off_at < ?`,
   },
+  {
+    type: 'wallet_applied',
+    posted: `t.source_type = 'invoice' and t.idempotency_key like 'invoice:%:wallet_applied' and e.account_code = 'accounts_receivable'`,
+    records: `select i.id, i.wallet_applied as expected, -1 as sign from invoices i where i.wallet_applied <> 0 and i.currency = ? and i.issued_at >= ? and i.issued_at < ?`,
+  },
 ];
 
 async function recordsOf(em: EntityManager, section: (typeof SECTIONS)[number], currency: string, from: Date, until: Date): Promise<RecordPosting[]> {

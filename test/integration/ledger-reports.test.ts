@@ -75,6 +75,7 @@ describe('ledger reports', () => {
         section('credit_note', 2, '5.50'),
         // 10.00 - 3.00 credited = 7.00 written off, less 2.00 paid since: 5.00 still bad debt
         section('write_off', 1, '5.00'),
+        section('wallet_applied', 0, '0.00'),
       ],
     });
     // Debits: receivable 30 + cash 22 + refunds 4 + credit notes 5.50 + bad debt 7 + receivable 2 recovered = 70.50, credits the same.

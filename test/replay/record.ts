@@ -32,7 +32,16 @@ import { StripeGateway, stripeClient as gatewayClient } from '../../payments/str
 import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
 import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
 import { freePort } from '../../scripts/wait-for-port';
-import { invoiceWorkflowId, REVENUE_RECOGNITION_WORKFLOW, retryBillingSignal, revenueRecognitionWorkflowId, type RevenueRecognitionWorkflow } from '../../workflows/messages';
+import {
+  invoiceWorkflowId,
+  REVENUE_RECOGNITION_WORKFLOW,
+  retryBillingSignal,
+  revenueRecognitionWorkflowId,
+  WALLET_MAINTENANCE_WORKFLOW,
+  walletMaintenanceWorkflowId,
+  type RevenueRecognitionWorkflow,
+  type WalletMaintenanceWorkflow,
+} from '../../workflows/messages';
 import { publishServices } from '../setup/services';
 import { chooseTimeSkippingServer } from '../setup/time-skipping-server';
 import { createTestDatabase, type TestDatabase } from '../support/database';
@@ -507,6 +516,22 @@ const scenarios: Scenario[] = [
         await attachCard(w, id, '4242424242424242');
         await waitClosed(w.client, invoiceWorkflowId(invoice.id));
         await save(w.client, 'invoice-one-off-declined-then-new-card.json', invoiceWorkflowId(invoice.id));
+      });
+    },
+  },
+  {
+    name: 'wallet-maintenance',
+    what: "the daily wallet run: a wallet's granted credit expired, and a paid top-up left unpaid made sure of being collected",
+    async run(services) {
+      await inWorld(services, 'wallet-maintenance', { bundle: services.bundles.get('current')!, stripe: false }, async (w) => {
+        const id = await customer(w, null);
+        await ok(w.api.post('/v1/wallets', { customer_id: id, currency: 'USD', rate: '1.00', granted_credits: '10', expires_at: '2027-03-01T00:00:00Z' }), 201);
+        await ok(w.api.post('/v1/wallets', { customer_id: id, currency: 'USD', rate: '1.00', paid_credits: '25' }), 201);
+        await w.skipTo('2027-03-02T00:00:00Z');
+        const workflowId = walletMaintenanceWorkflowId('recorded');
+        await w.client.workflow.start<WalletMaintenanceWorkflow>(WALLET_MAINTENANCE_WORKFLOW, { taskQueue: w.taskQueue, workflowId, args: [{}] });
+        await waitClosed(w.client, workflowId);
+        await save(w.client, 'wallet-maintenance-expiry.json', workflowId);
       });
     },
   },

@@ -46,7 +46,7 @@ function steps(file: string): string[] {
 describe('recorded workflow histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error, ratable recognition) and invoice collections, and a revenue recognition run', () => {
+  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error, ratable recognition) and invoice collections, a revenue recognition run and a daily wallet run', () => {
     expect(histories).toEqual([
       'backdated-catch-up-in-one-run.json',
       'backdated-trial-then-first-period.json',
@@ -71,6 +71,7 @@ describe('recorded workflow histories replay against the current workflow code',
       'trial-canceled-ends-usage.json',
       'trialing-running.json',
       'usage-then-cancel-now.json',
+      'wallet-maintenance-expiry.json',
     ]);
   });
 

@@ -20,6 +20,8 @@ export interface TimeSkippingStack {
   db: TestDatabase;
   api: ApiClient;
   baseUrl: string;
+  /** The worker's task queue, for workflows a scenario starts itself. */
+  taskQueue: string;
   skipTo(instant: string): Promise<void>;
   /**
    * Runs the revenue recognition workflow to its end, as the daily Schedule would (the time-skipping
@@ -69,6 +71,7 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     db,
     api: apiClient(server.baseUrl, ADMIN_KEY),
     baseUrl: server.baseUrl,
+    taskQueue,
     async skipTo(instant: string) {
       const ms = Date.parse(instant) - (await env.currentTimeMs());
       if (ms > 0) await env.sleep(ms);
