@@ -27,6 +27,8 @@ import { refuseUnstorableText } from './storable-text';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
 import { walletsRouter } from './routes/wallets';
+import { addOnsRouter } from './routes/add-ons';
+import { subscriptionAddOnsRouter } from './routes/subscription-add-ons';
 import { UsageIngest, usagePool } from './usage-ingest';
 
 export function createApp(deps: ApiDeps): Express {
@@ -59,6 +61,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/plans', planMigrationsRouter(deps));
   app.use('/v1/subscriptions', subscriptionsRouter(deps));
   app.use('/v1/subscriptions', subscriptionChangesRouter(deps));
+  app.use('/v1/subscriptions', subscriptionAddOnsRouter(deps));
+  app.use('/v1/add_ons', addOnsRouter(deps));
   app.use('/v1/invoices', invoiceAdjustmentsRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));

@@ -23,6 +23,7 @@ import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
 import type { Subscription } from '../db/entities/subscription';
+import type { AddOn, SubscriptionAddOn } from '../db/entities/add-on';
 import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
 import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
@@ -63,6 +64,7 @@ export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: B
     amount: money(p.amount, p.currency),
     minimum_amount: p.minimumAmount ? money(p.minimumAmount, p.currency) : null,
     fee_tiers: p.feeTiers ?? null,
+    setup_fee: p.setupFee ? money(p.setupFee, p.currency) : null,
     charges: charges.map(({ charge, metric }) => ({ id: charge.id, object: 'charge', metric_code: metric.code, model: charge.model, properties: charge.properties })),
     created_at: iso(p.createdAt),
   };
@@ -90,7 +92,36 @@ function overridesJson(overrides: ContractOverrides | null | undefined, currency
   };
 }
 
-export function subscriptionJson(s: Subscription, plan: Plan, live: SubscriptionState | null) {
+export function addOnJson(a: AddOn) {
+  return {
+    id: a.id,
+    object: 'add_on',
+    code: a.code,
+    name: a.name,
+    amount: money(a.amount, a.currency),
+    currency: a.currency,
+    interval: a.interval ?? null,
+    interval_count: a.intervalCount ?? null,
+    created_at: iso(a.createdAt),
+  };
+}
+
+/** An add-on attached to a subscription. */
+export function subscriptionAddOnJson({ item, addOn }: { item: SubscriptionAddOn; addOn: AddOn }) {
+  return {
+    id: item.id,
+    object: 'subscription_add_on',
+    subscription_id: item.subscriptionId,
+    add_on: addOnJson(addOn),
+    quantity: decimalString(item.quantity),
+    added_at: iso(item.addedAt),
+    removed_at: iso(item.removedAt),
+    billed_invoice_id: item.billedInvoiceId ?? null,
+  };
+}
+
+/** `addOns`: those it has now (listed on the subscription). */
+export function subscriptionJson(s: Subscription, plan: Plan, live: SubscriptionState | null, addOns: Array<{ item: SubscriptionAddOn; addOn: AddOn }> = []) {
   const scheduled = (live?.scheduledChanges ?? (s.scheduledChanges as ScheduledChange[])) ?? [];
   return {
     id: s.id,
@@ -121,6 +152,7 @@ export function subscriptionJson(s: Subscription, plan: Plan, live: Subscription
     billing_error: live?.billingError
       ? { activity: live.billingError.activity, code: live.billingError.code, message: live.billingError.message, at: live.billingError.at }
       : null,
+    add_ons: addOns.map(subscriptionAddOnJson),
     workflow_id: s.workflowId,
     /** "workflow" when read live from the subscription's workflow, "database" when it could not be reached. */
     state_source: live ? 'workflow' : 'database',

@@ -647,6 +647,94 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/subscriptions/{id}/add_ons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a subscription's add-ons, removed and billed ones included, oldest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listSubscriptionAddOns"];
+        put?: never;
+        /**
+         * Attach an add-on: a recurring one (on the plan's cadence) is prorated for the rest of the period now, a one-time one billed on the next invoice or now
+         * @description Roles: admin, support.
+         */
+        post: operations["attachSubscriptionAddOn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/subscriptions/{id}/add_ons/{item_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Remove an add-on from a subscription; the unused time of a recurring one is credited
+         * @description Roles: admin, support.
+         */
+        delete: operations["removeSubscriptionAddOn"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/add_ons": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List add-ons, newest first
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listAddOns"];
+        put?: never;
+        /**
+         * Create an add-on: recurring with an interval, otherwise billed once
+         * @description Roles: admin.
+         */
+        post: operations["createAddOn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/add_ons/{code}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an add-on
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getAddOn"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invoices": {
         parameters: {
             query?: never;
@@ -1343,6 +1431,7 @@ export type components = {
                     flat_amount?: string;
                 }[];
             } | null;
+            setup_fee?: string | null;
             charges?: {
                 metric_code: string;
                 /** @enum {string} */
@@ -1371,6 +1460,7 @@ export type components = {
                     flat_amount?: string;
                 }[];
             } | null;
+            setup_fee?: string | null;
             charges?: {
                 metric_code: string;
                 /** @enum {string} */
@@ -1449,6 +1539,25 @@ export type components = {
         EndSubscriptionTrialRequest: Record<string, never>;
         ExtendSubscriptionTrialRequest: {
             trial_end: string;
+        };
+        AttachSubscriptionAddOnRequest: {
+            add_on_code: string;
+            quantity?: number | string;
+            /** @enum {string} */
+            bill?: "now" | "next_invoice";
+            /** @description An ISO 8601 timestamp with a time zone */
+            at?: string;
+        };
+        CreateAddOnRequest: {
+            code: string;
+            name: string;
+            /** @description An amount in major units as a decimal string, such as "49.00" */
+            amount: string;
+            /** @description ISO 4217 currency code, such as "USD" */
+            currency: string;
+            /** @enum {string} */
+            interval?: "day" | "week" | "month" | "year";
+            interval_count?: number;
         };
         CreateInvoiceRequest: {
             customer_id: string;
@@ -1628,6 +1737,8 @@ export type components = {
                     flat_amount: string;
                 }[];
             } | null;
+            /** @description Billed once per subscription, on its first invoice that bills the plan's fee */
+            setup_fee: string | null;
             charges: {
                 id: string;
                 /** @constant */
@@ -1646,6 +1757,46 @@ export type components = {
             object: "list";
             url: string;
             data: components["schemas"]["Plan"][];
+            has_more: boolean;
+        };
+        AddOn: {
+            id: string;
+            /** @constant */
+            object: "add_on";
+            code: string;
+            name: string;
+            /** @description Per unit: for one period of a recurring add-on, or once */
+            amount: string;
+            currency: string;
+            /** @description Null: billed once */
+            interval: ("day" | "week" | "month" | "year") | null;
+            interval_count: number | null;
+            created_at: string | null;
+        };
+        AddOnList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["AddOn"][];
+            has_more: boolean;
+        };
+        SubscriptionAddOn: {
+            id: string;
+            /** @constant */
+            object: "subscription_add_on";
+            subscription_id: string;
+            add_on: components["schemas"]["AddOn"];
+            quantity: string;
+            added_at: string | null;
+            removed_at: string | null;
+            /** @description A one-time add-on: the invoice that billed it */
+            billed_invoice_id: string | null;
+        };
+        SubscriptionAddOnList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["SubscriptionAddOn"][];
             has_more: boolean;
         };
         Subscription: {
@@ -1717,6 +1868,8 @@ export type components = {
                 /** @description ISO 8601 */
                 at: string;
             } | null;
+            /** @description Its add-ons now: recurring ones not removed, one-time ones not billed yet */
+            add_ons: components["schemas"]["SubscriptionAddOn"][];
             workflow_id: string;
             /** @enum {string} */
             state_source: "workflow" | "database";
@@ -1828,6 +1981,20 @@ export type components = {
             url: string;
             data: components["schemas"]["Invoice"][];
             has_more: boolean;
+        };
+        SubscriptionAddOnChange: {
+            id: string;
+            /** @constant */
+            object: "subscription_add_on";
+            subscription_id: string;
+            add_on: components["schemas"]["AddOn"];
+            quantity: string;
+            added_at: string | null;
+            removed_at: string | null;
+            /** @description A one-time add-on: the invoice that billed it */
+            billed_invoice_id: string | null;
+            /** @description What the change billed or credited at once */
+            invoice: components["schemas"]["Invoice"] | null;
         };
         UpcomingInvoice: {
             /** @constant */
@@ -5462,6 +5629,420 @@ export interface operations {
             };
             /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listSubscriptionAddOns: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddOnList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    attachSubscriptionAddOn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttachSubscriptionAddOnRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddOnChange"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    removeSubscriptionAddOn: {
+        parameters: {
+            query?: {
+                at?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SubscriptionAddOnChange"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAddOns: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddOnList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createAddOn: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateAddOnRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddOn"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getAddOn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                code: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AddOn"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -35,8 +35,9 @@ export const addOnTerms = (a: AddOn): AddOnTerms => ({
 
 /**
  * The lines a subscription's invoice carries besides its plan's fee and usage:
- * - on a renewal, each recurring add-on active at the period's start, for the whole period (one
- *   whose cadence no longer matches the plan's, after a change of interval, is left out);
+ * - on a renewal, each recurring add-on active at the period's start, for the share of the period
+ *   the plan's fee bills (one whose cadence no longer matches the plan's, after a change of
+ *   interval, is left out);
  * - the setup fee of the plan of the first fee the subscription ever bills, on a renewal (the first
  *   invoice after a trial is one; a plan change or a resume never bills it, and a subscription billed
  *   once has its row in subscription_setup_fees);
@@ -54,12 +55,12 @@ export async function subscriptionExtras(em: EntityManager, subscription: Subscr
   let firstFee = false;
   if (scope.renewal && fee) {
     const plan = await em.findOneOrFail(Plan, { id: fee.planId });
-    const whole = fee.from.getTime() === fee.period.start.getTime();
-    for (const item of whole ? items : []) {
+    for (const item of items) {
       const addOn = addOns.get(item.addOnId)!;
-      const active = item.addedAt <= fee.period.start && (!item.removedAt || item.removedAt > fee.period.start);
+      const active = item.addedAt <= fee.from && (!item.removedAt || item.removedAt > fee.from);
+      // The same share of its period as the plan's fee (a calendar-aligned first period is partial).
       if (isRecurring(addOn) && active && sameCadenceAs(addOn, plan)) {
-        lines.push(addOnFeeLine(addOnTerms(addOn), item.quantity, { period: fee.period, from: fee.period.start, to: fee.period.end, credit: false }));
+        lines.push(addOnFeeLine(addOnTerms(addOn), item.quantity, { period: fee.period, from: fee.from, to: fee.to, credit: false }));
       }
     }
     const [decided] = await em.execute<Array<{ subscription_id: string }>>('select subscription_id from subscription_setup_fees where subscription_id = ?', [subscription.id]);

@@ -31,6 +31,7 @@ export interface PlanFields {
   minimum_amount?: string;
   /** The fee per seat in tiers, priced on the subscription's quantity; null or absent: amount per seat. */
   fee_tiers?: FeeTiersProperties | null;
+  setup_fee?: string | null;
   charges?: ChargeInput[];
 }
 
@@ -46,6 +47,11 @@ async function buildVersion(em: EntityManager, code: string, version: number, bo
     assertStorableAmount(body.minimum_amount, 'minimum_amount');
   }
   if (body.fee_tiers) assertValidTiers(tiersOf(body.fee_tiers.tiers), 'fee_tiers.tiers');
+  if (body.setup_fee !== undefined && body.setup_fee !== null) {
+    assertFitsCurrency(body.setup_fee, body.currency, 'setup_fee');
+    assertStorableAmount(body.setup_fee, 'setup_fee');
+    if (new Decimal(body.setup_fee).isZero()) throw new BillingError('invalid_request_error', 'parameter_invalid', 'setup_fee must be more than 0 (leave it out for none)', 'setup_fee');
+  }
   const planId = newId('plan');
   const inputs = body.charges ?? [];
   const metrics = new Map((await em.find(BillableMetric, { code: inputs.map((c) => c.metric_code) })).map((m) => [m.code, m]));
@@ -75,6 +81,7 @@ async function buildVersion(em: EntityManager, code: string, version: number, bo
     amount: new Decimal(body.amount),
     minimumAmount: body.minimum_amount === undefined ? null : new Decimal(body.minimum_amount),
     feeTiers: body.fee_tiers ?? null,
+    setupFee: body.setup_fee === undefined || body.setup_fee === null ? null : new Decimal(body.setup_fee),
   });
   return { plan, charges };
 }
@@ -120,6 +127,7 @@ export async function prepareVersion(em: EntityManager, code: string, changes: P
     amount: changes.amount ?? decimalString(latest.amount),
     minimum_amount: changes.minimum_amount ?? (latest.minimumAmount ? decimalString(latest.minimumAmount) : undefined),
     fee_tiers: changes.fee_tiers !== undefined ? changes.fee_tiers : (latest.feeTiers ?? null),
+    setup_fee: changes.setup_fee === undefined ? (latest.setupFee ? decimalString(latest.setupFee) : null) : changes.setup_fee,
     charges: changes.charges ?? kept.charges.map(({ charge, metric }) => ({ metric_code: metric.code, model: charge.model, properties: charge.properties })),
   };
   const built = await buildVersion(em, latest.code, latest.version + 1, fields, parseProperties);

@@ -4,10 +4,12 @@ import { ApplicationFailure, type UpdateDefinition } from '@temporalio/common';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { findPage, type PageRequest } from '../db/pagination';
+import { subscriptionAddOns } from '../db/subscription-add-on-store';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
 import type { SubscriptionState, SubscriptionStatus } from '../domain/subscription';
 import { contractOf, feeFor, invoiceScope, previewInvoice } from './preview-invoice';
+import type { AttachedAddOn } from './subscription-add-ons';
 import { liveState, loadSubscription, nextPeriodOf } from './subscription-state';
 
 export interface SubscriptionView {
@@ -15,11 +17,13 @@ export interface SubscriptionView {
   plan: Plan;
   /** As its workflow answered now; null when it could not (the row is then the answer). */
   live: SubscriptionState | null;
+  /** The add-ons it has now. */
+  addOns?: AttachedAddOn[];
 }
 
 export async function getSubscription(em: EntityManager, temporal: Client, id: string): Promise<SubscriptionView> {
   const { subscription, plan } = await loadSubscription(em, id);
-  return { subscription, plan, live: await liveState(temporal, subscription.workflowId) };
+  return { subscription, plan, live: await liveState(temporal, subscription.workflowId), addOns: await subscriptionAddOns(em, [subscription.id], true) };
 }
 
 /**
@@ -35,7 +39,11 @@ export async function listSubscriptions(em: EntityManager, filter: { customerId?
   };
   const found = await findPage(em, Subscription, where, { keys: ['createdAt', 'id'], direction: 'desc', noun: 'subscription' }, page);
   const plans = new Map((found.data.length ? await em.find(Plan, { id: found.data.map((s) => s.planId) }) : []).map((p) => [p.id, p]));
-  return { ...found, data: found.data.map((subscription): SubscriptionView => ({ subscription, plan: plans.get(subscription.planId)!, live: null })) };
+  const addOns = await subscriptionAddOns(em, found.data.map((s) => s.id), true);
+  return {
+    ...found,
+    data: found.data.map((subscription): SubscriptionView => ({ subscription, plan: plans.get(subscription.planId)!, live: null, addOns: addOns.filter((a) => a.item.subscriptionId === subscription.id) })),
+  };
 }
 
 export interface SubscriptionUsage {
@@ -98,7 +106,7 @@ export async function changeSubscription<A>(
   try {
     const state = await temporal.workflow.getHandle(subscription.workflowId).executeUpdate(definition, { args: [argument] });
     await em.refresh(subscription).catch(() => undefined);
-    return { subscription, plan, live: state };
+    return { subscription, plan, live: state, addOns: await subscriptionAddOns(em, [subscription.id], true) };
   } catch (error) {
     // A run on the workflow's first version has no handler for anything but cancel.
     if (error instanceof WorkflowUpdateFailedError && /No registered handler for update/.test(String(error.cause?.message))) {

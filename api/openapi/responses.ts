@@ -81,12 +81,44 @@ export const Plan = z
       })
       .nullable()
       .describe("The fee per seat in tiers, priced on a subscription's quantity; null: amount per seat"),
+    setup_fee: money.nullable().describe("Billed once per subscription, on its first invoice that bills the plan's fee"),
     charges: z.array(Charge),
     created_at: timestamp.nullable(),
   })
   .register(responseSchemas, { id: 'Plan' });
 
 export const PlanList = listOf(Plan).register(responseSchemas, { id: 'PlanList' });
+
+export const AddOn = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('add_on'),
+    code: z.string(),
+    name: z.string(),
+    amount: money.describe('Per unit: for one period of a recurring add-on, or once'),
+    currency,
+    interval: z.enum(['day', 'week', 'month', 'year']).nullable().describe('Null: billed once'),
+    interval_count: z.int().nullable(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'AddOn' });
+
+export const AddOnList = listOf(AddOn).register(responseSchemas, { id: 'AddOnList' });
+
+export const SubscriptionAddOn = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('subscription_add_on'),
+    subscription_id: z.string(),
+    add_on: AddOn,
+    quantity: decimal,
+    added_at: timestamp.nullable(),
+    removed_at: timestamp.nullable(),
+    billed_invoice_id: z.string().nullable().describe('A one-time add-on: the invoice that billed it'),
+  })
+  .register(responseSchemas, { id: 'SubscriptionAddOn' });
+
+export const SubscriptionAddOnList = listOf(SubscriptionAddOn).register(responseSchemas, { id: 'SubscriptionAddOnList' });
 
 const ScheduledChange = z.strictObject({
   id: z.string(),
@@ -138,6 +170,7 @@ export const Subscription = z
     ),
     latest_invoice: z.strictObject({ id: z.string(), number: z.string().nullable(), total: money, currency }).nullable(),
     billing_error: z.strictObject({ activity: z.string(), code: z.string(), message: z.string(), at: timestamp }).nullable(),
+    add_ons: z.array(SubscriptionAddOn).describe('Its add-ons now: recurring ones not removed, one-time ones not billed yet'),
     workflow_id: z.string(),
     state_source: z.enum(['workflow', 'database']),
     created_at: timestamp.nullable(),
@@ -204,6 +237,10 @@ export const Invoice = z
   .register(responseSchemas, { id: 'Invoice' });
 
 export const InvoiceList = listOf(Invoice).register(responseSchemas, { id: 'InvoiceList' });
+
+export const SubscriptionAddOnChange = SubscriptionAddOn.extend({ invoice: Invoice.nullable().describe('What the change billed or credited at once') }).register(responseSchemas, {
+  id: 'SubscriptionAddOnChange',
+});
 
 export const UpcomingInvoice = z
   .strictObject({

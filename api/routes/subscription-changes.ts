@@ -27,8 +27,8 @@ export function subscriptionChangesRouter({ orm, temporal }: { orm: Orm; tempora
   const support = allow('admin', 'support');
 
   async function update<A>(req: Request, definition: UpdateDefinition<SubscriptionState, [A]>, args: UpdateArgument<A>) {
-    const { subscription, plan, live } = await changeSubscription(em(), temporal, String(req.params.id), definition, args);
-    return subscriptionJson(subscription, plan, live);
+    const { subscription, plan, live, addOns } = await changeSubscription(em(), temporal, String(req.params.id), definition, args);
+    return subscriptionJson(subscription, plan, live, addOns);
   }
 
   const resolvePlan = (code: string, version: number | undefined) => planOf(em(), code, version, 'plan_code');

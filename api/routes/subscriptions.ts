@@ -11,7 +11,7 @@ import { listJson, subscriptionJson, subscriptionUsageJson } from '../serializer
 import { parse } from '../validation';
 import { parseProperties } from '../charge-properties';
 
-const viewJson = (v: SubscriptionView) => subscriptionJson(v.subscription, v.plan, v.live);
+const viewJson = (v: SubscriptionView) => subscriptionJson(v.subscription, v.plan, v.live, v.addOns);
 
 export function subscriptionsRouter({ orm, temporal, taskQueue }: ApiDeps): Router {
   const em = forkEm(orm);

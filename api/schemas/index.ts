@@ -1,5 +1,6 @@
 /** Every request body and query the API validates, by resource. */
 export * from './accounting';
+export * from './add-ons';
 export * from './coupons';
 export * from './customers';
 export * from './emails';

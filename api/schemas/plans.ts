@@ -57,6 +57,8 @@ export const CreatePlanBody = z
     amount: amountField,
     minimum_amount: amountField.optional(),
     fee_tiers: feeTiers.nullable().optional(),
+    /** Billed once per subscription, on its first invoice that bills the fee; null (on a version) removes it. */
+    setup_fee: amountField.nullable().optional(),
     charges: z.array(ChargeBody).max(50).optional(),
   })
   .strict();
