@@ -242,7 +242,8 @@ describe('API contract', () => {
         param: 'start_at',
         code: 'start_at_too_far_back',
       },
-      { what: 'an unknown field', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, quantity: 2 }), status: 400, param: 'quantity' },
+      { what: 'an unknown field', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, seats: 2 }), status: 400, param: 'seats' },
+      { what: 'a quantity that is not a whole number of seats', body: () => ({ customer_id: usdCustomerId, plan_code: usdPlanCode, quantity: 2.5 }), status: 400, param: 'quantity' },
       { what: 'a customer_id of the wrong type', body: () => ({ customer_id: 7, plan_code: usdPlanCode }), status: 400, param: 'customer_id' },
     ])('POST /v1/subscriptions with $what is a $status naming $param', async ({ body, status, param, code }) => {
       const before = await tableCounts(stack.db);
