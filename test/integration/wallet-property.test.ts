@@ -1,5 +1,6 @@
 import Decimal from 'decimal.js';
 import fc from 'fast-check';
+import { restoreWalletConsumption } from '../../db/wallet-store';
 import { startStack, unique, type Stack } from './harness';
 
 /**
@@ -85,5 +86,27 @@ describe('a wallet never goes negative', () => {
     );
     const reconciliation = await stack.admin.get('/v1/reports/reconciliation?currency=USD&from=2020-01-01&to=2100-01-01');
     expect(reconciliation.body).toMatchObject({ balanced: true, differences: [] });
+  });
+
+  it('a void gives the wallets back what the invoice spent, once: the exact reverse in the ledger (restoreWalletConsumption)', async () => {
+    // Given 10 granted and 30 paid credits at 1.00 (paid by hand), and an invoice of 25.00 that spends 10.00 granted + 15.00 paid
+    const customer = (await stack.admin.post('/v1/customers', { name: unique('holder'), email: `${unique('holder')}@example.test`, currency: 'USD' })).body.id;
+    const created = (await stack.admin.post('/v1/wallets', { customer_id: customer, currency: 'USD', rate: '1.00', granted_credits: '10', paid_credits: '30' })).body;
+    const [purchase] = await sql<{ invoice_id: string }>(`select invoice_id from wallet_transactions where wallet_id = ? and kind = 'purchased'`, [created.id]);
+    expect((await stack.admin.post(`/v1/invoices/${purchase.invoice_id}/payments`, { amount: '30.00', reference: 'wire' })).status).toBe(201);
+    const invoice = (await stack.admin.post('/v1/invoices', { customer_id: customer, currency: 'USD', lines: [{ description: 'Work', quantity: '1', unit_amount: '25.00' }], collect: false })).body;
+    expect(invoice).toMatchObject({ wallet_applied: '25.00', amount_due: '0.00', status: 'paid' });
+    expect((await stack.admin.get(`/v1/wallets/${created.id}`)).body).toMatchObject({ paid_balance: '15.00', granted_balance: '0.00' });
+    // When the void gives the credit back (twice, as a retry would)
+    for (let i = 0; i < 2; i++) await stack.db.orm.em.fork().transactional((tx) => restoreWalletConsumption(tx, invoice.id, new Date()));
+    // Then the wallet holds 15 + 15 = 30.00 paid and 0 + 10 = 10.00 granted again, restored once
+    expect((await stack.admin.get(`/v1/wallets/${created.id}`)).body).toMatchObject({ paid_balance: '30.00', granted_balance: '10.00', credits_balance: '40' });
+    const restored = await sql<{ key: string; account: string; direction: string; amount: string }>(
+      `select t.idempotency_key as key, e.account_code as account, e.direction, e.amount::text as amount from ledger_transactions t join ledger_entries e on e.transaction_id = t.id
+        where t.idempotency_key = ? order by e.account_code`,
+      [`invoice:${invoice.id}:wallet_restored`],
+    );
+    expect(restored.map((r) => `${r.direction} ${r.account} ${new Decimal(r.amount).toFixed(2)}`)).toEqual(['debit accounts_receivable 25.00', 'credit discounts 10.00', 'credit prepaid 15.00']);
+    await expectInvariants(customer);
   });
 });
