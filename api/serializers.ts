@@ -705,7 +705,8 @@ export function walletJson({ wallet: w, pendingCredits }: WalletView) {
   };
 }
 
-export function walletTransactionJson(t: WalletTransaction) {
+/** Amounts in the wallet's currency. */
+export function walletTransactionJson(t: WalletTransaction, currency: string) {
   return {
     id: t.id,
     object: 'wallet_transaction',
@@ -714,9 +715,9 @@ export function walletTransactionJson(t: WalletTransaction) {
     status: t.status,
     trigger: t.trigger ?? null,
     credits: credits(t.credits),
-    amount: decimalString(t.amount),
-    paid_amount: decimalString(t.paidAmount),
-    granted_amount: decimalString(t.grantedAmount),
+    amount: money(t.amount, currency),
+    paid_amount: money(t.paidAmount, currency),
+    granted_amount: money(t.grantedAmount, currency),
     invoice_id: t.invoiceId ?? null,
     triggered_by_invoice_id: t.triggeredByInvoiceId ?? null,
     effective_at: iso(t.effectiveAt),

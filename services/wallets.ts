@@ -67,8 +67,9 @@ export async function walletsOfCustomer(em: EntityManager, customerId: string, p
   return { ...found, data };
 }
 
-export async function transactionsOfWallet(em: EntityManager, walletId: string, page: PageRequest): Promise<Page<WalletTransaction>> {
-  return listWalletTransactions(em, walletId, page);
+export async function transactionsOfWallet(em: EntityManager, walletId: string, page: PageRequest): Promise<{ currency: string; page: Page<WalletTransaction> }> {
+  const wallet = await walletOf(em, walletId);
+  return { currency: wallet.currency, page: await listWalletTransactions(em, walletId, page) };
 }
 
 /** Absent keeps a setting, null clears it. */

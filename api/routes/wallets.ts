@@ -71,7 +71,8 @@ export function walletsRouter(deps: ApiDeps): Router {
 
   router.get('/:id/transactions', async (req, res) => {
     const query = parse(ListWalletTransactionsQuery, req.query);
-    res.json(listJson(listUrl(req), await transactionsOfWallet(em(), String(req.params.id), pageOf(query)), walletTransactionJson));
+    const { currency, page } = await transactionsOfWallet(em(), String(req.params.id), pageOf(query));
+    res.json(listJson(listUrl(req), page, (t) => walletTransactionJson(t, currency)));
   });
 
   router.post('/:id/terminate', async (req, res) => {

@@ -126,8 +126,8 @@ describe('prepaid credit wallets', () => {
     // And the wallet is empty, its consumption listed against the invoice
     expect(await wallet(created.body.id)).toMatchObject({ credits_balance: '0', balance: '0.00' });
     expect((await transactions(created.body.id)).map((t) => [t.kind, t.credits, t.amount, t.invoice_id])).toEqual([
-      ['granted', '8', '20', null],
-      ['consumed', '8', '20', invoice.id],
+      ['granted', '8', '20.00', null],
+      ['consumed', '8', '20.00', invoice.id],
     ]);
     await expectBooksBalanced();
   });
@@ -160,8 +160,8 @@ describe('prepaid credit wallets', () => {
     expect(june).toMatchObject({ wallet_applied: '0.00', amount_paid: '49.00', status: 'paid' });
     expect(await wallet(created.body.id)).toMatchObject({ status: 'terminated', balance: '0.00', terminated_at: '2027-05-15T00:00:00.000Z' });
     expect((await transactions(created.body.id)).map((t) => [t.kind, t.amount, t.effective_at])).toEqual([
-      ['granted', '30', expect.any(String)],
-      ['expired', '30', '2027-05-15T00:00:00.000Z'],
+      ['granted', '30.00', expect.any(String)],
+      ['expired', '30.00', '2027-05-15T00:00:00.000Z'],
     ]);
     await expectBooksBalanced();
   });
@@ -194,7 +194,7 @@ describe('prepaid credit wallets', () => {
     await expectBooksBalanced();
     // November: the card pays all 49.00
     await step('2027-11-01T00:01:00Z', { walletApplied: '0.00', card: '49.00', left: '0.00' }, 3);
-    expect((await transactions(created.id)).map((t) => `${t.kind} ${t.amount}`)).toEqual(['granted 100', 'consumed 49', 'consumed 49', 'granted 60', 'consumed 49', 'expired 13']);
+    expect((await transactions(created.id)).map((t) => `${t.kind} ${t.amount}`)).toEqual(['granted 100.00', 'consumed 49.00', 'consumed 49.00', 'granted 60.00', 'consumed 49.00', 'expired 13.00']);
   });
 
   it('paid credits are invoiced and count only once that invoice is paid: a prepayment, never revenue', async () => {
@@ -284,7 +284,7 @@ describe('prepaid credit wallets', () => {
     expect(await runWalletMaintenance()).toMatchObject({ expired: expect.any(Number) });
     // Then 20.00 of prepayments becomes breakage; the 5 granted credits post nothing
     const expired = (await transactions(created.id)).find((t) => t.kind === 'expired');
-    expect(expired).toMatchObject({ amount: '25', paid_amount: '20', granted_amount: '5' });
+    expect(expired).toMatchObject({ amount: '25.00', paid_amount: '20.00', granted_amount: '5.00' });
     expect(await postings(`wallet_transaction:${expired.id}`)).toEqual([
       { account: 'breakage', direction: 'credit', amount: '20.000000' },
       { account: 'prepaid', direction: 'debit', amount: '20.000000' },
