@@ -144,6 +144,21 @@ describe('one-off invoices', () => {
     expectBooksBalanced(await balances());
   });
 
+  it('bills a one-time add-on by its code at its name and price, and refuses a recurring one', async () => {
+    expect((await stack.api.post('/v1/add_ons', { code: 'setup-call', name: 'Setup call', amount: '80.00', currency: 'USD' })).status).toBe(201);
+    expect((await stack.api.post('/v1/add_ons', { code: 'seat-pack', name: 'Seat pack', amount: '25.00', currency: 'USD', interval: 'month' })).status).toBe(201);
+    const buyer = await customer();
+    // 2 x 80.00 = 160.00, no tax or coupon for this customer.
+    const created = await stack.api.post('/v1/invoices', { customer_id: buyer, currency: 'USD', lines: [{ add_on_code: 'setup-call', quantity: '2' }], collect: false });
+    expect(created.status).toBe(201);
+    expect(created.body.lines.map((l: any) => [l.kind, l.description, l.quantity, l.unit_amount, l.amount, l.add_on_id !== null])).toEqual([['one_off', 'Setup call', '2', '80', '160.00', true]]);
+    const recurring = await stack.api.post('/v1/invoices', { customer_id: buyer, currency: 'USD', lines: [{ add_on_code: 'seat-pack' }] });
+    expect(recurring.status).toBe(400);
+    expect(recurring.body.error).toMatchObject({ code: 'add_on_recurring', param: 'lines.0.add_on_code' });
+    const otherCurrency = await stack.api.post('/v1/invoices', { customer_id: buyer, currency: 'EUR', lines: [{ add_on_code: 'setup-call' }] });
+    expect(otherCurrency.body.error).toMatchObject({ code: 'currency_mismatch', param: 'lines.0.add_on_code' });
+  });
+
   it('refuses a line with neither an add-on nor a description and price, and an unknown customer', async () => {
     const bad = await stack.api.post('/v1/invoices', { customer_id: await customer(), currency: 'USD', lines: [{ description: 'No price' }] });
     expect(bad.status).toBe(400);
