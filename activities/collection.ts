@@ -12,6 +12,7 @@ import {
   toMinorUnits,
   type StoredAttempt,
 } from '../db/collection-store';
+import { finaliseDraft } from '../db/draft-invoice-store';
 import { queueEmail } from '../db/email-outbox';
 import { Customer } from '../db/entities/customer';
 import { Invoice, invoiceName } from '../db/entities/invoice';
@@ -166,13 +167,24 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
   }
 
   return {
-    async collectionContext(request: { invoiceId: string }): Promise<{ stripeConfigured: boolean; dunningSchedule: number[] }> {
+    /** `draftUntil`: the invoice is a draft, finalised at that instant (its grace end) unless it is before. */
+    async collectionContext(request: { invoiceId: string }): Promise<{ stripeConfigured: boolean; dunningSchedule: number[]; draftUntil?: string }> {
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
+      const draft = invoice.status === 'draft' ? { draftUntil: (invoice.autoFinalizesAt ?? invoice.issuedAt).toISOString() } : {};
       // An invoice of the customer alone follows the default schedule; a subscription's, its plan's.
-      if (invoice.subscriptionId === null) return { stripeConfigured: stripe !== null, dunningSchedule: [...DEFAULT_DUNNING_SCHEDULE] };
+      if (invoice.subscriptionId === null) return { stripeConfigured: stripe !== null, dunningSchedule: [...DEFAULT_DUNNING_SCHEDULE], ...draft };
       const subscription = await em().findOneOrFail(Subscription, { id: invoice.subscriptionId });
       const plan = await em().findOneOrFail(Plan, { id: subscription.planId });
-      return { stripeConfigured: stripe !== null, dunningSchedule: plan.dunningSchedule };
+      return { stripeConfigured: stripe !== null, dunningSchedule: plan.dunningSchedule, ...draft };
+    },
+
+    /**
+     * Finalises a draft whose grace has ended (or that was finalised meanwhile: then nothing is done)
+     * at the workflow's `at`, and says whether anything is left to collect.
+     */
+    async finalizeDraft(request: { invoiceId: string; at: string }): Promise<{ status: string; collect: boolean }> {
+      const { invoice } = await finaliseDraft(em(), request.invoiceId, new Date(request.at));
+      return { status: invoice.status, collect: invoice.status === 'open' && invoice.amountDue.gt(0) };
     },
 
     /**

@@ -51,6 +51,8 @@ export interface IssuedInvoice {
   currency: string;
   /** What is left to collect (after customer credit); absent in results recorded before collection existed. */
   amountDue?: string;
+  /** A draft (no number yet): its collection waits for the grace end, finalises it, then collects. */
+  draft?: true;
 }
 
 /**
@@ -123,6 +125,8 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
         },
         reopenUsageAt: request.reopenUsageAt ? new Date(request.reopenUsageAt) : null,
         issuedAt: new Date(request.issuedAt),
+        // The workflow starts a draft's collection, which finalises it at its grace end.
+        renewalDrafts: true,
       });
       // Wallet credit the invoice spent may have started automatic top-ups: collect them now.
       if (invoice) await collectTopUpsOf(orm, invoice.customerId);
@@ -133,6 +137,8 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
           total: formatAmount(invoice.total, invoice.currency),
           currency: invoice.currency,
           amountDue: formatAmount(invoice.amountDue, invoice.currency),
+          // Only when true, so results stay as they were for every invoice that is not a draft.
+          ...(invoice.status === 'draft' ? { draft: true } : {}),
         }
       );
     },

@@ -45,6 +45,7 @@ export function customerJson(c: Customer) {
     currency: c.currency,
     timezone: c.timezone,
     net_terms_days: c.netTermsDays,
+    invoice_grace_period_days: c.invoiceGracePeriodDays,
     external_id: c.externalId ?? null,
     created_at: iso(c.createdAt),
   };

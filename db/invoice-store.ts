@@ -60,6 +60,11 @@ export interface InvoiceRequest {
   /** Usage is accepted again from this instant (a resume), in the invoice's transaction. */
   reopenUsageAt?: Date | null;
   issuedAt: Date;
+  /**
+   * The caller collects drafts (the lifecycle workflow): a renewal of a customer with a grace period
+   * is then stored as a draft, finalised when the grace ends. Its first invoice never waits.
+   */
+  renewalDrafts?: boolean;
 }
 
 async function nextInvoiceNumber(em: EntityManager): Promise<{ sequence: string; number: string }> {
@@ -142,7 +147,7 @@ export async function couponsFor(em: EntityManager, customerId: string, subscrip
   return applied.map((a) => ({ applied: a, coupon: coupons.get(a.couponId)! }));
 }
 
-async function taxRatesFor(em: EntityManager, customerId: string): Promise<TaxRate[]> {
+export async function taxRatesFor(em: EntityManager, customerId: string): Promise<TaxRate[]> {
   const links = await em.find(CustomerTaxRate, { customerId }, { orderBy: { position: 'asc' } });
   const rates = new Map((await em.find(TaxRate, { id: links.map((l) => l.taxRateId) })).map((r) => [r.id, r]));
   return links.map((l) => rates.get(l.taxRateId)!);
@@ -418,7 +423,16 @@ async function storeInvoice(tx: EntityManager, request: InvoiceRequest, { draft,
     periodEnd: request.fees.at(-1)?.to ?? request.usage?.until ?? usageFrom,
     issuedAt: request.issuedAt,
   };
+  const graceDays = request.renewalDrafts && request.reason === 'subscription_cycle' && (request.periodIndex ?? 0) > 0 ? await gracePeriodOf(tx, subscription.customerId) : 0;
+  if (graceDays > 0) return createInvoice(tx, header, { draft, appliedCoupons }, new Date(request.issuedAt.getTime() + graceDays * DAY_MS));
   return storeIssuedInvoice(tx, header, { draft, appliedCoupons });
+}
+
+const DAY_MS = 86_400_000;
+
+async function gracePeriodOf(tx: EntityManager, customerId: string): Promise<number> {
+  const [row] = await tx.execute<Array<{ days: number }>>('select invoice_grace_period_days as days from customers where id = ?', [customerId]);
+  return row.days;
 }
 
 /**

@@ -2,7 +2,8 @@
 export interface CollectionState {
   invoiceId: string;
   /** error: Stripe refused a request as such (lastOutcome says why); a new card or a payment resumes it. */
-  status: 'collecting' | 'retrying' | 'awaiting_customer' | 'processing' | 'failed' | 'paid' | 'manual' | 'error';
+  /** draft: waiting for the invoice's grace period to end (or a finalisation) before collecting; void: voided, nothing to collect. */
+  status: 'draft' | 'collecting' | 'retrying' | 'awaiting_customer' | 'processing' | 'failed' | 'paid' | 'manual' | 'error' | 'void';
   attempts: number;
   lastOutcome: string | null;
   firstFailureAt: string | null;

@@ -58,7 +58,7 @@ export interface LedgerSource {
 // One pattern per key shape the posting rules produce. A recovery's key carries the event that
 // recovered it (a payment, a credit note) after the invoice's, so one invoice can recover more than once.
 const SOURCE_PATTERNS: ReadonlyArray<[RegExp, (m: RegExpExecArray) => LedgerSource]> = [
-  [/^invoice:([^:]+):(issued|credit_applied|recognized)$/, (m) => ({ type: 'invoice', id: m[1] })],
+  [/^invoice:([^:]+):(issued|credit_applied|recognized|voided)$/, (m) => ({ type: 'invoice', id: m[1] })],
   [/^invoice:([^:]+):(written_off|recovered(:[^:]+)?)$/, (m) => ({ type: 'write_off', id: m[1] })],
   [/^payment:([^:]+)(:excess)?$/, (m) => ({ type: 'payment', id: m[1] })],
   [/^refund:([^:]+)$/, (m) => ({ type: 'refund', id: m[1] })],
@@ -340,4 +340,26 @@ export function walletCreditExpired(transaction: { id: string; walletId: string;
     'breakage',
     transaction.paid,
   );
+}
+
+/**
+ * A void: every entry the invoice's issue and customer-credit postings made goes back (`reversed`),
+ * and so does what revenue recognition already moved for it out of deferred revenue (`recognised`:
+ * revenue at list price, its discount). The invoice then leaves no receivable, revenue, deferred
+ * revenue, discount or tax, and the credit it used is owed to the customer again. Wallet credit
+ * is given back by its own posting (`invoice:<id>:wallet_restored`).
+ */
+export function invoiceVoided(
+  invoice: { id: string; number: string; currency: string; at: Date },
+  reversed: readonly EntryDraft[],
+  recognised: { revenue: Decimal; discount: Decimal },
+): TransactionDraft | null {
+  // Signed as debit minus credit, one leg per account.
+  const legs = new Map<AccountCode, Decimal>();
+  const add = (account: AccountCode, signed: Decimal) => legs.set(account, (legs.get(account) ?? new Decimal(0)).plus(signed));
+  for (const e of reversed) add(e.account, e.direction === 'debit' ? e.amount.negated() : e.amount);
+  add('deferred_revenue', recognised.revenue.minus(recognised.discount).negated());
+  add('discounts', recognised.discount.negated());
+  add('revenue', recognised.revenue);
+  return signedLegs(`invoice:${invoice.id}:voided`, `Invoice ${invoice.number} voided`, invoice.currency, invoice.at, [...legs]);
 }

@@ -36,7 +36,7 @@ alter table invoices add constraint invoices_draft_check check (
 );
 
 alter table customers add column invoice_grace_period_days integer not null default 0
-  check (invoice_grace_period_days between 0 and 365);
+  check (invoice_grace_period_days between 0 and 90);
 
 alter table customer_balance_transactions drop constraint customer_balance_transactions_kind_check;
 alter table customer_balance_transactions add constraint customer_balance_transactions_kind_check

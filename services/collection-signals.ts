@@ -1,5 +1,5 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { invoicePaidSignal, invoiceWorkflowId, paymentMethodUpdatedSignal } from '../workflows/messages';
+import { invoiceFinalizedSignal, invoicePaidSignal, invoiceVoidedSignal, invoiceWorkflowId, paymentMethodUpdatedSignal } from '../workflows/messages';
 
 /**
  * Tells an invoice's collection workflow what happened outside it. An invoice without one (issued
@@ -17,3 +17,9 @@ async function signalCollection(temporal: Client, invoiceId: string, send: (hand
 export const collectionPaid = (temporal: Client, invoiceId: string, source: string) => signalCollection(temporal, invoiceId, (h) => h.signal(invoicePaidSignal, { source }));
 
 export const collectionPaymentMethodUpdated = (temporal: Client, invoiceId: string) => signalCollection(temporal, invoiceId, (h) => h.signal(paymentMethodUpdatedSignal));
+
+/** A draft was finalised before its grace end: collect it now. */
+export const collectionFinalized = (temporal: Client, invoiceId: string) => signalCollection(temporal, invoiceId, (h) => h.signal(invoiceFinalizedSignal));
+
+/** The invoice was voided: stop collecting it. */
+export const collectionVoided = (temporal: Client, invoiceId: string) => signalCollection(temporal, invoiceId, (h) => h.signal(invoiceVoidedSignal));

@@ -16,6 +16,7 @@ export interface NewCustomer {
   externalId?: string;
   timezone?: string;
   netTermsDays?: number;
+  invoiceGracePeriodDays?: number;
 }
 
 /** Stores a customer; `stored` runs inside its transaction (the request's record of it). */
@@ -28,6 +29,7 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
     externalId: input.externalId ?? null,
     timezone: input.timezone ?? 'UTC',
     netTermsDays: input.netTermsDays ?? 0,
+    invoiceGracePeriodDays: input.invoiceGracePeriodDays ?? 0,
   });
   try {
     await em.transactional(async (tx) => {
@@ -44,12 +46,13 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
 }
 
 /** Changes name, e-mail or net terms; terms apply to invoices issued from now on (open ones keep theirs). */
-export async function updateCustomer(em: EntityManager, customerId: string, changes: { name?: string; email?: string; netTermsDays?: number }): Promise<Customer> {
+export async function updateCustomer(em: EntityManager, customerId: string, changes: { name?: string; email?: string; netTermsDays?: number; invoiceGracePeriodDays?: number }): Promise<Customer> {
   return em.transactional(async (tx) => {
     const customer = await customerOf(tx, customerId);
     if (changes.name !== undefined) customer.name = changes.name;
     if (changes.email !== undefined) customer.email = changes.email;
     if (changes.netTermsDays !== undefined) customer.netTermsDays = changes.netTermsDays;
+    if (changes.invoiceGracePeriodDays !== undefined) customer.invoiceGracePeriodDays = changes.invoiceGracePeriodDays;
     await tx.flush();
     return customer;
   });

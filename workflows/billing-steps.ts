@@ -43,7 +43,10 @@ async function bill({ run, billing }: RunContext, request: Omit<BillingRequest, 
   const subscriptionId = run.record.subscriptionId;
   const invoice = await billing.billSubscription({ subscriptionId, ...request });
   if (invoice) run.latestInvoice = invoice;
-  if (invoice?.amountDue && !/^0(\.0*)?$/.test(invoice.amountDue) && patched(COLLECT_INVOICES)) {
+  // A draft is collected too: its collection finalises it at its grace end. Results recorded before
+  // drafts never say `draft`, so old histories take the same branch as before.
+  const asksMoney = invoice?.amountDue !== undefined && !/^0(\.0*)?$/.test(invoice.amountDue);
+  if (invoice && (invoice.draft === true || asksMoney) && patched(COLLECT_INVOICES)) {
     // Abandoned on purpose: collection outlives this run (which continues as new every period).
     await startChild(invoiceCollectionWorkflow, {
       workflowId: invoiceWorkflowId(invoice.invoiceId),

@@ -14,9 +14,11 @@ import type { CollectionState } from '../domain/collection';
 import {
   collectionStateQuery,
   invoiceCollectionFailedSignal,
+  invoiceFinalizedSignal,
   invoiceOverdueSignal,
   invoicePaidSignal,
   invoiceSettledSignal,
+  invoiceVoidedSignal,
   paymentMethodUpdatedSignal,
   subscriptionWorkflowId,
   type InvoiceCollectionInput,
@@ -60,7 +62,12 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
   const state: CollectionState = { invoiceId: input.invoiceId, status: 'collecting', attempts: 0, lastOutcome: null, firstFailureAt: null, nextRetryAt: null };
   let paidElsewhere = false;
   let newPaymentMethod = false;
+  let finalizeNow = false;
+  let voided = false;
   setHandler(invoicePaidSignal, () => void (paidElsewhere = true));
+  // A void ends collection as a payment would: intents in flight are cancelled, the subscription is told it is settled.
+  setHandler(invoiceVoidedSignal, () => void (paidElsewhere = voided = true));
+  setHandler(invoiceFinalizedSignal, () => void (finalizeNow = true));
   setHandler(paymentMethodUpdatedSignal, () => void (newPaymentMethod = true));
   setHandler(collectionStateQuery, () => state);
 
@@ -77,11 +84,23 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
   };
 
   const context = await collection.collectionContext({ invoiceId: input.invoiceId });
+  // Only a draft's context names a grace end; results recorded before drafts existed never do.
+  if (context.draftUntil) {
+    state.status = 'draft';
+    const wait = new Date(context.draftUntil).getTime() - Date.now();
+    if (wait > 0) await condition(() => finalizeNow, wait);
+    const finalised = await collection.finalizeDraft({ invoiceId: input.invoiceId, at: new Date(Date.now()).toISOString() });
+    if (!finalised.collect) {
+      state.status = finalised.status === 'void' ? 'void' : 'paid';
+      return state;
+    }
+    state.status = 'collecting';
+  }
   if (!context.stripeConfigured) {
     // Without Stripe, invoices wait for a manual payment; nothing is charged and nobody is chased.
     state.status = 'manual';
     await condition(() => paidElsewhere);
-    state.status = 'paid';
+    state.status = voided ? 'void' : 'paid';
     return state;
   }
 
@@ -125,7 +144,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
         await collection.settleAttempts({ invoiceId: input.invoiceId, cancel: true });
       }
       if (outcome.status === 'succeeded') await notify({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
-      state.status = 'paid';
+      state.status = voided && outcome.status !== 'succeeded' ? 'void' : 'paid';
       state.nextRetryAt = null;
       if (state.firstFailureAt) await tell(invoiceSettledSignal);
       return state;

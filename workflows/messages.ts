@@ -182,6 +182,10 @@ export const invoiceSettledSignal = defineSignal<[{ invoiceId: string }]>('invoi
 
 /** The invoice was paid another way (a webhook, a manual payment): stop collecting. */
 export const invoicePaidSignal = defineSignal<[{ source: string }]>('invoicePaid');
+/** The draft invoice was finalised before its grace period ended: collect it now. */
+export const invoiceFinalizedSignal = defineSignal('invoiceFinalized');
+/** The invoice was voided: stop collecting (the subscription is told it is settled). */
+export const invoiceVoidedSignal = defineSignal('invoiceVoided');
 /** The customer attached a new payment method: charge it at once. */
 export const paymentMethodUpdatedSignal = defineSignal('paymentMethodUpdated');
 export const collectionStateQuery = defineQuery<CollectionState>('collectionState');

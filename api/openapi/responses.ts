@@ -44,6 +44,7 @@ export const Customer = z
     currency,
     timezone: z.string(),
     net_terms_days: z.int().describe('Days the customer has to pay an invoice; copied to each invoice when issued'),
+    invoice_grace_period_days: z.int().describe('Days a renewal invoice stays a draft before it is finalised (0: at once)'),
     external_id: z.string().nullable(),
     created_at: timestamp.nullable(),
   })

@@ -18,7 +18,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
   router.post('/', allow('admin', 'support'), async (req, res) => {
     const body = parse(CreateCustomerBody, req.body);
     const created = await atomicPhase<ReturnType<typeof customerJson>>(req, 'customer_created', (record) =>
-      createCustomer(em(), { name: body.name, email: body.email, currency: body.currency, externalId: body.external_id, timezone: body.timezone, netTermsDays: body.net_terms_days }, (tx, customer) =>
+      createCustomer(em(), { name: body.name, email: body.email, currency: body.currency, externalId: body.external_id, timezone: body.timezone, netTermsDays: body.net_terms_days, invoiceGracePeriodDays: body.invoice_grace_period_days }, (tx, customer) =>
         record(tx, customerJson(customer)),
       ),
     );
@@ -38,7 +38,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
   /** Stripe-style update: the fields sent change, the others stay. */
   router.post('/:id', allow('admin', 'support'), async (req, res) => {
     const body = parse(UpdateCustomerBody, req.body);
-    res.json(customerJson(await updateCustomer(em(), String(req.params.id), { name: body.name, email: body.email, netTermsDays: body.net_terms_days })));
+    res.json(customerJson(await updateCustomer(em(), String(req.params.id), { name: body.name, email: body.email, netTermsDays: body.net_terms_days, invoiceGracePeriodDays: body.invoice_grace_period_days })));
   });
 
   router.get('/:id/tax_rates', async (req, res) => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { currencyField, idField, nameField, netTermsField, timeZoneField } from './fields';
+import { currencyField, gracePeriodField, idField, nameField, netTermsField, timeZoneField } from './fields';
 import { listQuery, PageQuery } from './pagination';
 
 export const CreateCustomerBody = z
@@ -10,6 +10,7 @@ export const CreateCustomerBody = z
     external_id: z.string().min(1).max(255).optional(),
     timezone: timeZoneField.optional().describe('IANA time zone whose clock billing periods follow (default UTC)'),
     net_terms_days: netTermsField.optional().describe('Days the customer has to pay an invoice (default 0: due on issue)'),
+    invoice_grace_period_days: gracePeriodField.optional(),
   })
   .strict();
 
@@ -19,6 +20,7 @@ export const UpdateCustomerBody = z
     name: nameField.optional(),
     email: z.email().optional(),
     net_terms_days: netTermsField.optional().describe('Days the customer has to pay invoices issued from now on'),
+    invoice_grace_period_days: gracePeriodField.optional().describe('For renewals issued from now on; drafts already waiting keep their grace end'),
   })
   .strict();
 

@@ -71,4 +71,7 @@ export const idField = z.string().min(1);
 export const EmptyBody = z.object({}).strict();
 
 /** Days a customer has to pay an invoice: 0 (due on issue) to 365. */
+/** Days a renewal invoice waits as a draft before it is finalised: 0 (finalised at once) to 90. */
+export const gracePeriodField = z.number().int().min(0).max(90).describe('Days a renewal invoice stays a draft, open to adjustment, before it is finalised and collected: 0 (at once, the default) to 90');
+
 export const netTermsField = z.number().int().min(0).max(MAX_NET_TERMS_DAYS).describe('Whole days from issue to due date, 0 (due on issue) to 365');

@@ -49,3 +49,19 @@ export const CreateInvoiceBody = z
     collect: z.boolean().optional(),
   })
   .strict();
+
+/** A line added to a draft invoice: quantity x unit_amount, rounded once; a negative unit_amount is a credit line. */
+export const AddInvoiceLineBody = z
+  .object({
+    description: z.string().trim().min(1).max(500),
+    quantity: unitsField.optional().describe('Units, more than 0 (default 1)'),
+    unit_amount: z
+      .string({ error: (issue) => (issue.input === undefined ? undefined : 'must be a decimal string such as "25.00", not a number') })
+      .regex(/^-?\d{1,24}(\.\d{1,12})?$/, 'must be a decimal string with at most 12 decimals, such as "25.00" (or "-5.00" for a credit)'),
+  })
+  .strict()
+  .refine((l) => l.quantity === undefined || Number(l.quantity) > 0, { message: 'quantity must be more than 0', path: ['quantity'] });
+
+export const FinalizeInvoiceBody = z.object({}).strict();
+
+export const VoidInvoiceBody = z.object({}).strict();

@@ -102,7 +102,7 @@ export class CustomerBalanceTransaction {
   currency!: string;
   amount!: Decimal;
   invoiceId!: string;
-  kind!: 'proration_credit' | 'applied_to_invoice' | 'credit_note' | 'overpayment';
+  kind!: 'proration_credit' | 'applied_to_invoice' | 'credit_note' | 'overpayment' | 'invoice_voided';
   createdAt: Date = new Date();
 }
 

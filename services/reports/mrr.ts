@@ -37,7 +37,7 @@ interface FeeLineRow {
 }
 
 /**
- * The fee lines of invoices not void, up to the range's last month end: all of them, since whether a
+ * The fee lines of invoices neither void nor draft (a draft bills nothing yet), up to the range's last month end: all of them, since whether a
  * customer had MRR before the range decides new against reactivation.
  */
 async function feeLines(em: EntityManager, range: ReportRange): Promise<Array<MrrLine & { currency: string }>> {
@@ -47,7 +47,7 @@ async function feeLines(em: EntityManager, range: ReportRange): Promise<Array<Mr
        from invoice_lines l
        join invoices i on i.id = l.invoice_id
        left join subscriptions s on s.id = i.subscription_id
-      where l.kind = 'fee' and l.price_amount is not null and i.status <> 'void'
+      where l.kind = 'fee' and l.price_amount is not null and i.status not in ('void', 'draft')
         and l.period_start <= ? and (?::text is null or i.currency = ?)`,
     [monthEnd(range.to), range.currency, range.currency],
   );
@@ -85,7 +85,7 @@ async function unpricedFeeLines(em: EntityManager, range: ReportRange): Promise<
   const rows = await em.execute<Array<{ currency: string; count: number }>>(
     `select i.currency, count(*)::int as count
        from invoice_lines l join invoices i on i.id = l.invoice_id
-      where l.kind = 'fee' and l.price_amount is null and i.status <> 'void'
+      where l.kind = 'fee' and l.price_amount is null and i.status not in ('void', 'draft')
         and l.period_start <= ? and (?::text is null or i.currency = ?)
       group by i.currency`,
     [monthEnd(range.to), range.currency, range.currency],

@@ -13,7 +13,7 @@ const SECTIONS: ReadonlyArray<{ type: ReconciledType; posted: string; records: s
   {
     type: 'invoice',
     posted: `t.source_type = 'invoice' and t.idempotency_key like 'invoice:%:issued' and e.account_code in ('accounts_receivable', 'customer_credit')`,
-    records: `select i.id, i.total as expected, 1 as sign from invoices i where i.currency = ? and i.issued_at >= ? and i.issued_at < ?`,
+    records: `select i.id, i.total as expected, 1 as sign from invoices i where i.status <> 'draft' and i.currency = ? and i.issued_at >= ? and i.issued_at < ?`,
   },
   {
     type: 'credit_applied',

@@ -5,6 +5,7 @@ describe('ledgerSource', () => {
     ['invoice:in_1:issued', 'invoice', 'in_1'],
     ['invoice:in_1:credit_applied', 'invoice', 'in_1'],
     ['invoice:in_1:recognized', 'invoice', 'in_1'],
+    ['invoice:in_1:voided', 'invoice', 'in_1'],
     ['invoice:in_1:written_off', 'write_off', 'in_1'],
     ['invoice:in_1:recovered', 'write_off', 'in_1'],
     ['invoice:in_1:recovered:cn_7', 'write_off', 'in_1'],
