@@ -520,6 +520,31 @@ const scenarios: Scenario[] = [
     },
   },
   {
+    name: 'invoice-draft',
+    what: 'renewal drafts of a customer with a grace period: one finalised by its collection at the grace end, one finalised early through the API, each then paid by card',
+    async run(services) {
+      await collection(services, 'invoice-draft', null, async (w) => {
+        const id = await customer(w, '4242424242424242');
+        await ok(w.api.post(`/v1/customers/${id}`, { invoice_grace_period_days: 2 }), 200);
+        const sub = await subscribe(w, id, 'pro', '2027-02-01T00:00:00Z');
+        await w.skipTo('2027-02-01T00:01:00Z');
+        await eventually('the first invoice is paid', () => invoices(w, sub.id), (list) => list[0]?.status === 'paid');
+        await w.skipTo('2027-03-01T00:01:00Z');
+        const march = (await eventually('March waits as a draft', () => invoices(w, sub.id), (list) => list[1]?.status === 'draft'))[1];
+        await waitIdle(w.client, invoiceWorkflowId(march.id));
+        await w.skipTo('2027-03-03T01:00:00Z');
+        await waitClosed(w.client, invoiceWorkflowId(march.id));
+        await save(w.client, 'invoice-draft-finalised-at-grace-end.json', invoiceWorkflowId(march.id));
+        await w.skipTo('2027-04-01T00:01:00Z');
+        const april = (await eventually('April waits as a draft', () => invoices(w, sub.id), (list) => list[2]?.status === 'draft'))[2];
+        await waitIdle(w.client, invoiceWorkflowId(april.id));
+        await ok(w.api.post(`/v1/invoices/${april.id}/finalize`, {}), 200);
+        await waitClosed(w.client, invoiceWorkflowId(april.id));
+        await save(w.client, 'invoice-draft-finalised-early.json', invoiceWorkflowId(april.id));
+      });
+    },
+  },
+  {
     name: 'wallet-maintenance',
     what: "the daily wallet run: a wallet's granted credit expired, and a paid top-up left unpaid made sure of being collected",
     async run(services) {

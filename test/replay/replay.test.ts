@@ -54,6 +54,8 @@ describe('recorded workflow histories replay against the current workflow code',
       'cancel-now.json',
       'invoice-3ds-then-manual-payment-before-cancel-in-flight.json',
       'invoice-3ds-then-manual-payment.json',
+      'invoice-draft-finalised-at-grace-end.json',
+      'invoice-draft-finalised-early.json',
       'invoice-one-off-declined-then-new-card.json',
       'invoice-paid-at-first-charge.json',
       'invoice-soft-declines-suspended-then-new-card.json',
@@ -101,6 +103,16 @@ describe('recorded workflow histories replay against the current workflow code',
     // Seats changed by the changeQuantity update: the proration invoice billed inside the update's run.
     const seats = load('subscription-quantity-changes.json').events.map((e) => e.eventType);
     expect({ updates: seats.filter((t) => t === 'EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED').length, bills: steps('subscription-quantity-changes.json').filter((s) => s === 'activity:billSubscription').length }).toEqual({ updates: 2, bills: 2 });
+
+    // Renewal drafts: finalised when the grace period's timer fired, or early by the API's signal, then charged once.
+    const drafts = ['invoice-draft-finalised-at-grace-end.json', 'invoice-draft-finalised-early.json'].map((file) => {
+      const types = load(file).events.map((e) => e.eventType);
+      return { timerFired: types.includes('EVENT_TYPE_TIMER_FIRED'), signalled: types.includes('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED'), activities: steps(file).filter((s) => s !== 'activity:collectionContext') };
+    });
+    expect(drafts).toEqual([
+      { timerFired: true, signalled: false, activities: ['activity:finalizeDraft', 'activity:chargeInvoice', expect.any(String)] },
+      { timerFired: false, signalled: true, activities: ['activity:finalizeDraft', 'activity:chargeInvoice', expect.any(String)] },
+    ]);
 
     expect({ charges: steps('invoice-one-off-declined-then-new-card.json').filter((s) => s === 'activity:chargeInvoice').length, signalsSent: oneOff.filter((t) => t === 'EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED').length }).toEqual({ charges: 2, signalsSent: 0 });
   });
