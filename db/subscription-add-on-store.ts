@@ -8,7 +8,16 @@ import { Invoice } from './entities/invoice';
 import { issueOneOffInvoice } from './one-off-invoice-store';
 
 /** How attaching bills at once: the rest of the current period (a recurring add-on), the add-on itself (one-time), or nothing. */
-export type AttachBilling = { kind: 'prorate'; period: Span } | { kind: 'once' } | null;
+export type AttachBilling = { kind: 'prorate'; period: ServedPeriod } | { kind: 'once' } | null;
+
+/**
+ * The period a subscription is serving, and the whole period its price is for (longer than it for a
+ * short first calendar period): proration is the share of `basis` that `[from, span.end)` covers.
+ */
+export interface ServedPeriod {
+  span: Span;
+  basis: Span;
+}
 
 export interface AttachRequest {
   itemId: string;
@@ -58,7 +67,7 @@ export async function attachAddOn(em: EntityManager, request: AttachRequest): Pr
             customerId: request.customerId,
             subscriptionId: request.subscriptionId,
             currency: terms.currency,
-            lines: [addOnFeeLine(terms, request.quantity, { period: billing.period, from: request.addedAt, to: billing.period.end, credit: false })],
+            lines: [addOnFeeLine(terms, request.quantity, { period: billing.period.basis, from: request.addedAt, to: billing.period.span.end, credit: false })],
             collect: true,
             issuedAt: request.addedAt,
             reason: 'subscription_update',
@@ -86,7 +95,7 @@ export interface RemoveRequest {
   customerId: string;
   removedAt: Date;
   /** The current period, when the add-on's fee for it was billed: its unused part is credited. */
-  creditPeriod: Span | null;
+  creditPeriod: ServedPeriod | null;
 }
 
 /**
@@ -104,10 +113,10 @@ export async function removeAddOn(em: EntityManager, request: RemoveRequest): Pr
     item.removedAt = request.removedAt;
     await tx.flush();
     const period = request.creditPeriod;
-    if (!period || request.removedAt >= period.end) return { item, invoice: null };
+    if (!period || request.removedAt >= period.span.end) return { item, invoice: null };
     const addOn = await tx.findOneOrFail(AddOn, { id: item.addOnId });
     const terms = addOnTerms(addOn);
-    const credit = addOnFeeLine(terms, item.quantity, { period, from: request.removedAt, to: period.end, credit: true });
+    const credit = addOnFeeLine(terms, item.quantity, { period: period.basis, from: request.removedAt, to: period.span.end, credit: true });
     if (credit.amount.isZero()) return { item, invoice: null };
     const invoice = await issueOneOffInvoice(
       em,

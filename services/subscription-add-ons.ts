@@ -5,17 +5,16 @@ import { AddOn, SubscriptionAddOn } from '../db/entities/add-on';
 import { findPage, type Page, type PageRequest } from '../db/pagination';
 import { Invoice, type InvoiceLine } from '../db/entities/invoice';
 import { newId } from '../db/ids';
-import { attachAddOn, billedForPeriod, removeAddOn, subscriptionAddOns, type AttachBilling } from '../db/subscription-add-on-store';
+import { attachAddOn, billedForPeriod, removeAddOn, subscriptionAddOns, type AttachBilling, type ServedPeriod } from '../db/subscription-add-on-store';
 import { isRecurring, sameCadenceAs } from '../domain/add-ons';
 import { BillingError } from '../domain/errors';
-import type { Span } from '../domain/proration';
 import type { Subscription } from '../db/entities/subscription';
 import { addOnOf } from './add-ons';
 import { assertStorableAmount } from './amounts';
 import { startCollection } from './invoice-collection';
 import { withLines } from './invoices';
 import type { Phase } from './phases';
-import { loadSubscription } from './subscription-state';
+import { liveState, loadSubscription } from './subscription-state';
 
 export interface AttachedAddOn {
   item: SubscriptionAddOn;
@@ -44,11 +43,15 @@ export async function addOnHistory(em: EntityManager, subscriptionId: string, pa
 
 /**
  * The period whose fee the subscription has billed and is serving at `at`, if it is billing (an
- * active or past-due subscription): only then does an add-on change mid-period bill or credit.
+ * active or past-due subscription): only then does an add-on change mid-period bill or credit. The
+ * workflow's own state says so best (its period and the basis a short first calendar period is
+ * prorated over); the stored row, kept by the workflow a moment later, answers when it cannot.
  */
-function servedPeriod(subscription: Subscription, at: Date): Span | null {
-  if (!['active', 'past_due', 'suspended'].includes(subscription.status)) return null;
-  const { currentPeriodStart: start, currentPeriodEnd: end } = subscription;
+async function servedPeriod(deps: Deps, subscription: Subscription, at: Date): Promise<ServedPeriod | null> {
+  const state = await liveState(deps.temporal, subscription.workflowId);
+  if (!['active', 'past_due', 'suspended'].includes(state?.status ?? subscription.status)) return null;
+  const start = state?.currentPeriod ? new Date(state.currentPeriod.start) : subscription.currentPeriodStart;
+  const end = state?.currentPeriod ? new Date(state.currentPeriod.end) : subscription.currentPeriodEnd;
   if (!start || !end) return null;
   if (at < start || at >= end) {
     throw new BillingError(
@@ -58,7 +61,8 @@ function servedPeriod(subscription: Subscription, at: Date): Span | null {
       'at',
     );
   }
-  return { start, end };
+  const basis = state?.periodBasis ? { start: new Date(state.periodBasis.start), end: new Date(state.periodBasis.end) } : { start, end };
+  return { span: { start, end }, basis };
 }
 
 async function collected(deps: Deps, invoice: Invoice | null): Promise<AddOnChange['invoice']> {
@@ -100,7 +104,7 @@ export async function attachToSubscription(
   const bill = input.bill ?? (recurring ? 'now' : 'next_invoice');
   const reserved = await phase<{ itemId: string; now: string }>('add_on_reserved', (record) => record(null, { itemId: newId('si'), now: new Date().toISOString() }));
   const at = input.at ?? new Date(reserved.now);
-  const period = servedPeriod(subscription, at);
+  const period = await servedPeriod(deps, subscription, at);
   const billing: AttachBilling = bill === 'next_invoice' ? null : recurring ? (period ? { kind: 'prorate', period } : null) : { kind: 'once' };
   const attached = await phase<{ itemId: string; invoiceId: string | null }>('add_on_attached', async (record) => {
     const { item, invoice } = await attachAddOn(em, { itemId: reserved.itemId, subscriptionId: subscription.id, customerId: subscription.customerId, addOn, quantity: new Decimal(input.quantity), addedAt: at, billing });
@@ -125,8 +129,8 @@ export async function removeFromSubscription(deps: Deps, subscriptionId: string,
     if (attached.item.removedAt) throw new BillingError('state_error', 'add_on_removed', `add-on ${itemId} was removed on ${attached.item.removedAt.toISOString()}`);
     const at = input.at ?? new Date();
     if (at < attached.item.addedAt) throw new BillingError('invalid_request_error', 'invalid_date', `at must not be before the add-on was attached (${attached.item.addedAt.toISOString()})`, 'at');
-    const period = subscription.status === 'canceled' ? null : servedPeriod(subscription, at);
-    const creditPeriod = period && isRecurring(attached.addOn) && (await billedForPeriod(em, attached.item, period.start)) ? period : null;
+    const period = subscription.status === 'canceled' ? null : await servedPeriod(deps, subscription, at);
+    const creditPeriod = period && isRecurring(attached.addOn) && (await billedForPeriod(em, attached.item, period.span.start)) ? period : null;
     const { invoice } = await removeAddOn(em, { itemId, customerId: subscription.customerId, removedAt: at, creditPeriod });
     await record(null, { invoiceId: invoice?.id ?? null });
   });

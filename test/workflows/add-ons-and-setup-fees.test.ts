@@ -31,9 +31,9 @@ describe('add-ons and setup fees over time', () => {
   });
 
   let n = 0;
-  async function subscribe(planCode: string, startAt: string): Promise<string> {
+  async function subscribe(planCode: string, startAt: string, alignment: 'anniversary' | 'calendar' = 'anniversary'): Promise<string> {
     const customer = await api.post('/v1/customers', { name: `Client ${++n}`, email: `client${n}@example.test`, currency: 'USD' });
-    const created = await api.post('/v1/subscriptions', { customer_id: customer.body.id, plan_code: planCode, start_at: startAt });
+    const created = await api.post('/v1/subscriptions', { customer_id: customer.body.id, plan_code: planCode, start_at: startAt, billing_alignment: alignment });
     expect(created.status).toBe(201);
     workflowIds.push(created.body.workflow_id);
     return created.body.id;
@@ -150,6 +150,29 @@ describe('add-ons and setup fees over time', () => {
     // The database holds one setup fee decision per subscription, naming the line that billed it.
     const decided = await stack.db.orm.em.fork().execute('select invoice_id from subscription_setup_fees where subscription_id = ?', [id]);
     expect(decided).toEqual([{ invoice_id: first.id }]);
+    await expectBooksBalanced();
+  });
+
+  it('in a short first calendar period an add-on is prorated over the whole month, as the plan is', async () => {
+    // Started on 11 November with calendar alignment: the first period is 11-30 November, priced as
+    // 20 of November's 30 days (100.00 x 20/30 = 66.67).
+    const id = await subscribe('team', '2027-11-11T00:00:00Z', 'calendar');
+    await stack.skipTo('2027-11-11T00:01:00Z');
+    // One unit of storage from 21 November: 10 of November's 30 days, 30.00 x 10/30 = 10.00 (not 10 of
+    // the short period's 20 days, which would be 15.00).
+    await stack.skipTo('2027-11-21T00:00:00Z');
+    const added = await api.post(`/v1/subscriptions/${id}/add_ons`, { add_on_code: 'storage', quantity: '1', at: '2027-11-21T00:00:00Z' });
+    expect(added.status).toBe(201);
+    expect(added.body.invoice).toMatchObject({ total: '10.00' });
+    // Removed on 26 November: 5 days unused, 30.00 x 5/30 = 5.00 credited.
+    const removed = await api.delete(`/v1/subscriptions/${id}/add_ons/${added.body.id}?at=2027-11-26T00:00:00Z`);
+    expect(removed.status).toBe(200);
+    expect(removed.body.invoice).toMatchObject({ total: '-5.00' });
+    expect(await invoices(id)).toEqual([
+      { lines: ['fee:Team from 2027-11-11 to 2027-12-01 (prorated):1:66.67'], total: '66.67', due: '66.67' },
+      { lines: ['fee:Extra storage from 2027-11-21 to 2027-12-01 (prorated):1:10.00'], total: '10.00', due: '10.00' },
+      { lines: ['fee:Unused time on Extra storage from 2027-11-26 to 2027-12-01:1:-5.00'], total: '-5.00', due: '0.00' },
+    ]);
     await expectBooksBalanced();
   });
 });
