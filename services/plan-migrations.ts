@@ -74,6 +74,7 @@ export async function previewPlanMigration(em: EntityManager, temporal: Client, 
           usage: { planId: version.id, from: subscription.usageClosedUntil, until: now, overrides: contract.overrides },
           wholePeriod: true,
           withCoupons: true,
+          issue: { at: next?.start ?? now, renewal: next !== null },
         }),
       );
     entries.push({ subscriptionId: subscription.id, fromVersion: from.version, toVersion: target.version, at: next?.start ?? null, currentInvoice: await invoiceOn(from), newInvoice: await invoiceOn(target) });

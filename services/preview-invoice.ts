@@ -38,13 +38,16 @@ export function contractOf(subscription: Subscription, live: SubscriptionState |
 /**
  * What an invoice not issued yet covers: `fees`, and the usage of [from, until) at the prices of
  * `usage.planId` (empty when `until` is not after `from`). `wholePeriod` lets the plan's minimum
- * apply; renewals apply coupons, proration invoices show list prices.
+ * apply; renewals apply coupons, proration invoices show list prices. The subscription's add-ons and
+ * setup fee due on it are there as the issued invoice would have them.
  */
 export function invoiceScope(o: {
   fees: FeeSegment[];
   usage: { planId: string; from: Date; until: Date; overrides?: ContractOverrides | null };
   wholePeriod: boolean;
   withCoupons: boolean;
+  /** The instant the invoice would be issued at, and whether it is a renewal: it carries the add-ons and setup fee due then. */
+  issue: { at: Date; renewal: boolean };
 }): InvoiceScope {
   const { from, until } = o.usage;
   return {
@@ -54,6 +57,7 @@ export function invoiceScope(o: {
     wholePeriod: o.wholePeriod,
     withCoupons: o.withCoupons,
     overrides: o.usage.overrides ?? null,
+    addOns: { renewal: o.issue.renewal, issuedAt: o.issue.at, lock: false },
   };
 }
 

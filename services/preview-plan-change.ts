@@ -67,6 +67,7 @@ export async function previewPlanChange(
       usage: { planId: current.id, from: usageFrom, until: now, overrides: contract.overrides },
       wholePeriod: true,
       withCoupons: true,
+      issue: { at: renewal.start, renewal: true },
     });
     return preview(await previewInvoice(em, subscription, scope), period.end);
   }
@@ -80,7 +81,7 @@ export async function previewPlanChange(
     zone: state.schedule.zone,
     alignment: state.schedule.alignment,
   });
-  const scope = invoiceScope({ fees: billing.fees.map(feeOfSpec), usage: { planId: current.id, from: usageFrom, until: at, overrides: contract.overrides }, wholePeriod: false, withCoupons: false });
+  const scope = invoiceScope({ fees: billing.fees.map(feeOfSpec), usage: { planId: current.id, from: usageFrom, until: at, overrides: contract.overrides }, wholePeriod: false, withCoupons: false, issue: { at, renewal: false } });
   const draft = await previewInvoice(em, subscription, scope);
   return preview(draft.lines.length > 0 ? draft : null, at);
 }

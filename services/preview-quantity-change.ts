@@ -61,6 +61,7 @@ export async function previewQuantityChange(
       usage: { planId, from: usageFrom, until: now, overrides: contract.overrides },
       wholePeriod: true,
       withCoupons: true,
+      issue: { at: renewal.start, renewal: true },
     });
     return preview(await previewInvoice(em, subscription, scope), period.end);
   }
@@ -75,6 +76,6 @@ export async function previewQuantityChange(
   });
   if (fees.length === 0) return preview(null, at);
   // Seats bill no usage: usage is billed in arrears at the renewal, whatever the seats.
-  const scope = invoiceScope({ fees: fees.map(feeOfSpec), usage: { planId, from: usageFrom, until: usageFrom }, wholePeriod: false, withCoupons: false });
+  const scope = invoiceScope({ fees: fees.map(feeOfSpec), usage: { planId, from: usageFrom, until: usageFrom }, wholePeriod: false, withCoupons: false, issue: { at, renewal: false } });
   return preview(await previewInvoice(em, subscription, scope), at);
 }

@@ -72,6 +72,7 @@ export async function subscriptionUsage(em: EntityManager, temporal: Client, id:
     usage: { planId: plan.id, from, until, overrides: contract.overrides },
     wholePeriod: (live?.status ?? subscription.status) === 'active' && !ended,
     withCoupons: true,
+    issue: { at: next?.start ?? until, renewal: next !== null },
   });
   return { subscriptionId: subscription.id, currency: plan.currency, from, to: until > from ? until : from, draft: await previewInvoice(em, subscription, scope) };
 }

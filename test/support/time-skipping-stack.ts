@@ -1,5 +1,6 @@
 import { Client } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
 import type { createActivities } from '../../activities';
 import { parseApiKeySpec, type ProvisioningSettings } from '../../config/env';
 import type { EmailTransport } from '../../mail/smtp';
@@ -49,6 +50,23 @@ export interface TimeSkippingOptions {
   customerPaymentUrl?: string | null;
 }
 
+/**
+ * When the server's sleep returns, the timers due by then have fired, but the worker runs the steps
+ * they start (a renewal's invoice, its charge) a moment later; a scenario reading the invoices at once
+ * could miss them. This waits until the worker has nothing in flight and both its pollers wait on the
+ * server, on a few consecutive looks (a step's next task reaches it over loopback in between), and
+ * gives up waiting after 10 s rather than hang a scenario whose worker never goes quiet.
+ */
+async function settled(worker: Worker): Promise<void> {
+  let quiet = 0;
+  for (let look = 0; quiet < 4 && look < 400; look++) {
+    const status = worker.getStatus();
+    const idle = status.numInFlightWorkflowActivations === 0 && status.numInFlightActivities === 0 && status.hasOutstandingWorkflowPoll && status.hasOutstandingActivityPoll;
+    quiet = idle ? quiet + 1 : 0;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
 export async function timeSkippingStack(label: string, options: TimeSkippingOptions = {}): Promise<TimeSkippingStack> {
   const env = await timeSkippingEnvironment();
   const db = await createTestDatabase();
@@ -75,6 +93,7 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     async skipTo(instant: string) {
       const ms = Date.parse(instant) - (await env.currentTimeMs());
       if (ms > 0) await env.sleep(ms);
+      await settled(worker);
     },
     recogniseRevenue(through?: string) {
       return new Client({ connection: env.connection, namespace: env.namespace }).workflow.execute<RevenueRecognitionWorkflow>(REVENUE_RECOGNITION_WORKFLOW, {

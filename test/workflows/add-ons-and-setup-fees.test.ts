@@ -72,6 +72,12 @@ describe('add-ons and setup fees over time', () => {
       expect.objectContaining({ kind: 'fee', description: 'Extra storage from 2027-04-11 to 2027-05-01 (prorated)', quantity: '2', amount: '40.00', add_on_id: added.body.add_on.id }),
     ]);
     expect((await api.get(`/v1/subscriptions/${id}`)).body.add_ons).toEqual([expect.objectContaining({ id: added.body.id, quantity: '2' })]);
+    // May's invoice, previewed, renews the storage with the plan; so does a plan change at the period's end, previewed.
+    const upcoming = (await api.get(`/v1/subscriptions/${id}/usage`)).body.upcoming_invoice;
+    expect(upcoming.lines.map((l: any) => `${l.description}:${l.amount}`)).toEqual(['Team:100.00', 'Extra storage:60.00']);
+    const atPeriodEnd = await api.post(`/v1/subscriptions/${id}/change_plan/preview`, { plan_code: 'team', plan_version: 1, at: 'period_end', overrides: { amount: '90.00' } });
+    expect(atPeriodEnd.status).toBe(200);
+    expect(atPeriodEnd.body.invoice.lines.map((l: any) => `${l.description}:${l.amount}`)).toEqual(['Team:90.00', 'Extra storage:60.00']);
     await expectBooksBalanced();
 
     // A yearly add-on cannot ride a monthly plan.
@@ -127,6 +133,9 @@ describe('add-ons and setup fees over time', () => {
     const training = await api.post(`/v1/subscriptions/${id}/add_ons`, { add_on_code: 'training' });
     expect(training.status).toBe(201);
     expect(training.body).toMatchObject({ billed_invoice_id: null, invoice: null });
+    // The upcoming invoice shows the training waiting for it.
+    const upcoming = (await api.get(`/v1/subscriptions/${id}/usage`)).body.upcoming_invoice;
+    expect(upcoming.lines.map((l: any) => `${l.kind}:${l.description}:${l.amount}`)).toContain('one_off:Training session:75.00');
 
     // The trial ends on 15 August: the first month (50.00), the setup fee (200.00) and the training
     // (75.00): 325.00. The next renewal bills the month alone.
