@@ -6,7 +6,7 @@ import { buildInvoice, type InvoiceDraft, type InvoiceLineInput } from '../domai
 import { roundToCurrency } from '../domain/money';
 import { AppliedCoupon, Coupon } from './entities/adjustments';
 import { Invoice, InvoiceLine, invoiceName } from './entities/invoice';
-import { deferredAmountOf, discountsJson, finaliseInvoice, newInvoiceLine, taxesJson, taxRatesFor } from './invoice-store';
+import { draftTotals, finaliseInvoice, newInvoiceLine, taxRatesFor } from './invoice-store';
 
 export interface DraftOutcome {
   invoice: Invoice;
@@ -115,16 +115,7 @@ export async function addDraftLine(
       l.discountAmount = draft.lines[i].discountAmount;
       l.taxAmount = draft.lines[i].taxAmount;
     });
-    Object.assign(invoice, {
-      subtotal: draft.subtotal,
-      discountTotal: draft.discountTotal,
-      taxTotal: draft.taxTotal,
-      discounts: discountsJson(draft),
-      taxes: taxesJson(draft),
-      total: draft.total,
-      deferredAmount: deferredAmountOf(draft),
-      amountDue: Decimal.max(0, draft.total),
-    });
+    Object.assign(invoice, draftTotals(draft));
     await tx.flush();
     await stored(tx, { invoice, lines: all });
   });

@@ -283,15 +283,8 @@ export async function createInvoice(
     amountCredited: new Decimal(0),
     status: 'draft',
     currency: draft.currency,
-    subtotal: draft.subtotal,
-    discountTotal: draft.discountTotal,
-    taxTotal: draft.taxTotal,
-    discounts: discountsJson(draft),
-    taxes: taxesJson(draft),
-    total: draft.total,
-    deferredAmount: deferredAmountOf(draft),
+    ...draftTotals(draft),
     amountPaid: new Decimal(0),
-    amountDue: Decimal.max(0, draft.total),
     periodStart: header.periodStart,
     periodEnd: header.periodEnd,
     issuedAt: header.issuedAt,
@@ -374,15 +367,27 @@ export async function storeIssuedInvoice(
   return { invoice, lines };
 }
 
-export const discountsJson = (draft: InvoiceDraft) => draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) }));
+const discountsJson = (draft: InvoiceDraft) => draft.discounts.map((d) => ({ applied_coupon_id: d.couponId, name: d.name, amount: decimalString(d.amount) }));
 
-export const taxesJson = (draft: InvoiceDraft) =>
+const taxesJson = (draft: InvoiceDraft) =>
   draft.taxes.map((t) => ({ tax_rate_id: t.rate.id, name: t.rate.name, percentage: decimalString(t.rate.percentage), inclusive: t.rate.inclusive, base: decimalString(t.base), amount: decimalString(t.amount) }));
 
-/** The fees, net of included tax and of their discounts, that wait in deferred revenue. */
-export function deferredAmountOf(draft: InvoiceDraft): Decimal {
+/**
+ * What an invoice states of its computed draft, before anything is applied to it: its totals, the
+ * fees (net of included tax and of their discounts) that wait in deferred revenue, and what it asks.
+ */
+export function draftTotals(draft: InvoiceDraft) {
   const split = revenueSplit(draft);
-  return split.deferred.minus(split.deferredDiscount);
+  return {
+    subtotal: draft.subtotal,
+    discountTotal: draft.discountTotal,
+    taxTotal: draft.taxTotal,
+    discounts: discountsJson(draft),
+    taxes: taxesJson(draft),
+    total: draft.total,
+    deferredAmount: split.deferred.minus(split.deferredDiscount),
+    amountDue: Decimal.max(0, draft.total),
+  };
 }
 
 export function newInvoiceLine(tx: EntityManager, invoiceId: string, position: number, line: InvoiceDraft['lines'][number]): InvoiceLine {

@@ -1,10 +1,7 @@
 import Decimal from 'decimal.js';
 import type Stripe from 'stripe';
-import { StripeGateway, stripeClient as gatewayClient } from '../../payments/stripe-gateway';
-import { startStripeEmulator, type StripeEmulator } from '../../scripts/stripe-emulator';
-import { freePort } from '../../scripts/wait-for-port';
-import { registerEmulatorWebhook, stripeClient } from '../support/stripe';
-import { timeSkippingStack, type TimeSkippingStack } from '../support/time-skipping-stack';
+import { cardTimeSkippingStack, type CardStack } from '../support/card-stack';
+import type { TimeSkippingStack } from '../support/time-skipping-stack';
 import { Client } from '@temporalio/client';
 import { eventually } from '../support/eventually';
 import { invoiceWorkflowId, WALLET_MAINTENANCE_WORKFLOW, walletMaintenanceWorkflowId, type WalletMaintenanceWorkflow } from '../../workflows/messages';
@@ -13,20 +10,15 @@ import { invoiceWorkflowId, WALLET_MAINTENANCE_WORKFLOW, walletMaintenanceWorkfl
  * Prepaid credit wallets spent by subscription invoices before the card, on the time-skipping
  * server with the Stripe emulator. Plan: $49.00 a month.
  */
-const WEBHOOK_SECRET = 'whsec_wallet_suite';
-
 describe('prepaid credit wallets', () => {
-  let emulator: StripeEmulator;
+  let cards: CardStack;
   let stripe: Stripe;
   let stack: TimeSkippingStack;
   const running: string[] = [];
 
   beforeAll(async () => {
-    emulator = await startStripeEmulator({ port: await freePort(), quiet: true });
-    stripe = stripeClient(emulator.apiBase);
-    const gateway = new StripeGateway(gatewayClient({ secretKey: 'sk_test_wallets', webhookSecret: WEBHOOK_SECRET, apiBase: emulator.apiBase }));
-    stack = await timeSkippingStack('wallets', { stripe: { gateway, webhookSecret: WEBHOOK_SECRET } });
-    await registerEmulatorWebhook(emulator.apiBase, 'perennial', { url: `${stack.baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET });
+    cards = await cardTimeSkippingStack('wallets');
+    ({ stack, stripe } = cards);
     expect((await stack.api.post('/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' })).status).toBe(201);
   });
 
@@ -36,8 +28,7 @@ describe('prepaid credit wallets', () => {
   });
 
   afterAll(async () => {
-    await stack?.stop();
-    await emulator?.stop();
+    await cards?.stop();
   });
 
   let n = 0;
