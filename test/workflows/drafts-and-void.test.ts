@@ -22,28 +22,14 @@ describe('draft invoices and void over time', () => {
     expect((await stack.api.post('/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' })).status).toBe(201);
   });
 
-  afterEach(async () => {
-    const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
-    await stack.terminateWhenIdle([...running.splice(0), ...invoices.map((i) => invoiceWorkflowId(i.id))], 'scenario finished');
-  });
+  afterEach(() => cards.endScenario(running.splice(0)));
 
   afterAll(async () => {
     await cards?.stop();
   });
 
-  let n = 0;
-  async function customerWithCard(card: string, graceDays?: number): Promise<string> {
-    const customer = await stack.api.post('/v1/customers', {
-      name: `Payer ${++n}`,
-      email: `payer${n}@example.test`,
-      currency: 'USD',
-      ...(graceDays !== undefined ? { invoice_grace_period_days: graceDays } : {}),
-    });
-    expect(customer.status).toBe(201);
-    const method = await stripe.paymentMethods.create({ type: 'card', card: { number: card, exp_month: 12, exp_year: 2034, cvc: '123' } });
-    expect((await stack.api.post(`/v1/customers/${customer.body.id}/payment_methods`, { payment_method: method.id })).status).toBe(201);
-    return customer.body.id;
-  }
+  const customerWithCard = (card: string, graceDays?: number): Promise<string> =>
+    cards.customerWithCard(card, graceDays !== undefined ? { invoice_grace_period_days: graceDays } : {});
 
   async function subscribe(customerId: string, startAt: string): Promise<string> {
     const res = await stack.api.post('/v1/subscriptions', { customer_id: customerId, plan_code: 'pro', start_at: startAt });

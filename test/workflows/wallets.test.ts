@@ -1,10 +1,9 @@
 import Decimal from 'decimal.js';
-import type Stripe from 'stripe';
 import { cardTimeSkippingStack, type CardStack } from '../support/card-stack';
 import type { TimeSkippingStack } from '../support/time-skipping-stack';
 import { Client } from '@temporalio/client';
 import { eventually } from '../support/eventually';
-import { invoiceWorkflowId, WALLET_MAINTENANCE_WORKFLOW, walletMaintenanceWorkflowId, type WalletMaintenanceWorkflow } from '../../workflows/messages';
+import { WALLET_MAINTENANCE_WORKFLOW, walletMaintenanceWorkflowId, type WalletMaintenanceWorkflow } from '../../workflows/messages';
 
 /**
  * Prepaid credit wallets spent by subscription invoices before the card, on the time-skipping
@@ -12,20 +11,16 @@ import { invoiceWorkflowId, WALLET_MAINTENANCE_WORKFLOW, walletMaintenanceWorkfl
  */
 describe('prepaid credit wallets', () => {
   let cards: CardStack;
-  let stripe: Stripe;
   let stack: TimeSkippingStack;
   const running: string[] = [];
 
   beforeAll(async () => {
     cards = await cardTimeSkippingStack('wallets');
-    ({ stack, stripe } = cards);
+    ({ stack } = cards);
     expect((await stack.api.post('/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' })).status).toBe(201);
   });
 
-  afterEach(async () => {
-    const invoices = await stack.db.orm.em.fork().execute<Array<{ id: string }>>('select id from invoices');
-    await stack.terminateWhenIdle([...running.splice(0), ...invoices.map((i) => invoiceWorkflowId(i.id))], 'scenario finished');
-  });
+  afterEach(() => cards.endScenario(running.splice(0)));
 
   afterAll(async () => {
     await cards?.stop();
@@ -33,10 +28,7 @@ describe('prepaid credit wallets', () => {
 
   let n = 0;
   async function customerWithCard(): Promise<string> {
-    const customer = await stack.api.post('/v1/customers', { name: `Holder ${++n}`, email: `holder${n}@example.test`, currency: 'USD' });
-    const method = await stripe.paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' } });
-    expect((await stack.api.post(`/v1/customers/${customer.body.id}/payment_methods`, { payment_method: method.id })).status).toBe(201);
-    return customer.body.id;
+    return cards.customerWithCard('4242424242424242');
   }
 
   async function customerWithoutCard(): Promise<string> {
