@@ -22,6 +22,8 @@ ENV NODE_ENV=production
 RUN npm install --omit=dev --no-audit --no-fund && npm cache clean --force
 # dist/workflows and dist/domain must ship as files: the worker bundles the workflow code at startup.
 COPY --from=build /app/dist ./dist
+# The console's stylesheet is served as a file next to the compiled pages.
+COPY --from=build /app/web/assets ./dist/web/assets
 USER node
 EXPOSE 3000
 CMD ["node", "dist/api/server.js"]

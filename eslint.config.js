@@ -61,6 +61,14 @@ module.exports = tseslint.config(
     ),
   },
   {
+    files: ['web/**/*.ts'],
+    rules: restrict(
+      { regex: WORKFLOW_BODY, allowTypeImports: true, message: 'web/ pages call the API (the console) or services/ (the portal), never a workflow.' },
+      { regex: '(^|/)db/entities(/|$)', message: 'web/ pages show what the API or a service returns: entities are for services/ and the stores.' },
+      { regex: '(^|/)api/routes(/|$)', message: 'web/ calls the API over HTTP or a service, never a route module.' },
+    ),
+  },
+  {
     files: ['services/**/*.ts'],
     rules: restrict(
       { regex: '(^|/)api(/|$)', message: 'services/ are called by api/ (and later the console), never the other way round.' },

@@ -31,6 +31,8 @@ import { walletsRouter } from './routes/wallets';
 import { addOnsRouter } from './routes/add-ons';
 import { subscriptionAddOnsRouter } from './routes/subscription-add-ons';
 import { UsageIngest, usagePool } from './usage-ingest';
+import { consoleRouter } from '../web/console/router';
+import { portalRouter } from '../web/portal/router';
 
 export function createApp(deps: ApiDeps): Express {
   const keys = apiKeyDigests(deps.apiKeys);
@@ -42,6 +44,9 @@ export function createApp(deps: ApiDeps): Express {
     res.json({ status: 'ok' });
   });
   app.use(openApiRouter());
+  // The console and the portal are pages of this process; the console calls the API below over loopback.
+  app.use('/console', consoleRouter(deps));
+  app.use('/portal', portalRouter(deps));
 
   // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps));

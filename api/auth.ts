@@ -29,6 +29,13 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/** The principal a presented key stands for, or null for a key that is not configured. */
+export function principalOf(keys: ApiKey[], key: string): Principal | null {
+  const presented = digest(key);
+  const found = keys.find((k) => timingSafeEqual(k.digest, presented));
+  return found ? { role: found.role, keyId: found.keyId } : null;
+}
+
 export function authenticate(keys: ApiKey[]) {
   return (req: Request, _res: Response, next: NextFunction): void => {
     const header = req.get('authorization') ?? '';
@@ -36,10 +43,9 @@ export function authenticate(keys: ApiKey[]) {
     if (!match) {
       throw new BillingError('authentication_error', 'api_key_missing', 'No API key provided: send "Authorization: Bearer <key>"');
     }
-    const presented = digest(match[1]);
-    const found = keys.find((k) => timingSafeEqual(k.digest, presented));
+    const found = principalOf(keys, match[1]);
     if (!found) throw new BillingError('authentication_error', 'api_key_invalid', 'Invalid API key provided');
-    req.principal = { role: found.role, keyId: found.keyId };
+    req.principal = found;
     next();
   };
 }

@@ -13,4 +13,8 @@ export interface ApiDeps {
   usagePool?: Pool;
   /** Card payments; null or absent when STRIPE_SECRET_KEY is not set. */
   stripe?: { gateway: StripeGateway; webhookSecret: string | null } | null;
+  /** Where people reach this API (PUBLIC_URL): the base of portal links; http://localhost:<port> when absent. */
+  publicUrl?: string;
+  /** The Temporal Web UI (TEMPORAL_UI_URL) the console links each subscription's run to; no link when absent. */
+  temporalUi?: { url: string; namespace: string } | null;
 }

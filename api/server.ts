@@ -19,7 +19,16 @@ async function main(): Promise<void> {
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const pool = usagePool(config.databaseUrl);
   const stripe = config.stripe && { gateway: new StripeGateway(stripeClient(config.stripe)), webhookSecret: config.stripe.webhookSecret };
-  const app = createApp({ orm, temporal, taskQueue: config.taskQueue, apiKeys: config.apiKeys, usagePool: pool, stripe });
+  const app = createApp({
+    orm,
+    temporal,
+    taskQueue: config.taskQueue,
+    apiKeys: config.apiKeys,
+    usagePool: pool,
+    stripe,
+    publicUrl: config.publicUrl,
+    temporalUi: config.temporalUiUrl ? { url: config.temporalUiUrl, namespace: config.temporalNamespace } : null,
+  });
   const server = app.listen(config.port, () => {
     console.log(`api: listening on http://localhost:${config.port}`);
     if (!stripe) console.log('api: STRIPE_SECRET_KEY is not set; cards cannot be attached and invoices are paid by recording payments');

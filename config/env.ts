@@ -55,6 +55,10 @@ export interface Config {
   customerPaymentUrl: string | null;
   /** REVENUE_RECOGNITION_METHOD: how fees billed in advance become revenue (domain/revenue-recognition.ts). */
   revenueRecognitionMethod: RecognitionMethod;
+  /** PUBLIC_URL: where people reach the API, the console and the portal (portal links in e-mails start with it). */
+  publicUrl: string;
+  /** TEMPORAL_UI_URL: the Temporal Web UI, linked from the console's subscription pages; null: no link. */
+  temporalUiUrl: string | null;
 }
 
 /** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
@@ -75,6 +79,8 @@ export const SETTINGS = [
   'PROVISIONING_WEBHOOK_SECRET',
   'CUSTOMER_PAYMENT_URL',
   'REVENUE_RECOGNITION_METHOD',
+  'PUBLIC_URL',
+  'TEMPORAL_UI_URL',
 ] as const;
 
 export class ConfigError extends Error {
@@ -186,6 +192,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   if (!RECOGNITION_METHODS.includes(method as RecognitionMethod)) {
     problems.push(`REVENUE_RECOGNITION_METHOD must be one of ${RECOGNITION_METHODS.join(', ')} (by day, by the millisecond, monthly with the first and last months prorated), got "${method}"`);
   }
+  const publicUrl = (read(env, 'PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  url(problems, 'PUBLIC_URL', publicUrl, ['http:', 'https:']);
+  const temporalUiUrl = read(env, 'TEMPORAL_UI_URL')?.replace(/\/+$/, '') ?? null;
+  if (temporalUiUrl) url(problems, 'TEMPORAL_UI_URL', temporalUiUrl, ['http:', 'https:']);
   const config: Config = {
     databaseUrl: databaseUrl ?? '',
     databaseOwnerUrl,
@@ -199,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     provisioning: provisioningSettings(env, problems),
     customerPaymentUrl,
     revenueRecognitionMethod: method as RecognitionMethod,
+    publicUrl,
+    temporalUiUrl,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -16,6 +16,7 @@ import { Migration20261202100000_add_ons_one_off_invoices } from '../migrations/
 import { AddOnSchema, SubscriptionAddOnSchema } from './entities/add-on';
 import { Migration20261202200000_wallets } from '../migrations/Migration20261202200000_wallets';
 import { Migration20261202300000_invoice_drafts_void } from '../migrations/Migration20261202300000_invoice_drafts_void';
+import { Migration20261203000000_signing_secrets } from '../migrations/Migration20261203000000_signing_secrets';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -72,6 +73,7 @@ const MIGRATIONS = [
   { name: 'Migration20261202100000_add_ons_one_off_invoices', class: Migration20261202100000_add_ons_one_off_invoices },
   { name: 'Migration20261202200000_wallets', class: Migration20261202200000_wallets },
   { name: 'Migration20261202300000_invoice_drafts_void', class: Migration20261202300000_invoice_drafts_void },
+  { name: 'Migration20261203000000_signing_secrets', class: Migration20261203000000_signing_secrets },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

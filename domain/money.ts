@@ -42,6 +42,18 @@ export function formatAmount(amount: Decimal.Value, currency: string): string {
   return decimalString(roundToCurrency(amount, currency), currencyExponent(currency));
 }
 
+/**
+ * An amount as people read it: thousands grouped, the currency's decimals, the code in front
+ * ("USD 1,234.50", "JPY 120,000", "KWD 12.345"). Pages and PDFs print amounts through this.
+ */
+export function displayAmount(amount: Decimal.Value, currency: string): string {
+  const [whole, fraction] = formatAmount(amount, currency).split('.');
+  const sign = whole.startsWith('-') ? '-' : '';
+  const digits = sign ? whole.slice(1) : whole;
+  const grouped = digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${currency.toUpperCase()} ${sign}${grouped}${fraction === undefined ? '' : `.${fraction}`}`;
+}
+
 export function sum(amounts: readonly Decimal.Value[]): Decimal {
   return amounts.reduce<Decimal>((total, a) => total.plus(a), new Decimal(0));
 }

@@ -106,6 +106,8 @@ async function main(): Promise<void> {
   );
 
   const env = stackEnv(process.env, { databaseUrl, temporalAddress: temporal.address, namespace, apiKeys: keys, port });
+  // The console links each subscription to its run in the dev server's Web UI.
+  if (temporal.ui && !env.TEMPORAL_UI_URL) env.TEMPORAL_UI_URL = temporal.ui;
   // Ready means the worker polls too: before that, reads of a subscription's live state time out.
   const worker = startNode('worker', 'workers/main.ts', env);
   const workerReady = worker.printed(WORKER_READY);
