@@ -120,6 +120,7 @@ async function main(): Promise<void> {
       'Perennial is running.',
       `  API:          http://localhost:${port}   (GET /health needs no key)`,
       `  API reference: http://localhost:${port}/docs   (the OpenAPI document: /openapi.json)`,
+      `  Console:      http://localhost:${port}/console   (sign in with an API key)`,
       `  Temporal UI:  ${temporal.ui ?? `(TEMPORAL_ADDRESS=${temporal.address}; use that cluster's UI)`}`,
       `  Temporal:     ${temporal.address}, namespace "${namespace}"`,
       `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
