@@ -1,0 +1,41 @@
+import type { ApiClient } from '../support/http';
+import { daysAgo, unique } from './harness';
+
+/**
+ * Realistic data for the console's screens and browser tests: a few plans, customers with a tax
+ * rate, and subscriptions of different ages, made through the API like any client would.
+ */
+export interface Seeded {
+  plans: { starter: string; growth: string; scale: string };
+  customers: Array<{ id: string; name: string }>;
+}
+
+async function created(api: ApiClient, path: string, body: unknown): Promise<any> {
+  const res = await api.post(path, body);
+  if (res.status !== 201 && res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
+export const NAMES = ['Northwind Traders', 'Acme Analytics', 'Globex Logistics', 'Initech Software', 'Umbrella Health'];
+
+export async function seedCatalog(api: ApiClient): Promise<Seeded> {
+  const plans = { starter: unique('starter'), growth: unique('growth'), scale: unique('scale') };
+  await created(api, '/v1/plans', { code: plans.starter, name: 'Starter', currency: 'USD', interval: 'month', amount: '29.00' });
+  await created(api, '/v1/plans', { code: plans.growth, name: 'Growth', currency: 'USD', interval: 'month', amount: '99.00' });
+  await created(api, '/v1/plans', { code: plans.scale, name: 'Scale', currency: 'USD', interval: 'month', amount: '299.00' });
+  const vat = unique('vat');
+  await created(api, '/v1/tax_rates', { code: vat, name: 'VAT', percentage: '20' });
+  const customers: Seeded['customers'] = [];
+  for (const name of NAMES) {
+    const slug = name.toLowerCase().replace(/[^a-z]+/g, '.');
+    const c = await created(api, '/v1/customers', { name, email: `billing@${slug}example.com`, currency: 'USD', external_id: unique(slug.split('.')[0]) });
+    await created(api, `/v1/customers/${c.id}/tax_rates`, { tax_rates: [vat] });
+    customers.push({ id: c.id, name });
+  }
+  return { plans, customers };
+}
+
+export async function subscribe(api: ApiClient, customerId: string, planCode: string, startedDaysAgo: number, quantity?: number): Promise<string> {
+  const s = await created(api, '/v1/subscriptions', { customer_id: customerId, plan_code: planCode, start_at: daysAgo(startedDaysAgo), ...(quantity ? { quantity } : {}) });
+  return s.id;
+}

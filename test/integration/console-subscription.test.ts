@@ -1,0 +1,114 @@
+import type { Browser, Page } from 'playwright-core';
+import { eventually, KEYS, startStack, waitForInvoices, type Stack } from './harness';
+import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
+import { seedCatalog, subscribe, type Seeded } from './console-seed';
+
+/**
+ * The subscription screen in Chromium: live state from the workflow, a plan change previewed and
+ * then confirmed, a cancellation scheduled and taken back, a refusal next to its field, and a
+ * readonly key that sees no actions.
+ */
+describe('console: a subscription', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let seeded: Seeded;
+  let subscriptionId: string;
+
+  beforeAll(async () => {
+    stack = await startStack('console-subscription');
+    browser = await launchBrowser();
+    seeded = await seedCatalog(stack.admin);
+    subscriptionId = await subscribe(stack.admin, seeded.customers[0].id, seeded.plans.starter, 10, 3);
+    for (const [i, c] of seeded.customers.slice(1).entries()) await subscribe(stack.admin, c.id, i % 2 ? seeded.plans.growth : seeded.plans.starter, 3 + i * 7);
+    await waitForInvoices(stack.admin, subscriptionId, 1);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const open = async (page: Page) => page.goto(`${stack.baseUrl}/console/subscriptions/${subscriptionId}`);
+  const texts = (page: Page, selector: string) => page.locator(selector).allInnerTexts();
+
+  it('previews an upgrade, applies it only when confirmed, and shows the new plan and its invoice', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    await open(page);
+    expect(await page.textContent('h1')).toBe(`Northwind Traders · ${seeded.plans.starter}`);
+    expect(await page.locator('.stat').first().innerText()).toContain(seeded.plans.starter);
+    expect(await page.locator('.page-head .badge').first().innerText()).toBe('active');
+    expect(await texts(page, '#invoices tbody tr')).toHaveLength(1);
+    expect(await page.locator('#upcoming-invoice').innerText()).toContain('USD 104.40'); // 3 x 29.00 + 20% VAT
+    await screenshot(page, 'console-subscription');
+
+    await page.click('details[data-action=change_plan] summary');
+    await page.selectOption('details[data-action=change_plan] select[name=plan_code]', seeded.plans.growth);
+    await page.selectOption('details[data-action=change_plan] select[name=at]', 'now');
+    await page.click('details[data-action=change_plan] button[type=submit]');
+    const preview = page.locator('#change-preview');
+    expect(await preview.locator('h2').innerText()).toBe(`Preview: change to ${seeded.plans.growth} v1`);
+    const lines = await preview.locator('table.lines > tbody > tr').allInnerTexts();
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    expect(await preview.locator('table.totals').innerText()).toMatch(/VAT 20%/);
+    await screenshot(page, 'console-change-preview');
+    // Nothing has changed before the confirmation.
+    expect((await stack.support.get(`/v1/subscriptions/${subscriptionId}`)).body.plan_code).toBe(seeded.plans.starter);
+
+    await Promise.all([page.waitForURL(new RegExp(`/console/subscriptions/${subscriptionId}$`)), preview.locator('button[type=submit]').click()]);
+    expect(await page.textContent('.banner-done')).toBe(`Plan changed to ${seeded.plans.growth} v1.`);
+    expect(await page.locator('.stat').first().innerText()).toContain(seeded.plans.growth);
+    expect((await stack.support.get(`/v1/subscriptions/${subscriptionId}`)).body.plan_code).toBe(seeded.plans.growth);
+
+    // The change's invoice is issued by the workflow: it appears on the page once issued.
+    await eventually('the plan change invoice is listed', async () => (await open(page), await texts(page, '#invoices tbody tr')), (rows) => rows.length === 2);
+    const invoices = await waitForInvoices(stack.support, subscriptionId, 2);
+    expect(await page.locator('#invoices tbody tr').first().innerText()).toContain(invoices[1].number);
+    await page.context().close();
+  });
+
+  it('schedules a cancellation at period end, then removes it', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    await open(page);
+    await page.click('details[data-action=cancel] summary');
+    await page.selectOption('details[data-action=cancel] select[name=at]', 'period_end');
+    await Promise.all([page.waitForURL(new RegExp(`/console/subscriptions/${subscriptionId}$`)), page.click('details[data-action=cancel] button[type=submit]')]);
+    expect(await page.textContent('.banner-done')).toMatch(/^Cancellation scheduled for /);
+    expect(await texts(page, '#scheduled-changes tbody tr td:first-child')).toEqual(['Cancel']);
+    expect(await page.textContent('.banner-warn')).toMatch(/Cancels at the end of the period/);
+    expect((await stack.support.get(`/v1/subscriptions/${subscriptionId}`)).body.cancel_at_period_end).toBe(true);
+
+    await Promise.all([page.waitForURL(new RegExp(`/console/subscriptions/${subscriptionId}$`)), page.click('#scheduled-changes button')]);
+    expect(await page.textContent('.banner-done')).toBe('Scheduled change removed.');
+    expect(await page.textContent('#scheduled-changes')).toContain('No scheduled changes.');
+    const after = (await stack.support.get(`/v1/subscriptions/${subscriptionId}`)).body;
+    expect({ cancel: after.cancel_at_period_end, scheduled: after.scheduled_changes }).toEqual({ cancel: false, scheduled: [] });
+    await page.context().close();
+  });
+
+  it('shows a refusal next to the field it concerns and keeps the form open', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    await open(page);
+    await page.click('details[data-action=cancel] summary');
+    await page.selectOption('details[data-action=cancel] select[name=at]', 'date');
+    await page.fill('details[data-action=cancel] input[name=at_date]', '2020-01-15');
+    await page.click('details[data-action=cancel] button[type=submit]');
+    const refused = page.locator('details[data-action=cancel][open] .field-refused');
+    expect(await refused.locator('label').innerText()).toBe('Date');
+    expect(await refused.locator('.refusal').innerText()).toMatch(/is not in the future/);
+    expect(await page.inputValue('details[data-action=cancel] input[name=at_date]')).toBe('2020-01-15');
+    expect((await stack.support.get(`/v1/subscriptions/${subscriptionId}`)).body.status).toBe('active');
+    await page.context().close();
+  });
+
+  it('shows a readonly key the subscription and no action', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.readonly);
+    await open(page);
+    expect(await page.locator('.stat').first().innerText()).toContain(seeded.plans.growth);
+    expect(await page.locator('main form, main button, details.action').count()).toBe(0);
+    await page.context().close();
+  });
+});
