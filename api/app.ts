@@ -9,6 +9,7 @@ import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
 import { emailsRouter } from './routes/emails';
 import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
+import { invoiceCollectionRouter } from './routes/invoice-collection';
 import { invoiceLifecycleRouter } from './routes/invoice-lifecycle';
 import { invoicesRouter } from './routes/invoices';
 import { journalEntriesRouter } from './routes/journal-entries';
@@ -70,6 +71,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/subscriptions', subscriptionAddOnsRouter(deps));
   app.use('/v1/add_ons', addOnsRouter(deps));
   app.use('/v1/invoices', invoiceAdjustmentsRouter(deps));
+  app.use('/v1/invoices', invoiceCollectionRouter(deps));
   app.use('/v1/invoices', invoiceLifecycleRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));

@@ -807,6 +807,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/invoices/{id}/collection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Where an invoice's collection stands: card attempts with decline codes, the dunning state (next retry) and whether its subscription is suspended
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getInvoiceCollection"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/invoices/{id}/refunds": {
         parameters: {
             query?: never;
@@ -2243,6 +2263,41 @@ export type components = {
             reference: string | null;
             received_at: string | null;
             created_at: string | null;
+        };
+        InvoiceCollection: {
+            /** @constant */
+            object: "invoice_collection";
+            invoice_id: string;
+            /** @enum {string} */
+            invoice_status: "draft" | "open" | "paid" | "void" | "uncollectible";
+            /** @enum {string} */
+            collection_method: "charge_automatically" | "send_invoice";
+            /** @description The dunning state the invoice's collection workflow holds; null when none answers (a manual or draft invoice) */
+            state: {
+                /** @enum {string} */
+                status: "draft" | "collecting" | "retrying" | "awaiting_customer" | "processing" | "failed" | "paid" | "manual" | "error" | "void";
+                attempts: number;
+                last_outcome: string | null;
+                first_failure_at: string | null;
+                next_retry_at: string | null;
+            } | null;
+            /** @description The invoice's subscription's status (suspended when dunning ran out); null for a one-off invoice */
+            subscription_status: string | null;
+            attempts: {
+                attempt: number;
+                /** @description A decimal string in major units, such as "49.00" */
+                amount: string;
+                currency: string;
+                /** @enum {string} */
+                status: "pending" | "processing" | "requires_action" | "succeeded" | "failed" | "canceled";
+                payment_intent_id: string | null;
+                failure_code: string | null;
+                decline_code: string | null;
+                failure_message: string | null;
+                hard_decline: boolean;
+                created_at: string | null;
+                updated_at: string | null;
+            }[];
         };
         PaymentWithInvoice: {
             id: string;
@@ -6549,6 +6604,55 @@ export interface operations {
             };
             /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getInvoiceCollection: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvoiceCollection"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -227,6 +227,7 @@ export const OPERATIONS: readonly Operation[] = [
   write('/v1/invoices/{id}', 'updateInvoice', "Change an open invoice's payment terms (days_until_due; due_at follows)", 'Invoices', WRITE, UpdateInvoiceBody, { status: 200, schema: R.Invoice }),
   write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePaymentBody, { status: 201, schema: R.PaymentWithInvoice }),
   read('/v1/invoices/{id}/payments', 'listInvoicePayments', "List an invoice's payments, oldest first", 'Invoices', R.PaymentList, { query: ListPaymentsQuery }),
+  read('/v1/invoices/{id}/collection', 'getInvoiceCollection', "Where an invoice's collection stands: card attempts with decline codes, the dunning state (next retry) and whether its subscription is suspended", 'Invoices', R.InvoiceCollection),
   write('/v1/invoices/{id}/refunds', 'refundInvoice', 'Refund an invoice, through Stripe for card payments', 'Refunds and credit notes', WRITE, CreateRefundBody, { status: 201, schema: R.RefundSummary }, { errors: [400, 401, 403, 404, 409, 422, 502] }),
   read('/v1/invoices/{id}/refunds', 'listInvoiceRefunds', "List an invoice's refunds", 'Refunds and credit notes', R.RefundList, { query: ListRefundsQuery }),
   write('/v1/invoices/{id}/credit_notes', 'issueCreditNote', 'Issue a credit note against an invoice', 'Refunds and credit notes', WRITE, CreateCreditNoteBody, { status: 201, schema: R.CreditNoteWithInvoice }),

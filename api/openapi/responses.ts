@@ -338,6 +338,42 @@ export const Payment = z
   })
   .register(responseSchemas, { id: 'Payment' });
 
+/** GET /v1/invoices/{id}/collection (api/routes/invoice-collection.ts). */
+export const InvoiceCollection = z
+  .strictObject({
+    object: z.literal('invoice_collection'),
+    invoice_id: z.string(),
+    invoice_status: z.enum(['draft', 'open', 'paid', 'void', 'uncollectible']),
+    collection_method: z.enum(['charge_automatically', 'send_invoice']),
+    state: z
+      .strictObject({
+        status: z.enum(['draft', 'collecting', 'retrying', 'awaiting_customer', 'processing', 'failed', 'paid', 'manual', 'error', 'void']),
+        attempts: z.int(),
+        last_outcome: z.string().nullable(),
+        first_failure_at: timestamp.nullable(),
+        next_retry_at: timestamp.nullable(),
+      })
+      .nullable()
+      .describe("The dunning state the invoice's collection workflow holds; null when none answers (a manual or draft invoice)"),
+    subscription_status: z.string().nullable().describe("The invoice's subscription's status (suspended when dunning ran out); null for a one-off invoice"),
+    attempts: z.array(
+      z.strictObject({
+        attempt: z.int(),
+        amount: money,
+        currency,
+        status: z.enum(['pending', 'processing', 'requires_action', 'succeeded', 'failed', 'canceled']),
+        payment_intent_id: z.string().nullable(),
+        failure_code: z.string().nullable(),
+        decline_code: z.string().nullable(),
+        failure_message: z.string().nullable(),
+        hard_decline: z.boolean(),
+        created_at: timestamp.nullable(),
+        updated_at: timestamp.nullable(),
+      }),
+    ),
+  })
+  .register(responseSchemas, { id: 'InvoiceCollection' });
+
 export const PaymentWithInvoice = Payment.extend({ invoice: Invoice }).register(responseSchemas, { id: 'PaymentWithInvoice' });
 
 export const Refund = z

@@ -1,4 +1,6 @@
+import Decimal from 'decimal.js';
 import type { Schemas } from '../../client';
+import { currencyExponent } from '../../domain/currency';
 import { money, date } from '../format';
 import { html, type Fragment, type Html } from '../html';
 import type { Refusal } from '../forms';
@@ -13,12 +15,18 @@ type Tier = Line['tiers'][number];
 
 const KIND: Record<string, string> = { fee: 'Plan fee', usage: 'Usage', minimum: 'Minimum', proration: 'Proration', add_on: 'Add-on', one_off: 'One-off', setup_fee: 'Setup fee' };
 
+/** A unit price in the currency's format, or with all its decimals when it has more (0.0015 per call). */
+export function unitPrice(amount: string | null, currency: string): string {
+  if (amount === null) return '—';
+  return new Decimal(amount).decimalPlaces() <= currencyExponent(currency) ? money(amount, currency) : `${currency} ${amount}`;
+}
+
 const period = (start: string | null, end: string | null): string => (start && end ? `${date(start)} – ${date(end)}` : '');
 
 function tierRow(t: Tier, currency: string): Html {
   const range = t.up_to === null ? `${t.from} and above` : `${t.from} – ${t.up_to}`;
-  return html`<tr class="tier"><td>↳ tier ${range}${t.flat_amount !== '0' ? html` <span class="muted">+ flat ${money(t.flat_amount, currency)}</span>` : ''}</td>
-<td class="num">${t.units}</td><td class="num">${t.unit_amount}</td><td class="num">${money(t.amount, currency)}</td></tr>`;
+  return html`<tr class="tier"><td>↳ tier ${range}${!new Decimal(t.flat_amount).isZero() ? html` <span class="muted">+ flat ${money(t.flat_amount, currency)}</span>` : ''}</td>
+<td class="num">${t.units}</td><td class="num">${unitPrice(t.unit_amount, currency)}</td><td class="num">${money(t.amount, currency)}</td></tr>`;
 }
 
 /** Lines with description, kind and period, quantity, unit price and amount; tiered lines show each tier under them. */
@@ -27,8 +35,8 @@ export function linesTable(lines: Line[], currency: string): Html {
   return html`<table class="lines">
 <thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Unit price</th><th class="num">Amount</th></tr></thead>
 <tbody>${lines.map(
-    (l) => html`<tr><td>${l.description}<div class="muted small">${KIND[l.kind] ?? l.kind}${l.period_start ? html` · ${period(l.period_start, l.period_end)}` : ''}${l.discount_amount !== '0' && Number(l.discount_amount) !== 0 ? html` · discount ${money(l.discount_amount, currency)}` : ''}</div></td>
-<td class="num">${l.quantity}</td><td class="num">${l.unit_amount ?? '—'}</td><td class="num">${money(l.amount, currency)}</td></tr>
+    (l) => html`<tr><td>${l.description}<div class="muted small">${KIND[l.kind] ?? l.kind}${l.period_start ? html` · ${period(l.period_start, l.period_end)}` : ''}${!new Decimal(l.discount_amount).isZero() ? html` · discount ${money(l.discount_amount, currency)}` : ''}</div></td>
+<td class="num">${l.quantity}</td><td class="num">${unitPrice(l.unit_amount, currency)}</td><td class="num">${money(l.amount, currency)}</td></tr>
 ${l.tiers.map((t) => tierRow(t, currency))}`,
   )}</tbody></table>`;
 }

@@ -1,0 +1,122 @@
+import type { Browser, Page } from 'playwright-core';
+import { KEYS, startStack, waitForInvoices, type Stack } from './harness';
+import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
+import { seedCatalog, subscribe, type Seeded } from './console-seed';
+
+/**
+ * Invoices in Chromium: the list and its status filter, one invoice with its totals, a payment
+ * recorded then partly refunded, a refusal next to its field, the card attempts and collection
+ * state read from GET /v1/invoices/:id/collection, and a readonly key that sees no actions.
+ */
+describe('console: invoices', () => {
+  let stack: Stack;
+  let browser: Browser;
+  let seeded: Seeded;
+  let invoice: any;
+
+  beforeAll(async () => {
+    stack = await startStack('console-invoice');
+    browser = await launchBrowser();
+    seeded = await seedCatalog(stack.admin);
+    const plans = [seeded.plans.growth, seeded.plans.starter, seeded.plans.scale, seeded.plans.starter, seeded.plans.growth];
+    const subscriptions: string[] = [];
+    for (const [i, c] of seeded.customers.entries()) subscriptions.push(await subscribe(stack.admin, c.id, plans[i], 5 + i * 9, i === 2 ? 2 : undefined));
+    [invoice] = await waitForInvoices(stack.admin, subscriptions[0], 1);
+    for (const id of subscriptions.slice(1)) await waitForInvoices(stack.admin, id, 1);
+    // One paid by hand, so the list shows more than one status.
+    const [paid] = await waitForInvoices(stack.admin, subscriptions[3], 1);
+    expect((await stack.admin.post(`/v1/invoices/${paid.id}/payments`, { amount: paid.amount_due, reference: 'WIRE-5521' })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.stop();
+  });
+
+  const openInvoice = (page: Page) => page.goto(`${stack.baseUrl}/console/invoices/${invoice.id}`);
+  const submit = async (page: Page, action: string) =>
+    Promise.all([page.waitForURL(new RegExp(`/console/invoices/${invoice.id}$`)), page.click(`details[data-action=${action}] button[type=submit]`)]);
+
+  it('lists invoices with their customers and filters them by status', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    await page.goto(`${stack.baseUrl}/console/invoices`);
+    const rows = await page.locator('#invoice-list tbody tr').allInnerTexts();
+    expect(rows).toHaveLength(7); // the two subscriptions older than a month have renewed once
+    expect(rows.join('\n')).toContain('Northwind Traders');
+    await screenshot(page, 'console-invoices');
+    await page.selectOption('select[name=status]', 'paid');
+    await Promise.all([page.waitForURL(/status=paid/), page.click('form.filters button')]);
+    const paid = await page.locator('#invoice-list tbody tr').allInnerTexts();
+    expect(paid).toHaveLength(1);
+    expect(paid[0]).toContain('Initech Software');
+    await page.context().close();
+  });
+
+  it('records a payment, refunds part of it, and shows the refund and the amounts after it', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    await openInvoice(page);
+    expect(await page.textContent('h1')).toBe(`Invoice ${invoice.number}`);
+    expect(await page.textContent('#amount-due')).toBe('USD 118.80'); // 99.00 + 20% VAT
+    expect(await page.locator('#lines table.totals').innerText()).toMatch(/VAT 20%.*USD 19\.80/);
+
+    // A refusal of the API, next to the field it names.
+    await page.click('details[data-action=payments] summary');
+    await page.fill('details[data-action=payments] input[name=amount]', '12.345.6');
+    await page.click('details[data-action=payments] button[type=submit]');
+    const refused = page.locator('details[data-action=payments][open] .field-refused');
+    expect(await refused.locator('label').innerText()).toBe('Amount');
+    expect(await refused.locator('.refusal').innerText()).toMatch(/decimal string/);
+
+    await page.fill('details[data-action=payments] input[name=amount]', '118.80');
+    await page.fill('details[data-action=payments] input[name=reference]', 'WIRE-2026-1187');
+    await submit(page, 'payments');
+    expect(await page.textContent('.banner-done')).toBe('Payment of 118.80 recorded.');
+    expect(await page.locator('.page-head .badge').first().innerText()).toBe('paid');
+    expect(await page.locator('#payments tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/By hand\tWIRE-2026-1187\tUSD 118\.80/)]);
+
+    await page.click('details[data-action=refunds] summary');
+    await page.fill('details[data-action=refunds] input[name=amount]', '40.00');
+    await page.fill('details[data-action=refunds] input[name=reason]', 'Seats removed mid-period');
+    await submit(page, 'refunds');
+    expect(await page.textContent('.banner-done')).toBe('Refund of 40.00 made.');
+    expect(await page.locator('#refunds tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/By hand\tSeats removed mid-period\tUSD 40\.00/)]);
+    expect(await page.locator('#lines table.totals').innerText()).toMatch(/Refunded\s+USD 40\.00/);
+    const after = (await stack.support.get(`/v1/invoices/${invoice.id}`)).body;
+    expect({ paid: after.amount_paid, refunded: after.amount_refunded, status: after.status }).toEqual({ paid: '118.80', refunded: '40.00', status: 'paid' });
+    await screenshot(page, 'console-invoice');
+    await page.context().close();
+  });
+
+  it('reads card attempts with their decline codes and the collection state', async () => {
+    const [open] = (await stack.support.get(`/v1/invoices?status=open&customer_id=${seeded.customers[1].id}`)).body.data;
+    // As the charge activity records a declined attempt (the card stack's Stripe is not part of this suite).
+    await stack.db.orm.em
+      .fork()
+      .execute(
+        `insert into payment_attempts (id, invoice_id, attempt, idempotency_key, amount, currency, status, failure_code, decline_code, failure_message, hard_decline)
+         values ('pa_console_1', ?, 1, ?, ?, 'USD', 'failed', 'card_declined', 'insufficient_funds', 'Your card has insufficient funds.', false)`,
+        [open.id, `invoice-${open.id}-attempt-1`, open.amount_due],
+      );
+    const res = await stack.readonly.get(`/v1/invoices/${open.id}/collection`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      object: 'invoice_collection',
+      invoice_id: open.id,
+      invoice_status: 'open',
+      subscription_status: 'active',
+      attempts: [{ attempt: 1, amount: open.amount_due, status: 'failed', failure_code: 'card_declined', decline_code: 'insufficient_funds', hard_decline: false }],
+    });
+    expect((await stack.readonly.get('/v1/invoices/in_missing/collection')).status).toBe(404);
+
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.readonly);
+    await page.goto(`${stack.baseUrl}/console/invoices/${open.id}`);
+    expect(await page.locator('#attempts tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/^1\t.*\tfailed\tinsufficient_funds\tYour card has insufficient funds\.\tUSD /)]);
+    // Readonly: the invoice, and no action.
+    expect(await page.locator('main form, main button, details.action').count()).toBe(0);
+    expect(await page.locator('#pdf').count()).toBe(1);
+    await page.context().close();
+  });
+});
