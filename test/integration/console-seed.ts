@@ -28,7 +28,7 @@ export async function seedCatalog(api: ApiClient): Promise<Seeded> {
   const customers: Seeded['customers'] = [];
   for (const name of NAMES) {
     const slug = name.toLowerCase().replace(/[^a-z]+/g, '.');
-    const c = await created(api, '/v1/customers', { name, email: `billing@${slug}example.com`, currency: 'USD', external_id: unique(slug.split('.')[0]) });
+    const c = await created(api, '/v1/customers', { name, email: `billing@${slug}example.com`, currency: 'USD', net_terms_days: customers.length % 2 ? 30 : 14, external_id: unique(slug.split('.')[0]) });
     await created(api, `/v1/customers/${c.id}/tax_rates`, { tax_rates: [vat] });
     customers.push({ id: c.id, name });
   }
