@@ -1,0 +1,287 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import PDFDocument from 'pdfkit';
+import { Customer } from '../db/entities/customer';
+import { invoiceDocument, NO_SELLER, type InvoiceDocument, type Seller } from '../domain/invoice-document';
+import { invoiceWithLines } from './invoices';
+
+/**
+ * An invoice as a PDF, drawn in process with pdfkit (no browser, no other service). The words and
+ * amounts come from domain/invoice-document.ts; this module only places them on A4 pages.
+ *
+ * The same invoice gives the same bytes: the document's dates are the invoice's own (pdfkit would
+ * write the time of rendering, and derives the file ID from them), compression is always on, and
+ * only the standard Helvetica faces are used, so no font subset with a random tag is embedded.
+ * Helvetica covers the Windows-1252 (WinAnsi) characters only: text outside it is folded to its
+ * base letter where it has one (ő → o) and otherwise printed as "?" (see `winAnsi`).
+ */
+
+const PAGE = { width: 595.28, height: 841.89 };
+const MARGIN = 50;
+const CONTENT = PAGE.width - 2 * MARGIN;
+/** The footer sits below this line; rows that would cross it go to the next page. */
+const BODY_BOTTOM = PAGE.height - MARGIN - 24;
+
+const INK = '#1f2933';
+const MUTED = '#616e7c';
+const RULE = '#cbd2d9';
+const BAND = '#f0f4f8';
+const ACCENT = '#243b53';
+
+const REGULAR = 'Helvetica';
+const BOLD = 'Helvetica-Bold';
+
+/** Table columns: description takes what the three figures leave. */
+const COLUMNS = (() => {
+  const amount = 92;
+  const unit = 92;
+  const quantity = 60;
+  const description = CONTENT - amount - unit - quantity;
+  const x = MARGIN;
+  return {
+    description: { x, width: description - 10 },
+    quantity: { x: x + description, width: quantity },
+    unit: { x: x + description + quantity, width: unit },
+    amount: { x: x + description + quantity + unit, width: amount },
+  };
+})();
+
+// Characters Windows-1252 has outside Latin-1 (pdfkit's standard fonts map these).
+const WIN_ANSI_EXTRA = new Set([
+  0x152, 0x153, 0x160, 0x161, 0x178, 0x17d, 0x17e, 0x192, 0x2c6, 0x2dc, 0x2013, 0x2014, 0x2018, 0x2019, 0x201a, 0x201c, 0x201d, 0x201e, 0x2020,
+  0x2021, 0x2022, 0x2026, 0x2030, 0x2039, 0x203a, 0x20ac, 0x2122,
+]);
+
+const isWinAnsi = (code: number) => (code >= 0x20 && code <= 0x7e) || (code >= 0xa0 && code <= 0xff) || WIN_ANSI_EXTRA.has(code);
+
+/**
+ * Text the standard fonts can draw, the same way every time: WinAnsi characters as they are, others
+ * by their base letter when decomposing gives one (ő prints as o), else "?" per
+ * character (an emoji is one "?", not two). Control characters become spaces.
+ */
+export function winAnsi(text: string): string {
+  let out = '';
+  for (const char of text.normalize('NFC')) {
+    const code = char.codePointAt(0)!;
+    if (isWinAnsi(code)) out += char;
+    else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) out += ' ';
+    else {
+      const base = char.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
+      out += base !== '' && [...base].every((c) => isWinAnsi(c.codePointAt(0)!)) ? base : '?';
+    }
+  }
+  return out;
+}
+
+type Doc = PDFKit.PDFDocument;
+
+interface TextStyle {
+  font?: string;
+  size?: number;
+  color?: string;
+  align?: 'left' | 'right' | 'center';
+  width?: number;
+}
+
+function text(doc: Doc, value: string, x: number, y: number, style: TextStyle = {}): number {
+  doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9).fillColor(style.color ?? INK);
+  const options = { width: style.width, align: style.align ?? 'left', lineGap: 1 } as const;
+  const safe = winAnsi(value);
+  const height = doc.heightOfString(safe, options);
+  doc.text(safe, x, y, options);
+  return height;
+}
+
+function heightOf(doc: Doc, value: string, style: TextStyle): number {
+  doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9);
+  return doc.heightOfString(winAnsi(value), { width: style.width, lineGap: 1 });
+}
+
+function rule(doc: Doc, y: number, from = MARGIN, to = MARGIN + CONTENT, color = RULE, width = 0.6): void {
+  doc.moveTo(from, y).lineTo(to, y).lineWidth(width).strokeColor(color).stroke();
+}
+
+function header(doc: Doc, d: InvoiceDocument): number {
+  let left = MARGIN;
+  const sellerWidth = CONTENT * 0.55;
+  const [sellerName, ...sellerRest] = d.seller;
+  if (sellerName) left += text(doc, sellerName, MARGIN, left, { font: BOLD, size: 15, color: ACCENT, width: sellerWidth }) + 4;
+  for (const line of sellerRest) left += text(doc, line, MARGIN, left, { size: 9, color: MUTED, width: sellerWidth });
+
+  const rightX = MARGIN + CONTENT * 0.55;
+  const rightWidth = CONTENT * 0.45;
+  let right = MARGIN;
+  right += text(doc, d.title.toUpperCase(), rightX, right, { font: BOLD, size: 22, color: ACCENT, align: 'right', width: rightWidth }) + 2;
+  right += text(doc, d.reference, rightX, right, { size: 10, color: MUTED, align: 'right', width: rightWidth }) + 6;
+  if (d.stamp) {
+    doc.font(BOLD).fontSize(10);
+    const w = doc.widthOfString(d.stamp) + 16;
+    const x = MARGIN + CONTENT - w;
+    const color = d.stamp === 'PAID' ? '#2f8132' : d.stamp === 'DRAFT' ? '#9a6c00' : '#ab091e';
+    doc.roundedRect(x, right, w, 18, 3).lineWidth(1.2).strokeColor(color).stroke();
+    text(doc, d.stamp, x, right + 4.5, { font: BOLD, size: 10, color, align: 'center', width: w });
+    right += 24;
+  }
+  return Math.max(left, right) + 18;
+}
+
+function parties(doc: Doc, d: InvoiceDocument, top: number): number {
+  const half = CONTENT / 2 - 10;
+  let left = top;
+  left += text(doc, 'BILL TO', MARGIN, left, { font: BOLD, size: 8, color: MUTED }) + 4;
+  d.buyer.forEach((line, i) => {
+    left += text(doc, line, MARGIN, left, { font: i === 0 ? BOLD : REGULAR, size: i === 0 ? 11 : 9, width: half }) + (i === 0 ? 2 : 0);
+  });
+
+  const factsX = MARGIN + CONTENT / 2 + 10;
+  const labelWidth = 90;
+  const valueWidth = MARGIN + CONTENT - factsX - labelWidth;
+  let right = top;
+  for (const fact of d.facts) {
+    const h = Math.max(
+      heightOf(doc, fact.label, { size: 9, width: labelWidth }),
+      heightOf(doc, fact.value, { font: BOLD, size: 9, width: valueWidth }),
+    );
+    text(doc, fact.label, factsX, right, { size: 9, color: MUTED, width: labelWidth });
+    text(doc, fact.value, factsX + labelWidth, right, { font: BOLD, size: 9, width: valueWidth, align: 'right' });
+    right += h + 3;
+  }
+  return Math.max(left, right) + 20;
+}
+
+function tableHeader(doc: Doc, y: number, currency: string): number {
+  doc.rect(MARGIN, y, CONTENT, 20).fill(BAND);
+  const style = { font: BOLD, size: 8, color: MUTED } as const;
+  text(doc, 'DESCRIPTION', COLUMNS.description.x + 6, y + 6.5, { ...style, width: COLUMNS.description.width });
+  text(doc, 'QTY', COLUMNS.quantity.x, y + 6.5, { ...style, width: COLUMNS.quantity.width, align: 'right' });
+  text(doc, 'UNIT PRICE', COLUMNS.unit.x, y + 6.5, { ...style, width: COLUMNS.unit.width, align: 'right' });
+  text(doc, `AMOUNT (${currency})`, COLUMNS.amount.x, y + 6.5, { ...style, width: COLUMNS.amount.width - 6, align: 'right' });
+  return y + 26;
+}
+
+const TIER_WIDTH = COLUMNS.description.width + COLUMNS.quantity.width + COLUMNS.unit.width - 24;
+
+function rowHeight(doc: Doc, row: InvoiceDocument['rows'][number]): number {
+  let h = heightOf(doc, row.description, { size: 9, width: COLUMNS.description.width - 6 });
+  if (row.period) h += heightOf(doc, row.period, { size: 7.5, width: COLUMNS.description.width - 6 }) + 1;
+  for (const tier of row.tiers) h += heightOf(doc, tier.description, { size: 7.5, width: TIER_WIDTH }) + 1;
+  return h + 10;
+}
+
+function drawRow(doc: Doc, row: InvoiceDocument['rows'][number], y: number): number {
+  const descriptionX = COLUMNS.description.x + 6;
+  const descriptionWidth = COLUMNS.description.width - 6;
+  let inner = y + 5;
+  text(doc, row.quantity, COLUMNS.quantity.x, inner, { width: COLUMNS.quantity.width, align: 'right' });
+  text(doc, row.unitPrice, COLUMNS.unit.x, inner, { width: COLUMNS.unit.width, align: 'right' });
+  text(doc, row.amount, COLUMNS.amount.x, inner, { width: COLUMNS.amount.width - 6, align: 'right' });
+  inner += text(doc, row.description, descriptionX, inner, { width: descriptionWidth });
+  if (row.period) inner += text(doc, row.period, descriptionX, inner + 1, { size: 7.5, color: MUTED, width: descriptionWidth }) + 1;
+  for (const tier of row.tiers) {
+    const h = text(doc, tier.description, descriptionX + 10, inner + 1, { size: 7.5, color: MUTED, width: TIER_WIDTH });
+    text(doc, tier.amount, COLUMNS.amount.x, inner + 1, { size: 7.5, color: MUTED, width: COLUMNS.amount.width - 6, align: 'right' });
+    inner += h + 1;
+  }
+  const bottom = inner + 5;
+  rule(doc, bottom, MARGIN, MARGIN + CONTENT, '#e4e7eb', 0.5);
+  return bottom;
+}
+
+function newPage(doc: Doc, d: InvoiceDocument): number {
+  doc.addPage();
+  const y = MARGIN + text(doc, `${d.title} ${d.reference} (continued)`, MARGIN, MARGIN, { font: BOLD, size: 10, color: MUTED }) + 10;
+  return y;
+}
+
+const SUMMARY = { labelX: MARGIN + CONTENT * 0.4, labelWidth: CONTENT * 0.6 - 110, amountWidth: 104 };
+
+function summaryHeight(doc: Doc, d: InvoiceDocument): number {
+  let h = 12;
+  for (const s of d.summary) h += heightOf(doc, s.label, { font: s.strong ? BOLD : REGULAR, size: s.strong ? 10 : 9, width: SUMMARY.labelWidth }) + (s.strong ? 12 : 5);
+  return h + 30 + heightOf(doc, d.note, { size: 9, width: CONTENT });
+}
+
+function drawSummary(doc: Doc, d: InvoiceDocument, top: number): number {
+  let y = top + 12;
+  const amountX = MARGIN + CONTENT - SUMMARY.amountWidth - 6;
+  for (const s of d.summary) {
+    const style = { font: s.strong ? BOLD : REGULAR, size: s.strong ? 10 : 9 } as const;
+    if (s.strong) {
+      rule(doc, y, SUMMARY.labelX, MARGIN + CONTENT, s.label === 'Amount due' ? ACCENT : RULE, s.label === 'Amount due' ? 1.2 : 0.6);
+      y += 6;
+    }
+    const h = text(doc, s.label, SUMMARY.labelX, y, { ...style, width: SUMMARY.labelWidth, color: s.strong ? INK : MUTED });
+    text(doc, s.amount, amountX, y, { ...style, width: SUMMARY.amountWidth, align: 'right' });
+    y += h + (s.strong ? 6 : 5);
+  }
+  y += 20;
+  y += text(doc, d.note, MARGIN, y, { size: 9, color: INK, width: CONTENT });
+  return y;
+}
+
+function footers(doc: Doc, d: InvoiceDocument): void {
+  const { start, count } = doc.bufferedPageRange();
+  const seller = d.seller[0];
+  for (let i = start; i < start + count; i += 1) {
+    doc.switchToPage(i);
+    // Drawing below the bottom margin would make pdfkit open a page of its own.
+    const margin = doc.page.margins.bottom;
+    doc.page.margins.bottom = 0;
+    const y = PAGE.height - MARGIN + 4;
+    rule(doc, y - 8);
+    const left = [seller, `${d.title} ${d.reference}`].filter(Boolean).join('  ·  ');
+    text(doc, left, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT * 0.75 });
+    text(doc, `Page ${i - start + 1} of ${count}`, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT, align: 'right' });
+    doc.page.margins.bottom = margin;
+  }
+}
+
+/** The PDF's bytes. */
+export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
+  const doc = new PDFDocument({
+    size: 'A4',
+    margin: MARGIN,
+    compress: true,
+    bufferPages: true,
+    // Both dates are written, so pdfkit takes nothing from the clock; the file ID is a hash of these.
+    info: {
+      Title: winAnsi(`${d.title} ${d.reference}`),
+      Author: winAnsi(d.seller[0] ?? ''),
+      Subject: winAnsi(`${d.title} ${d.reference}`),
+      Producer: 'Perennial',
+      Creator: 'Perennial',
+      CreationDate: d.createdAt,
+      ModDate: d.modifiedAt,
+    },
+  });
+  const chunks: Buffer[] = [];
+  const done = new Promise<Buffer>((resolve, reject) => {
+    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
+    doc.on('end', () => resolve(Buffer.concat(chunks)));
+    doc.on('error', reject);
+  });
+
+  let y = header(doc, d);
+  rule(doc, y - 10, MARGIN, MARGIN + CONTENT, ACCENT, 1.2);
+  y = parties(doc, d, y);
+  y = tableHeader(doc, y, d.currency);
+  for (const row of d.rows) {
+    if (y + rowHeight(doc, row) > BODY_BOTTOM) y = tableHeader(doc, newPage(doc, d), d.currency);
+    y = drawRow(doc, row, y);
+  }
+  if (y + summaryHeight(doc, d) > BODY_BOTTOM) y = newPage(doc, d);
+  drawSummary(doc, d, y);
+  footers(doc, d);
+  doc.end();
+  return done;
+}
+
+/**
+ * The PDF of an invoice by its id (a 404 BillingError when there is none), for the API, the console
+ * and the portal alike; the portal checks the invoice is its customer's before calling this.
+ */
+export async function invoicePdf(em: EntityManager, invoiceId: string, seller: Seller = NO_SELLER): Promise<{ fileName: string; bytes: Buffer }> {
+  const { invoice, lines } = await invoiceWithLines(em, invoiceId);
+  const customer = await em.findOneOrFail(Customer, { id: invoice.customerId });
+  const document = invoiceDocument({ invoice, lines, buyer: { name: customer.name, email: customer.email, timezone: customer.timezone }, seller });
+  return { fileName: document.fileName, bytes: await renderInvoicePdf(document) };
+}
