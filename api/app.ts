@@ -12,6 +12,7 @@ import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoiceCollectionRouter } from './routes/invoice-collection';
 import { invoiceLifecycleRouter } from './routes/invoice-lifecycle';
 import { invoicesRouter } from './routes/invoices';
+import { invoicePdfRouter } from './routes/invoice-pdf';
 import { journalEntriesRouter } from './routes/journal-entries';
 import { ledgerRouter } from './routes/ledger';
 import { ledgerReportsRouter } from './routes/ledger-reports';
@@ -73,6 +74,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/invoices', invoiceAdjustmentsRouter(deps));
   app.use('/v1/invoices', invoiceCollectionRouter(deps));
   app.use('/v1/invoices', invoiceLifecycleRouter(deps));
+  app.use('/v1/invoices', invoicePdfRouter(deps));
   app.use('/v1/invoices', invoicesRouter(deps));
   app.use('/v1/ledger', ledgerRouter(deps));
   app.use('/v1/reports', ledgerReportsRouter(deps));

@@ -2,6 +2,7 @@ import type { ApiKeySetting } from '../config/env';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Orm } from '../db/orm';
+import type { Seller } from '../domain/invoice-document';
 import type { StripeGateway } from '../payments/stripe-gateway';
 
 export interface ApiDeps {
@@ -17,4 +18,6 @@ export interface ApiDeps {
   publicUrl?: string;
   /** The Temporal Web UI (TEMPORAL_UI_URL) the console links each subscription's run to; no link when absent. */
   temporalUi?: { url: string; namespace: string } | null;
+  /** Who issues the invoices (SELLER_* settings), printed on invoice PDFs; absent: left off the page. */
+  seller?: Seller;
 }

@@ -28,6 +28,7 @@ async function main(): Promise<void> {
     stripe,
     publicUrl: config.publicUrl,
     temporalUi: config.temporalUiUrl ? { url: config.temporalUiUrl, namespace: config.temporalNamespace } : null,
+    seller: config.seller,
   });
   const server = app.listen(config.port, () => {
     console.log(`api: listening on http://localhost:${config.port}`);

@@ -1,3 +1,4 @@
+import { isWinAnsi, type Seller } from '../domain/invoice-document';
 import { RECOGNITION_METHODS, type RecognitionMethod } from '../domain/revenue-recognition';
 import { TASK_QUEUE } from '../workflows/messages';
 
@@ -59,6 +60,8 @@ export interface Config {
   publicUrl: string;
   /** TEMPORAL_UI_URL: the Temporal Web UI, linked from the console's subscription pages; null: no link. */
   temporalUiUrl: string | null;
+  /** SELLER_*: who issues the invoices, printed at the top of every invoice PDF; what is unset is left off. */
+  seller: Seller;
 }
 
 /** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
@@ -81,6 +84,10 @@ export const SETTINGS = [
   'REVENUE_RECOGNITION_METHOD',
   'PUBLIC_URL',
   'TEMPORAL_UI_URL',
+  'SELLER_NAME',
+  'SELLER_ADDRESS',
+  'SELLER_TAX_ID',
+  'SELLER_EMAIL',
 ] as const;
 
 export class ConfigError extends Error {
@@ -167,6 +174,29 @@ function provisioningSettings(env: NodeJS.ProcessEnv, problems: string[]): Provi
 }
 
 /**
+ * The seller printed on invoice PDFs. SELLER_ADDRESS holds its lines separated by "|" (or by a
+ * literal \n, as .env files write a newline), e.g. "12 Harbour Street|Bristol BS1 4QA|United Kingdom".
+ * Text the PDF's fonts cannot print (outside Windows-1252) is refused, so an invoice never shows "?"
+ * in the seller's own name.
+ */
+function sellerSettings(env: NodeJS.ProcessEnv, problems: string[]): Seller {
+  const name = read(env, 'SELLER_NAME');
+  const address = read(env, 'SELLER_ADDRESS');
+  const taxId = read(env, 'SELLER_TAX_ID');
+  const email = read(env, 'SELLER_EMAIL');
+  const addressLines = address ? address.split(/\|\\n|\n/).map((l) => l.trim()).filter(Boolean) : [];
+  for (const [setting, value] of [['SELLER_NAME', name], ['SELLER_ADDRESS', addressLines.join(' ')], ['SELLER_TAX_ID', taxId], ['SELLER_EMAIL', email]] as const) {
+    if (!value) continue;
+    const unprintable = [...value].filter((c) => !isWinAnsi(c.codePointAt(0)!));
+    if (unprintable.length > 0) problems.push(`${setting} has characters the invoice PDF's fonts cannot print (${[...new Set(unprintable)].join('')}); use Latin-1 (Windows-1252) text`);
+    if (value.length > 200) problems.push(`${setting} is longer than 200 characters`);
+  }
+  if (addressLines.length > 6) problems.push(`SELLER_ADDRESS has ${addressLines.length} lines; at most 6 (separate them with "|")`);
+  if (email && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) problems.push(`SELLER_EMAIL is not an e-mail address: "${email}"`);
+  return { name, addressLines, taxId, email };
+}
+
+/**
  * Parses the environment. `require` names what this process cannot run without (the API needs keys;
  * a deployment script may need neither a database nor keys).
  */
@@ -211,6 +241,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     revenueRecognitionMethod: method as RecognitionMethod,
     publicUrl,
     temporalUiUrl,
+    seller: sellerSettings(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import PDFDocument from 'pdfkit';
 import { Customer } from '../db/entities/customer';
-import { invoiceDocument, NO_SELLER, type InvoiceDocument, type Seller } from '../domain/invoice-document';
+import { invoiceDocument, NO_SELLER, winAnsi, type InvoiceDocument, type Seller } from '../domain/invoice-document';
 import { invoiceWithLines } from './invoices';
 
 /**
@@ -44,33 +44,6 @@ const COLUMNS = (() => {
     amount: { x: x + description + quantity + unit, width: amount },
   };
 })();
-
-// Characters Windows-1252 has outside Latin-1 (pdfkit's standard fonts map these).
-const WIN_ANSI_EXTRA = new Set([
-  0x152, 0x153, 0x160, 0x161, 0x178, 0x17d, 0x17e, 0x192, 0x2c6, 0x2dc, 0x2013, 0x2014, 0x2018, 0x2019, 0x201a, 0x201c, 0x201d, 0x201e, 0x2020,
-  0x2021, 0x2022, 0x2026, 0x2030, 0x2039, 0x203a, 0x20ac, 0x2122,
-]);
-
-const isWinAnsi = (code: number) => (code >= 0x20 && code <= 0x7e) || (code >= 0xa0 && code <= 0xff) || WIN_ANSI_EXTRA.has(code);
-
-/**
- * Text the standard fonts can draw, the same way every time: WinAnsi characters as they are, others
- * by their base letter when decomposing gives one (ő prints as o), else "?" per
- * character (an emoji is one "?", not two). Control characters become spaces.
- */
-export function winAnsi(text: string): string {
-  let out = '';
-  for (const char of text.normalize('NFC')) {
-    const code = char.codePointAt(0)!;
-    if (isWinAnsi(code)) out += char;
-    else if (code < 0x20 || (code >= 0x7f && code < 0xa0)) out += ' ';
-    else {
-      const base = char.normalize('NFKD').replace(/[\u0300-\u036f]/g, '');
-      out += base !== '' && [...base].every((c) => isWinAnsi(c.codePointAt(0)!)) ? base : '?';
-    }
-  }
-  return out;
-}
 
 type Doc = PDFKit.PDFDocument;
 

@@ -224,6 +224,7 @@ export const OPERATIONS: readonly Operation[] = [
   write('/v1/invoices', 'createInvoice', 'Issue a one-off invoice (one-time add-ons or described lines), taxed, discounted and numbered like every invoice; collect (default true) charges the card on file', 'Invoices', WRITE, CreateInvoiceBody, { status: 201, schema: R.Invoice }),
   read('/v1/invoices', 'listInvoices', 'List invoices, newest first', 'Invoices', R.InvoiceList, { query: ListInvoicesQuery }),
   read('/v1/invoices/{id}', 'getInvoice', 'Retrieve an invoice with its lines', 'Invoices', R.Invoice),
+  read('/v1/invoices/{id}/pdf', 'getInvoicePdf', 'Download an invoice as a PDF (an attachment named after its number, or its id while a draft); the same invoice gives the same bytes', 'Invoices', R.PdfFile, { contentType: 'application/pdf' }),
   write('/v1/invoices/{id}', 'updateInvoice', "Change an open invoice's payment terms (days_until_due; due_at follows)", 'Invoices', WRITE, UpdateInvoiceBody, { status: 200, schema: R.Invoice }),
   write('/v1/invoices/{id}/payments', 'recordPayment', 'Record a payment received by hand (a transfer)', 'Invoices', WRITE, CreatePaymentBody, { status: 201, schema: R.PaymentWithInvoice }),
   read('/v1/invoices/{id}/payments', 'listInvoicePayments', "List an invoice's payments, oldest first", 'Invoices', R.PaymentList, { query: ListPaymentsQuery }),

@@ -611,6 +611,8 @@ export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.loos
 
 export const HtmlPage = z.string().register(responseSchemas, { id: 'HtmlPage' });
 
+export const PdfFile = z.string().meta({ format: 'binary', contentMediaType: 'application/pdf' }).describe('A PDF file').register(responseSchemas, { id: 'PdfFile' });
+
 export const CustomerList = listOf(Customer).register(responseSchemas, { id: 'CustomerList' });
 export const SubscriptionList = listOf(Subscription).register(responseSchemas, { id: 'SubscriptionList' });
 export const BillableMetricList = listOf(BillableMetric).register(responseSchemas, { id: 'BillableMetricList' });
