@@ -184,7 +184,7 @@ function sellerSettings(env: NodeJS.ProcessEnv, problems: string[]): Seller {
   const address = read(env, 'SELLER_ADDRESS');
   const taxId = read(env, 'SELLER_TAX_ID');
   const email = read(env, 'SELLER_EMAIL');
-  const addressLines = address ? address.split(/\|\\n|\n/).map((l) => l.trim()).filter(Boolean) : [];
+  const addressLines = address ? address.split(/\||\\n|\n/).map((l) => l.trim()).filter(Boolean) : [];
   for (const [setting, value] of [['SELLER_NAME', name], ['SELLER_ADDRESS', addressLines.join(' ')], ['SELLER_TAX_ID', taxId], ['SELLER_EMAIL', email]] as const) {
     if (!value) continue;
     const unprintable = [...value].filter((c) => !isWinAnsi(c.codePointAt(0)!));
