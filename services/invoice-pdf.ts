@@ -19,7 +19,7 @@ const PAGE = { width: 595.28, height: 841.89 };
 const MARGIN = 50;
 const CONTENT = PAGE.width - 2 * MARGIN;
 /** The footer sits below this line; rows that would cross it go to the next page. */
-const BODY_BOTTOM = PAGE.height - MARGIN - 24;
+const BODY_BOTTOM = PAGE.height - MARGIN - 14;
 
 const INK = '#1f2933';
 const MUTED = '#616e7c';
@@ -58,10 +58,9 @@ interface TextStyle {
 function text(doc: Doc, value: string, x: number, y: number, style: TextStyle = {}): number {
   doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9).fillColor(style.color ?? INK);
   const options = { width: style.width, align: style.align ?? 'left', lineGap: 1 } as const;
-  const safe = winAnsi(value);
-  const height = doc.heightOfString(safe, options);
-  doc.text(safe, x, y, options);
-  return height;
+  // pdfkit leaves doc.y below what it drew: the height, without wrapping the text a second time.
+  doc.text(winAnsi(value), x, y, options);
+  return doc.y - y;
 }
 
 function heightOf(doc: Doc, value: string, style: TextStyle): number {
@@ -94,7 +93,7 @@ function header(doc: Doc, d: InvoiceDocument): number {
     text(doc, d.stamp, x, right + 4.5, { font: BOLD, size: 10, color, align: 'center', width: w });
     right += 24;
   }
-  return Math.max(left, right) + 18;
+  return Math.max(left, right) + 14;
 }
 
 function parties(doc: Doc, d: InvoiceDocument, top: number): number {
@@ -118,7 +117,7 @@ function parties(doc: Doc, d: InvoiceDocument, top: number): number {
     text(doc, fact.value, factsX + labelWidth, right, { font: BOLD, size: 9, width: valueWidth, align: 'right' });
     right += h + 3;
   }
-  return Math.max(left, right) + 20;
+  return Math.max(left, right) + 14;
 }
 
 function tableHeader(doc: Doc, y: number, currency: string): number {
@@ -137,13 +136,13 @@ function rowHeight(doc: Doc, row: InvoiceDocument['rows'][number]): number {
   let h = heightOf(doc, row.description, { size: 9, width: COLUMNS.description.width - 6 });
   if (row.period) h += heightOf(doc, row.period, { size: 7.5, width: COLUMNS.description.width - 6 }) + 1;
   for (const tier of row.tiers) h += heightOf(doc, tier.description, { size: 7.5, width: TIER_WIDTH }) + 1;
-  return h + 10;
+  return h + 8;
 }
 
 function drawRow(doc: Doc, row: InvoiceDocument['rows'][number], y: number): number {
   const descriptionX = COLUMNS.description.x + 6;
   const descriptionWidth = COLUMNS.description.width - 6;
-  let inner = y + 5;
+  let inner = y + 4.5;
   text(doc, row.quantity, COLUMNS.quantity.x, inner, { width: COLUMNS.quantity.width, align: 'right' });
   text(doc, row.unitPrice, COLUMNS.unit.x, inner, { width: COLUMNS.unit.width, align: 'right' });
   text(doc, row.amount, COLUMNS.amount.x, inner, { width: COLUMNS.amount.width - 6, align: 'right' });
@@ -154,7 +153,7 @@ function drawRow(doc: Doc, row: InvoiceDocument['rows'][number], y: number): num
     text(doc, tier.amount, COLUMNS.amount.x, inner + 1, { size: 7.5, color: MUTED, width: COLUMNS.amount.width - 6, align: 'right' });
     inner += h + 1;
   }
-  const bottom = inner + 5;
+  const bottom = inner + 3.5;
   rule(doc, bottom, MARGIN, MARGIN + CONTENT, '#e4e7eb', 0.5);
   return bottom;
 }
@@ -167,28 +166,25 @@ function newPage(doc: Doc, d: InvoiceDocument): number {
 
 const SUMMARY = { labelX: MARGIN + CONTENT * 0.4, labelWidth: CONTENT * 0.6 - 110, amountWidth: 104 };
 
-function summaryHeight(doc: Doc, d: InvoiceDocument): number {
-  let h = 12;
-  for (const s of d.summary) h += heightOf(doc, s.label, { font: s.strong ? BOLD : REGULAR, size: s.strong ? 10 : 9, width: SUMMARY.labelWidth }) + (s.strong ? 12 : 5);
-  return h + 30 + heightOf(doc, d.note, { size: 9, width: CONTENT });
-}
-
-function drawSummary(doc: Doc, d: InvoiceDocument, top: number): number {
-  let y = top + 12;
+/** Lays the totals and the note out from `top`, drawing them when `draw`; returns the bottom (so a dry run measures it). */
+function summary(doc: Doc, d: InvoiceDocument, top: number, draw: boolean): number {
+  let y = top + 8;
   const amountX = MARGIN + CONTENT - SUMMARY.amountWidth - 6;
   for (const s of d.summary) {
     const style = { font: s.strong ? BOLD : REGULAR, size: s.strong ? 10 : 9 } as const;
     if (s.strong) {
-      rule(doc, y, SUMMARY.labelX, MARGIN + CONTENT, s.label === 'Amount due' ? ACCENT : RULE, s.label === 'Amount due' ? 1.2 : 0.6);
-      y += 6;
+      const due = s.label === 'Amount due';
+      if (draw) rule(doc, y, SUMMARY.labelX, MARGIN + CONTENT, due ? ACCENT : RULE, due ? 1.2 : 0.6);
+      y += 5;
     }
-    const h = text(doc, s.label, SUMMARY.labelX, y, { ...style, width: SUMMARY.labelWidth, color: s.strong ? INK : MUTED });
-    text(doc, s.amount, amountX, y, { ...style, width: SUMMARY.amountWidth, align: 'right' });
-    y += h + (s.strong ? 6 : 5);
+    const label = { ...style, width: SUMMARY.labelWidth, color: s.strong ? INK : MUTED };
+    const h = draw ? text(doc, s.label, SUMMARY.labelX, y, label) : heightOf(doc, s.label, label);
+    if (draw) text(doc, s.amount, amountX, y, { ...style, width: SUMMARY.amountWidth, align: 'right' });
+    y += h + (s.strong ? 5 : 3.5);
   }
-  y += 20;
-  y += text(doc, d.note, MARGIN, y, { size: 9, color: INK, width: CONTENT });
-  return y;
+  y += 10;
+  const note = { size: 9, color: INK, width: CONTENT };
+  return y + (draw ? text(doc, d.note, MARGIN, y, note) : heightOf(doc, d.note, note));
 }
 
 function footers(doc: Doc, d: InvoiceDocument): void {
@@ -196,15 +192,11 @@ function footers(doc: Doc, d: InvoiceDocument): void {
   const seller = d.seller[0];
   for (let i = start; i < start + count; i += 1) {
     doc.switchToPage(i);
-    // Drawing below the bottom margin would make pdfkit open a page of its own.
-    const margin = doc.page.margins.bottom;
-    doc.page.margins.bottom = 0;
     const y = PAGE.height - MARGIN + 4;
-    rule(doc, y - 8);
+    rule(doc, y - 6);
     const left = [seller, `${d.title} ${d.reference}`].filter(Boolean).join('  ·  ');
     text(doc, left, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT * 0.75 });
     text(doc, `Page ${i - start + 1} of ${count}`, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT, align: 'right' });
-    doc.page.margins.bottom = margin;
   }
 }
 
@@ -212,7 +204,9 @@ function footers(doc: Doc, d: InvoiceDocument): void {
 export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
   const doc = new PDFDocument({
     size: 'A4',
-    margin: MARGIN,
+    // No bottom margin for pdfkit: pages break where BODY_BOTTOM says, never by pdfkit on its own
+    // (it would open a page for the footer, drawn below the body).
+    margins: { top: MARGIN, left: MARGIN, right: MARGIN, bottom: 0 },
     compress: true,
     bufferPages: true,
     // Both dates are written, so pdfkit takes nothing from the clock; the file ID is a hash of these.
@@ -237,12 +231,16 @@ export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
   rule(doc, y - 10, MARGIN, MARGIN + CONTENT, ACCENT, 1.2);
   y = parties(doc, d, y);
   y = tableHeader(doc, y, d.currency);
-  for (const row of d.rows) {
-    if (y + rowHeight(doc, row) > BODY_BOTTOM) y = tableHeader(doc, newPage(doc, d), d.currency);
+  const totals = summary(doc, d, 0, false);
+  d.rows.forEach((row, i) => {
+    const height = rowHeight(doc, row);
+    // The last line goes over with the totals rather than leave them alone on a page.
+    const last = i === d.rows.length - 1 && i > 0;
+    if (y + height > BODY_BOTTOM || (last && y + height + totals > BODY_BOTTOM)) y = tableHeader(doc, newPage(doc, d), d.currency);
     y = drawRow(doc, row, y);
-  }
-  if (y + summaryHeight(doc, d) > BODY_BOTTOM) y = newPage(doc, d);
-  drawSummary(doc, d, y);
+  });
+  if (y + totals > BODY_BOTTOM) y = newPage(doc, d);
+  summary(doc, d, y, true);
   footers(doc, d);
   doc.end();
   return done;
