@@ -137,12 +137,13 @@ export interface InvoiceDocument {
   /** A stamp beside the title: Paid, Void, Draft...; null for an open invoice. */
   stamp: string | null;
   facts: Array<{ label: string; value: string }>;
+  /** The heading of the page; null: the seller's other lines stand alone. */
+  sellerName: string | null;
+  /** Address, tax id and e-mail, each given. */
   seller: string[];
   buyer: string[];
   rows: DocumentRow[];
   summary: SummaryRow[];
-  /** The figure at the bottom: what the customer still owes, with the currency. */
-  amountDue: string;
   /** A sentence under the totals: when it is due, or why nothing is. */
   note: string;
   /** The PDF's creation and modification dates: the invoice's own, so the same invoice gives the same bytes. */
@@ -235,7 +236,10 @@ function summary(invoice: DocumentInvoice): SummaryRow[] {
   less('Prepaid wallet credit applied', invoice.walletApplied);
   less('Credit notes', invoice.amountCredited);
   rows.push({ label: 'Amount paid', amount: negated(invoice.amountPaid, c), strong: false });
-  rows.push({ label: 'Amount due', amount: formatMoneyWithCode(invoice.amountDue, c), strong: true });
+  // A void invoice keeps what was due when it was voided; on paper it is taken off, so nothing is.
+  const voided = invoice.status === 'void' ? invoice.amountDue : new Decimal(0);
+  less('Voided', voided);
+  rows.push({ label: 'Amount due', amount: formatMoneyWithCode(invoice.amountDue.minus(voided), c), strong: true });
   return rows;
 }
 
@@ -289,11 +293,11 @@ export function invoiceDocument(input: { invoice: DocumentInvoice; lines: readon
     currency: invoice.currency,
     stamp: STAMPS[invoice.status],
     facts,
-    seller: present([seller.name, ...seller.addressLines, seller.taxId && `Tax ID: ${seller.taxId}`, seller.email]),
+    sellerName: seller.name?.trim() ? seller.name : null,
+    seller: present([...seller.addressLines, seller.taxId && `Tax ID: ${seller.taxId}`, seller.email]),
     buyer: present([buyer.name, ...(buyer.addressLines ?? []), buyer.taxId && `Tax ID: ${buyer.taxId}`, buyer.email]),
     rows: [...input.lines].sort((a, b) => a.position - b.position).map((l) => row(l, invoice, zone)),
     summary: summary(invoice),
-    amountDue: formatMoneyWithCode(invoice.amountDue, invoice.currency),
     note: note(invoice, zone),
     createdAt: invoice.finalizedAt ?? invoice.issuedAt,
     modifiedAt: lastChange(invoice),

@@ -75,9 +75,8 @@ function rule(doc: Doc, y: number, from = MARGIN, to = MARGIN + CONTENT, color =
 function header(doc: Doc, d: InvoiceDocument): number {
   let left = MARGIN;
   const sellerWidth = CONTENT * 0.55;
-  const [sellerName, ...sellerRest] = d.seller;
-  if (sellerName) left += text(doc, sellerName, MARGIN, left, { font: BOLD, size: 15, color: ACCENT, width: sellerWidth }) + 4;
-  for (const line of sellerRest) left += text(doc, line, MARGIN, left, { size: 9, color: MUTED, width: sellerWidth });
+  if (d.sellerName) left += text(doc, d.sellerName, MARGIN, left, { font: BOLD, size: 15, color: ACCENT, width: sellerWidth }) + 4;
+  for (const line of d.seller) left += text(doc, line, MARGIN, left, { size: 9, color: MUTED, width: sellerWidth });
 
   const rightX = MARGIN + CONTENT * 0.55;
   const rightWidth = CONTENT * 0.45;
@@ -189,12 +188,11 @@ function summary(doc: Doc, d: InvoiceDocument, top: number, draw: boolean): numb
 
 function footers(doc: Doc, d: InvoiceDocument): void {
   const { start, count } = doc.bufferedPageRange();
-  const seller = d.seller[0];
   for (let i = start; i < start + count; i += 1) {
     doc.switchToPage(i);
     const y = PAGE.height - MARGIN + 4;
     rule(doc, y - 6);
-    const left = [seller, `${d.title} ${d.reference}`].filter(Boolean).join('  ·  ');
+    const left = [d.sellerName, `${d.title} ${d.reference}`].filter(Boolean).join('  ·  ');
     text(doc, left, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT * 0.75 });
     text(doc, `Page ${i - start + 1} of ${count}`, MARGIN, y, { size: 7.5, color: MUTED, width: CONTENT, align: 'right' });
   }
@@ -212,7 +210,7 @@ export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
     // Both dates are written, so pdfkit takes nothing from the clock; the file ID is a hash of these.
     info: {
       Title: winAnsi(`${d.title} ${d.reference}`),
-      Author: winAnsi(d.seller[0] ?? ''),
+      Author: winAnsi(d.sellerName ?? ''),
       Subject: winAnsi(`${d.title} ${d.reference}`),
       Producer: 'Perennial',
       Creator: 'Perennial',

@@ -85,7 +85,27 @@ describe('invoice amounts on paper', () => {
 
   it('leaves off what the seller settings do not give', () => {
     const document = invoiceDocument({ invoice: invoiceOf(), lines: [], buyer: BUYER, seller: { ...NO_SELLER, email: 'billing@seller.example' } });
-    expect(document.seller).toEqual(['billing@seller.example']);
+    expect({ name: document.sellerName, lines: document.seller }).toEqual({ name: null, lines: ['billing@seller.example'] });
+  });
+
+  it('takes what a void invoice left due off, so nothing is due, and states credit notes, wallet credit and refunds', () => {
+    const { invoice, lines } = renewal();
+    // Of 1,823.88: credit 100.00, wallet 25.00, a credit note 50.00, 500.00 paid (and refunded), 1,148.88 left when voided.
+    const voided = { ...invoice, status: 'void' as const, voidedAt: new Date('2026-11-05T12:00:00Z'), walletApplied: new Decimal('25.00'), amountCredited: new Decimal('50.00'), amountRefunded: new Decimal('500.00'), amountDue: new Decimal('1148.88') };
+    const document = invoiceDocument({ invoice: voided, lines, buyer: BUYER, seller: SELLER });
+    expect(document.summary.slice(4).map((r) => [r.label, r.amount])).toEqual([
+      ['Total', 'USD 1,823.88'],
+      ['Customer credit applied', '-100.00'],
+      ['Prepaid wallet credit applied', '-25.00'],
+      ['Credit notes', '-50.00'],
+      ['Amount paid', '-500.00'],
+      ['Voided', '-1,148.88'],
+      ['Amount due', 'USD 0.00'],
+    ]);
+    expect({ stamp: document.stamp, note: document.note }).toEqual({
+      stamp: 'VOID',
+      note: 'This invoice was voided on 5 Nov 2026; nothing is owed on it. USD 500.00 of what was paid has been refunded.',
+    });
   });
 });
 
