@@ -19,6 +19,8 @@ import { monthEnd, monthOf, monthStart, nextMonthStart } from '../domain/months'
 import type { MrrMonth } from '../domain/mrr';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { IngestResult } from './usage-ingest';
+import type { TimelineEvent } from '../services/customer-timeline';
+import type { CustomerBalance } from '../services/customers';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
 import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
@@ -724,5 +726,20 @@ export function walletTransactionJson(t: WalletTransaction, currency: string) {
     effective_at: iso(t.effectiveAt),
     settled_at: iso(t.settledAt),
     created_at: iso(t.createdAt),
+  };
+}
+
+export function timelineEventJson(e: TimelineEvent) {
+  return { id: e.id, object: 'timeline_event', type: e.type, occurred_at: iso(e.occurredAt), summary: e.summary, resource: { object: e.resource.object, id: e.resource.id } };
+}
+
+export function customerBalanceJson(b: CustomerBalance) {
+  return {
+    object: 'customer_balance',
+    customer_id: b.customer.id,
+    currency: b.customer.currency,
+    credit_balance: money(b.creditBalance, b.customer.currency),
+    amount_due: money(b.amountDue, b.customer.currency),
+    open_invoices: b.openInvoices,
   };
 }

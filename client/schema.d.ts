@@ -191,6 +191,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/timeline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Everything that happened to the customer, newest first: subscriptions, invoices, payments and failed attempts, refunds, credit, e-mails
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listCustomerTimeline"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{id}/balance": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The credit the customer holds and what its open invoices ask
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getCustomerBalance"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/metrics": {
         parameters: {
             query?: never;
@@ -2967,6 +3007,41 @@ export type components = {
             data: components["schemas"]["WalletTransaction"][];
             has_more: boolean;
         };
+        TimelineEvent: {
+            /** @description Stable: `<type>:<id of the record it comes from>`; a cursor of the list */
+            id: string;
+            /** @constant */
+            object: "timeline_event";
+            /** @enum {string} */
+            type: "customer.created" | "subscription.created" | "subscription.plan_changed" | "subscription.paused" | "subscription.canceled" | "invoice.drafted" | "invoice.issued" | "invoice.paid" | "invoice.voided" | "invoice.marked_uncollectible" | "payment.succeeded" | "payment.failed" | "payment.requires_action" | "refund.created" | "credit_note.issued" | "credit.granted" | "credit.applied" | "wallet.credited" | "wallet.debited" | "email.sent" | "email.failed" | "email.queued";
+            occurred_at: string | null;
+            /** @description One sentence for people, amounts in the currency's decimals */
+            summary: string;
+            /** @description What to open to see more */
+            resource: {
+                /** @enum {string} */
+                object: "customer" | "subscription" | "invoice" | "wallet" | "email";
+                id: string;
+            };
+        };
+        TimelineEventList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["TimelineEvent"][];
+            has_more: boolean;
+        };
+        CustomerBalance: {
+            /** @constant */
+            object: "customer_balance";
+            customer_id: string;
+            currency: string;
+            /** @description Credit held for later invoices */
+            credit_balance: string;
+            /** @description What the customer's open invoices still ask */
+            amount_due: string;
+            open_invoices: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -3071,6 +3146,7 @@ export interface operations {
                 ending_before?: string;
                 email?: string;
                 external_id?: string;
+                q?: string;
             };
             header?: never;
             path?: never;
@@ -3804,6 +3880,117 @@ export interface operations {
             };
             /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listCustomerTimeline: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TimelineEventList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getCustomerBalance: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerBalance"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

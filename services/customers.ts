@@ -1,5 +1,6 @@
-import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException, type FilterQuery } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import Decimal from 'decimal.js';
 import { AppliedCoupon, Coupon, CustomerTaxRate, TaxRate } from '../db/entities/adjustments';
 import { Customer } from '../db/entities/customer';
 import { Subscription } from '../db/entities/subscription';
@@ -58,9 +59,16 @@ export async function updateCustomer(em: EntityManager, customerId: string, chan
   });
 }
 
-/** Newest first. */
-export function listCustomers(em: EntityManager, filter: { email?: string; externalId?: string }, page: PageRequest): Promise<Page<Customer>> {
-  const where = { ...(filter.email ? { email: filter.email } : {}), ...(filter.externalId ? { externalId: filter.externalId } : {}) };
+/** `%`, `_` and `\\` are LIKE's own syntax: searched for as themselves. */
+const likePattern = (text: string): string => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+
+/** Newest first. `q` finds a customer by part of its name or e-mail (any case), or by its exact id or external id. */
+export function listCustomers(em: EntityManager, filter: { email?: string; externalId?: string; q?: string }, page: PageRequest): Promise<Page<Customer>> {
+  const where: FilterQuery<Customer> = { ...(filter.email ? { email: filter.email } : {}), ...(filter.externalId ? { externalId: filter.externalId } : {}) };
+  if (filter.q) {
+    const pattern = likePattern(filter.q);
+    where.$or = [{ name: { $ilike: pattern } }, { email: { $ilike: pattern } }, { id: filter.q }, { externalId: filter.q }];
+  }
   return findPage(em, Customer, where, { keys: ['createdAt', 'id'], direction: 'desc', noun: 'customer' }, page);
 }
 
@@ -125,4 +133,25 @@ export async function listAppliedCoupons(em: EntityManager, customerId: string, 
 
 async function couponsById(em: EntityManager, ids: string[]) {
   return new Map((ids.length ? await em.find(Coupon, { id: ids }) : []).map((c) => [c.id, c]));
+}
+
+export interface CustomerBalance {
+  customer: Customer;
+  /** Credit the customer holds for later invoices (proration credits, credit notes, overpayments, less what invoices used). */
+  creditBalance: Decimal;
+  /** What the customer's open invoices still ask. */
+  amountDue: Decimal;
+  openInvoices: number;
+}
+
+/** Where the customer stands, in its currency: the credit it holds and what it owes. */
+export async function customerBalance(em: EntityManager, customerId: string): Promise<CustomerBalance> {
+  const customer = await customerOf(em, customerId);
+  const [row] = await em.execute<Array<{ credit: string | null; due: string | null; open: number }>>(
+    `select (select sum(amount)::text from customer_balance_transactions where customer_id = ? and currency = ?) as credit,
+            (select sum(amount_due)::text from invoices where customer_id = ? and status = 'open') as due,
+            (select count(*)::int from invoices where customer_id = ? and status = 'open') as open`,
+    [customer.id, customer.currency, customer.id, customer.id],
+  );
+  return { customer, creditBalance: new Decimal(row.credit ?? 0), amountDue: new Decimal(row.due ?? 0), openInvoices: row.open };
 }

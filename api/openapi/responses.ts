@@ -4,6 +4,7 @@ import { AGGREGATIONS } from '../../domain/usage';
 import { CHARGE_MODELS } from '../../domain/pricing';
 import { RECONCILED_TYPES } from '../../domain/reconciliation';
 import { LEDGER_SOURCE_TYPES } from '../../domain/ledger';
+import { TIMELINE_EVENT_TYPES, TIMELINE_RESOURCES } from '../../services/customer-timeline';
 import { WALLET_TOP_UP_TRIGGERS, WALLET_TRANSACTION_KINDS, WALLET_TRANSACTION_STATUSES } from '../../domain/wallet';
 
 /**
@@ -752,3 +753,27 @@ export const WalletTransaction = z
   .register(responseSchemas, { id: 'WalletTransaction' });
 
 export const WalletTransactionList = listOf(WalletTransaction).register(responseSchemas, { id: 'WalletTransactionList' });
+
+export const TimelineEvent = z
+  .strictObject({
+    id: z.string().describe('Stable: `<type>:<id of the record it comes from>`; a cursor of the list'),
+    object: z.literal('timeline_event'),
+    type: z.enum(TIMELINE_EVENT_TYPES),
+    occurred_at: timestamp.nullable(),
+    summary: z.string().describe('One sentence for people, amounts in the currency\'s decimals'),
+    resource: z.strictObject({ object: z.enum(TIMELINE_RESOURCES), id: z.string() }).describe('What to open to see more'),
+  })
+  .register(responseSchemas, { id: 'TimelineEvent' });
+
+export const TimelineEventList = listOf(TimelineEvent).register(responseSchemas, { id: 'TimelineEventList' });
+
+export const CustomerBalance = z
+  .strictObject({
+    object: z.literal('customer_balance'),
+    customer_id: z.string(),
+    currency,
+    credit_balance: money.describe('Credit held for later invoices'),
+    amount_due: money.describe("What the customer's open invoices still ask"),
+    open_invoices: z.int(),
+  })
+  .register(responseSchemas, { id: 'CustomerBalance' });

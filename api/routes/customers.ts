@@ -1,13 +1,14 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
-import { applyCoupon, createCustomer, customerTaxRates, listAppliedCoupons, listCustomers, setCustomerTaxRates, updateCustomer } from '../../services/customers';
+import { customerTimeline } from '../../services/customer-timeline';
+import { applyCoupon, createCustomer, customerBalance, customerTaxRates, listAppliedCoupons, listCustomers, setCustomerTaxRates, updateCustomer } from '../../services/customers';
 import { customerOf } from '../../services/lookups';
 import { allow } from '../auth';
 import type { ApiDeps } from '../deps';
 import { atomicPhase } from '../idempotency';
 import { listUrl, pageOf } from '../lists';
-import { ApplyCouponBody, CreateCustomerBody, ListAppliedCouponsQuery, ListCustomersQuery, SetCustomerTaxRatesBody, UpdateCustomerBody } from '../schemas/customers';
-import { appliedCouponJson, customerJson, customerTaxRatesJson, listJson } from '../serializers';
+import { ApplyCouponBody, CreateCustomerBody, CustomerTimelineQuery, ListAppliedCouponsQuery, ListCustomersQuery, SetCustomerTaxRatesBody, UpdateCustomerBody } from '../schemas/customers';
+import { appliedCouponJson, customerBalanceJson, customerJson, customerTaxRatesJson, listJson, timelineEventJson } from '../serializers';
 import { parse } from '../validation';
 
 /** Customers, and what applies to one customer's invoices: its tax rates and coupons. */
@@ -28,7 +29,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
   /** Newest first. */
   router.get('/', async (req, res) => {
     const query = parse(ListCustomersQuery, req.query);
-    res.json(listJson(listUrl(req), await listCustomers(em(), { email: query.email, externalId: query.external_id }, pageOf(query)), customerJson));
+    res.json(listJson(listUrl(req), await listCustomers(em(), { email: query.email, externalId: query.external_id, q: query.q }, pageOf(query)), customerJson));
   });
 
   router.get('/:id', async (req, res) => {
@@ -39,6 +40,16 @@ export function customersRouter({ orm }: ApiDeps): Router {
   router.post('/:id', allow('admin', 'support'), async (req, res) => {
     const body = parse(UpdateCustomerBody, req.body);
     res.json(customerJson(await updateCustomer(em(), String(req.params.id), { name: body.name, email: body.email, netTermsDays: body.net_terms_days, invoiceGracePeriodDays: body.invoice_grace_period_days })));
+  });
+
+  /** Newest first; each event names the resource to open. */
+  router.get('/:id/timeline', async (req, res) => {
+    const query = parse(CustomerTimelineQuery, req.query);
+    res.json(listJson(listUrl(req), await customerTimeline(em(), String(req.params.id), pageOf(query)), timelineEventJson));
+  });
+
+  router.get('/:id/balance', async (req, res) => {
+    res.json(customerBalanceJson(await customerBalance(em(), String(req.params.id))));
   });
 
   router.get('/:id/tax_rates', async (req, res) => {

@@ -24,7 +24,11 @@ export const UpdateCustomerBody = z
   })
   .strict();
 
-export const ListCustomersQuery = listQuery({ email: z.string().min(1).optional(), external_id: z.string().min(1).optional() });
+export const ListCustomersQuery = listQuery({
+  email: z.string().min(1).optional(),
+  external_id: z.string().min(1).optional(),
+  q: z.string().trim().min(1).max(200).optional().describe('Search: part of the name or e-mail (any case), or the exact id or external id'),
+});
 
 /** Replaces the customer's tax rates (by code); they apply to invoices issued from now on. */
 export const SetCustomerTaxRatesBody = z.object({ tax_rates: z.array(z.string().min(1)).max(10) }).strict();
@@ -35,3 +39,6 @@ export const ApplyCouponBody = z.object({ coupon_code: z.string().min(1), subscr
 export const ListAppliedCouponsQuery = PageQuery;
 
 export const AttachPaymentMethodBody = z.object({ payment_method: z.string().regex(/^pm_[A-Za-z0-9_]+$/, 'must be a Stripe payment method id such as "pm_card_visa"') }).strict();
+
+/** A customer's timeline, newest first; the cursor is an event's id. */
+export const CustomerTimelineQuery = PageQuery;
