@@ -741,5 +741,6 @@ export function customerBalanceJson(b: CustomerBalance) {
     credit_balance: money(b.creditBalance, b.customer.currency),
     amount_due: money(b.amountDue, b.customer.currency),
     open_invoices: b.openInvoices,
+    default_payment_method: b.customer.defaultPaymentMethod ?? null,
   };
 }

@@ -219,7 +219,7 @@ export type paths = {
             cookie?: never;
         };
         /**
-         * The credit the customer holds and what its open invoices ask
+         * The credit the customer holds, what its open invoices ask, and the card it is charged to
          * @description Roles: admin, support, readonly.
          */
         get: operations["getCustomerBalance"];
@@ -3041,6 +3041,8 @@ export type components = {
             /** @description What the customer's open invoices still ask */
             amount_due: string;
             open_invoices: number;
+            /** @description The Stripe payment method renewals are charged to; null: invoices wait for a payment by hand */
+            default_payment_method: string | null;
         };
     };
     responses: never;

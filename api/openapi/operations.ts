@@ -160,7 +160,7 @@ export const OPERATIONS: readonly Operation[] = [
   read('/v1/customers/{id}/tax_rates', 'getCustomerTaxRates', "The customer's tax rates, in the order they apply", 'Tax rates', R.CustomerTaxRates),
   write('/v1/customers/{id}/applied_coupons', 'applyCoupon', 'Apply a coupon to the customer or one of its subscriptions', 'Coupons', WRITE, ApplyCouponBody, { status: 201, schema: R.AppliedCoupon }),
   read('/v1/customers/{id}/timeline', 'listCustomerTimeline', 'Everything that happened to the customer, newest first: subscriptions, invoices, payments and failed attempts, refunds, credit, e-mails', 'Customers', R.TimelineEventList, { query: CustomerTimelineQuery }),
-  read('/v1/customers/{id}/balance', 'getCustomerBalance', 'The credit the customer holds and what its open invoices ask', 'Customers', R.CustomerBalance),
+  read('/v1/customers/{id}/balance', 'getCustomerBalance', 'The credit the customer holds, what its open invoices ask, and the card it is charged to', 'Customers', R.CustomerBalance),
   read('/v1/customers/{id}/applied_coupons', 'listAppliedCoupons', "List the customer's applied coupons, newest first", 'Coupons', R.AppliedCouponList, { query: ListAppliedCouponsQuery }),
 
   write('/v1/metrics', 'createMetric', 'Create a billable metric', 'Metrics', ADMIN, CreateMetricBody, { status: 201, schema: R.BillableMetric }),

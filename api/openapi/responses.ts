@@ -775,5 +775,6 @@ export const CustomerBalance = z
     credit_balance: money.describe('Credit held for later invoices'),
     amount_due: money.describe("What the customer's open invoices still ask"),
     open_invoices: z.int(),
+    default_payment_method: z.string().nullable().describe('The Stripe payment method renewals are charged to; null: invoices wait for a payment by hand'),
   })
   .register(responseSchemas, { id: 'CustomerBalance' });

@@ -72,7 +72,7 @@ describe('customer search, timeline and balance', () => {
     expect(refund.status).toBe(201);
 
     const balance = await stack.readonly.get(`/v1/customers/${c.id}/balance`);
-    expect(balance.body).toEqual({ object: 'customer_balance', customer_id: c.id, currency: 'USD', credit_balance: '15.50', amount_due: renewal.status === 'open' ? renewal.amount_due : '0.00', open_invoices: renewal.status === 'open' ? 1 : 0 });
+    expect(balance.body).toEqual({ object: 'customer_balance', customer_id: c.id, currency: 'USD', credit_balance: '15.50', amount_due: renewal.status === 'open' ? renewal.amount_due : '0.00', open_invoices: renewal.status === 'open' ? 1 : 0, default_payment_method: null });
 
     const all = await stack.readonly.get(`/v1/customers/${c.id}/timeline?limit=100`);
     expect(all.status).toBe(200);
