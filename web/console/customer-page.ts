@@ -4,6 +4,7 @@ import { badge, date, dateTime, money } from '../format';
 import { field, formValues, refusalBanner, refusalOf, type Refusal } from '../forms';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
+import { intOrText } from './api-values';
 import { sendReadFailure } from './read-failure';
 import { formGuards, idempotencyHeader, setFlash } from './session';
 
@@ -222,9 +223,6 @@ async function sendCustomer(req: Request, res: Response, refused: Refused | null
   sendConsolePage(req, res, { title: c.name, section: 'customers', crumbs, body, status: refused?.status });
 }
 
-const intOrText = (s: string | undefined): number | undefined =>
-  // A value that is not a whole number goes to the API as it was typed, so the API's refusal names it.
-  s === undefined ? undefined : /^-?\d+$/.test(s) ? Number(s) : (s as unknown as number);
 
 /** One customer: what they have and owe, what happened to them, and support's actions (admin, support). */
 export function customerPage(): Router {

@@ -4,6 +4,7 @@ import { date } from '../format';
 import { field, formValues, refusalBanner, refusalOf, type Refusal } from '../forms';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
+import { intOrText } from './api-values';
 import { customerPage } from './customer-page';
 import { cursorOf, pager } from './list-pager';
 import { sendReadFailure } from './read-failure';
@@ -68,15 +69,14 @@ ${pager('/console/customers', { q: q || undefined }, cursor, data, 'customer')}`
 
 /** The API's body for a new customer: the form's text as the API's types; empty fields are left out. */
 function newCustomerBody(v: Record<string, string>) {
-  const int = (s: string | undefined) => (s === undefined ? undefined : /^-?\d+$/.test(s) ? Number(s) : (s as unknown as number));
   return {
     name: v.name ?? '',
     email: v.email ?? '',
     currency: v.currency ?? '',
     ...(v.external_id ? { external_id: v.external_id } : {}),
     ...(v.timezone ? { timezone: v.timezone } : {}),
-    ...(v.net_terms_days ? { net_terms_days: int(v.net_terms_days) } : {}),
-    ...(v.invoice_grace_period_days ? { invoice_grace_period_days: int(v.invoice_grace_period_days) } : {}),
+    ...(v.net_terms_days ? { net_terms_days: intOrText(v.net_terms_days) } : {}),
+    ...(v.invoice_grace_period_days ? { invoice_grace_period_days: intOrText(v.invoice_grace_period_days) } : {}),
   };
 }
 
