@@ -1,5 +1,5 @@
 import type { Browser, Page } from 'playwright-core';
-import { KEYS, startStack, unique, waitForInvoices, type Stack } from './harness';
+import { KEYS, startStack, waitForInvoices, type Stack } from './harness';
 import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
 
 /**
@@ -10,7 +10,6 @@ import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
 describe('console customers', () => {
   let stack: Stack;
   let browser: Browser;
-  const tag = unique('cc');
   let northwind: { id: string; name: string };
   let subscriptionId: string;
   let workshopNumber: string;
@@ -25,27 +24,27 @@ describe('console customers', () => {
     stack = await startStack('console-customers');
     browser = await launchBrowser();
 
-    expect((await stack.admin.post('/v1/metrics', { code: `api_calls_${tag}`, name: 'API calls', aggregation: 'count' })).status).toBe(201);
+    expect((await stack.admin.post('/v1/metrics', { code: 'api_calls', name: 'API calls', aggregation: 'count' })).status).toBe(201);
     const plan = await stack.admin.post('/v1/plans', {
-      code: `growth-${tag}`,
+      code: 'growth',
       name: 'Growth',
       currency: 'USD',
       interval: 'month',
       amount: '249.00',
-      charges: [{ metric_code: `api_calls_${tag}`, model: 'standard', properties: { unit_amount: '0.002' } }],
+      charges: [{ metric_code: 'api_calls', model: 'standard', properties: { unit_amount: '0.002' } }],
     });
     expect(plan.status).toBe(201);
 
     // A customer list as a support team sees it: several currencies, external ids from a CRM.
-    await customer('Initech LLC', `ap@initech-${tag}.example`, 'USD', `crm-${tag}-1001`);
-    await customer('Umbrella Health GmbH', `rechnung@umbrella-${tag}.example`, 'EUR', `crm-${tag}-1002`, { timezone: 'Europe/Berlin', net_terms_days: 14 });
-    await customer('Kaizen Tools KK', `keiri@kaizen-${tag}.example`, 'JPY', `crm-${tag}-1003`, { timezone: 'Asia/Tokyo' });
-    await customer('Globex Corporation', `billing@globex-${tag}.example`, 'USD', `crm-${tag}-1004`, { net_terms_days: 30 });
-    await customer('Brightside Dental', `office@brightside-${tag}.example`, 'GBP', `crm-${tag}-1005`);
-    northwind = await customer('Northwind Traders', `finance@northwind-${tag}.example`, 'USD', `crm-${tag}-1006`, { net_terms_days: 15 });
-    await customer('Hooli XYZ', `payables@hooli-${tag}.example`, 'USD', `crm-${tag}-1007`);
+    await customer('Initech LLC', `ap@initech.example`, 'USD', `CRM-1001`);
+    await customer('Umbrella Health GmbH', `rechnung@umbrella.example`, 'EUR', `CRM-1002`, { timezone: 'Europe/Berlin', net_terms_days: 14 });
+    await customer('Kaizen Tools KK', `keiri@kaizen.example`, 'JPY', `CRM-1003`, { timezone: 'Asia/Tokyo' });
+    await customer('Globex Corporation', `billing@globex.example`, 'USD', `CRM-1004`, { net_terms_days: 30 });
+    await customer('Brightside Dental', `office@brightside.example`, 'GBP', `CRM-1005`);
+    northwind = await customer('Northwind Traders', `finance@northwind.example`, 'USD', `CRM-1006`, { net_terms_days: 15 });
+    await customer('Hooli XYZ', `payables@hooli.example`, 'USD', `CRM-1007`);
 
-    const sub = await stack.support.post('/v1/subscriptions', { customer_id: northwind.id, plan_code: `growth-${tag}` });
+    const sub = await stack.support.post('/v1/subscriptions', { customer_id: northwind.id, plan_code: 'growth' });
     expect(sub.status).toBe(201);
     subscriptionId = sub.body.id;
     await waitForInvoices(stack.admin, subscriptionId, 1);
@@ -80,22 +79,22 @@ describe('console customers', () => {
     expect((await rowNames(page)).slice(0, 7)).toEqual(['Hooli XYZ', 'Northwind Traders', 'Brightside Dental', 'Globex Corporation', 'Kaizen Tools KK', 'Umbrella Health GmbH', 'Initech LLC']);
     await screenshot(page, 'console-customers');
 
-    await page.fill('input[name=q]', `FINANCE@northwind-${tag}`);
+    await page.fill('input[name=q]', `FINANCE@northwind`);
     await Promise.all([page.waitForURL(/q=/), page.click('form.search button[type=submit]')]);
     expect(await rowNames(page)).toEqual(['Northwind Traders']);
 
-    await page.fill('input[name=q]', `crm-${tag}-1004`);
-    await Promise.all([page.waitForURL(/q=crm/), page.click('form.search button[type=submit]')]);
+    await page.fill('input[name=q]', `CRM-1004`);
+    await Promise.all([page.waitForURL(/q=CRM/), page.click('form.search button[type=submit]')]);
     expect(await rowNames(page)).toEqual(['Globex Corporation']);
 
-    await page.fill('input[name=q]', `crm-${tag}-1006`);
+    await page.fill('input[name=q]', `CRM-1006`);
     await Promise.all([page.waitForURL(/1006/), page.click('form.search button[type=submit]')]);
     await Promise.all([page.waitForURL(/\/console\/customers\/cus_/), page.click('text=Northwind Traders')]);
     expect(await page.textContent('h1')).toBe('Northwind Traders');
 
     const subscriptions = page.locator('#subscriptions tbody tr');
     expect(await subscriptions.count()).toBe(1);
-    expect(await subscriptions.first().innerText()).toContain(`growth-${tag}`);
+    expect(await subscriptions.first().innerText()).toContain('growth');
     expect(await subscriptions.first().locator('a').getAttribute('href')).toBe(`/console/subscriptions/${subscriptionId}`);
 
     const invoices = await page.locator('#invoices tbody tr').allInnerTexts();
@@ -109,7 +108,7 @@ describe('console customers', () => {
     const timeline = await page.locator('#timeline li').allInnerTexts();
     expect(timeline.at(-1)).toContain('Customer Northwind Traders created, billed in USD');
     expect(timeline.join('\n')).toContain(`Payment of USD 1,200.00 received on Invoice ${workshopNumber} (recorded by hand)`);
-    expect(timeline.join('\n')).toContain(`Subscribed to Growth (growth-${tag} v1) at USD 249.00 per period`);
+    expect(timeline.join('\n')).toContain(`Subscribed to Growth (growth v1) at USD 249.00 per period`);
     expect(timeline.slice(0, 2).join('\n')).toContain(`Credit note`);
     expect(timeline.join('\n')).toContain('Payment of USD 95.00 received');
 
@@ -127,7 +126,7 @@ describe('console customers', () => {
     await page.fill('#new-customer input[name=name]', 'Pied Piper Inc');
     await page.fill('#new-customer input[name=email]', 'richard-at-piedpiper');
     await page.fill('#new-customer input[name=currency]', 'usd');
-    await page.fill('#new-customer input[name=external_id]', `crm-${tag}-2001`);
+    await page.fill('#new-customer input[name=external_id]', `CRM-2001`);
     await page.click('#new-customer button[type=submit]');
 
     const refused = page.locator('#new-customer .field-refused');
@@ -136,13 +135,13 @@ describe('console customers', () => {
     expect(await refused.locator('.refusal').textContent()).toMatch(/^Invalid email: /);
     // What was typed is kept.
     expect(await page.inputValue('#new-customer input[name=name]')).toBe('Pied Piper Inc');
-    expect((await stack.admin.get(`/v1/customers?external_id=crm-${tag}-2001`)).body.data).toEqual([]);
+    expect((await stack.admin.get(`/v1/customers?external_id=CRM-2001`)).body.data).toEqual([]);
 
     await page.fill('#new-customer input[name=email]', 'richard@piedpiper.example');
     await Promise.all([page.waitForURL(/\/console\/customers\/cus_/), page.click('#new-customer button[type=submit]')]);
     expect(await page.textContent('h1')).toBe('Pied Piper Inc');
     expect(await page.textContent('.banner-done')).toBe('Customer Pied Piper Inc created.');
-    const [created] = (await stack.admin.get(`/v1/customers?external_id=crm-${tag}-2001`)).body.data;
+    const [created] = (await stack.admin.get(`/v1/customers?external_id=CRM-2001`)).body.data;
     expect(created).toMatchObject({ name: 'Pied Piper Inc', email: 'richard@piedpiper.example', currency: 'USD' });
 
     // Edit refused next to its field, then saved; credit granted lands in a wallet.

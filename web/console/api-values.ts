@@ -16,3 +16,6 @@ export interface RefusedForm {
   refusal: Refusal;
   status: number;
 }
+
+/** "20.000000" → "20", "8.8750" → "8.875", "20" stays "20": a decimal string without trailing zeros after its point. */
+export const trimZeros = (decimal: string): string => (decimal.includes('.') ? decimal.replace(/\.?0+$/, '') : decimal);

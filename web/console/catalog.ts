@@ -3,7 +3,7 @@ import { AGGREGATIONS } from '../../domain/usage';
 import { COUPON_DURATIONS } from '../../domain/discounts';
 import { date, money } from '../format';
 import { field, formValues, refusalBanner, refusalOf } from '../forms';
-import { intOrText, mayEditCatalog, type RefusedForm } from './api-values';
+import { intOrText, mayEditCatalog, trimZeros, type RefusedForm } from './api-values';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
 import { planPages } from './catalog-plans';
@@ -100,7 +100,7 @@ async function sendCoupons(req: Request, res: Response, refused: RefusedForm | n
   <td><strong class="mono">${c.code}</strong></td>
   <td>${c.name}</td>
   <td><span class="badge badge-${c.percent_off !== null ? 'info' : 'good'}">${c.percent_off !== null ? 'percent' : 'amount'}</span></td>
-  <td class="num">${c.percent_off !== null ? `${c.percent_off.replace(/\.?0+$/, '')}%` : money(c.amount_off, c.currency ?? 'USD')}</td>
+  <td class="num">${c.percent_off !== null ? `${trimZeros(c.percent_off)}%` : money(c.amount_off, c.currency ?? 'USD')}</td>
   <td>${c.duration === 'repeating' ? `${c.duration_periods} period${c.duration_periods === 1 ? '' : 's'}` : c.duration === 'once' ? 'Once' : 'Forever'}</td>
   <td class="num">${date(c.created_at)}</td>
 </tr>`,

@@ -4,7 +4,7 @@ import { badge, date, dateTime, money } from '../format';
 import { field, formValues, refusalBanner, refusalOf, type Refusal } from '../forms';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
-import { intOrText } from './api-values';
+import { intOrText, trimZeros } from './api-values';
 import { sendReadFailure } from './read-failure';
 import { formGuards, idempotencyHeader, setFlash } from './session';
 
@@ -254,7 +254,7 @@ export function customerPage(): Router {
     if (!customer.data) return refuse(customer.error, customer.response.status);
     const wallets = await api.GET('/v1/wallets', { params: { query: { customer_id: id, limit: 100 } } });
     if (!wallets.data) return refuse(wallets.error, wallets.response.status);
-    const wallet = wallets.data.data.find((w) => w.status === 'active' && w.currency === customer.data.currency && w.rate.replace(/\.?0+$/, '') === '1');
+    const wallet = wallets.data.data.find((w) => w.status === 'active' && w.currency === customer.data.currency && trimZeros(w.rate) === '1');
     const granted = v.granted_credits ?? '';
     const answer = wallet
       ? await api.POST('/v1/wallets/{id}/top_ups', { params: { path: { id: wallet.id } }, body: { paid_credits: '0', granted_credits: granted }, headers: idempotencyHeader(req) })
