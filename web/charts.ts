@@ -83,13 +83,25 @@ export interface Rect {
   height: number;
 }
 
-export interface MrrChartGeometry {
+export interface FlowChartGeometry<K extends string> {
   box: Box;
   /** The y of each tick, with its value. */
   yTicks: Array<{ value: number; y: number }>;
   /** The y of zero, where the bars start. */
   zeroY: number;
-  months: Array<{ month: string; center: number; bars: Array<{ movement: Movement; rect: Rect }>; point: { x: number; y: number } }>;
+  months: Array<{ month: string; center: number; bars: Array<{ movement: K; rect: Rect }>; point: { x: number; y: number } }>;
+}
+
+export type MrrChartGeometry = FlowChartGeometry<Movement>;
+
+/** One column of a flow chart: a level (drawn as a point of the line) and the flows in and out of it. */
+export interface FlowInput<K extends string> {
+  month: string;
+  level: string;
+  /** Stacked up from zero, in this order. */
+  up: Array<[K, string]>;
+  /** Stacked down from zero, in this order (amounts given as positive). */
+  down: Array<[K, string]>;
 }
 
 const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
@@ -98,43 +110,52 @@ const MONTH_NAMES = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Se
 export const monthLabel = (month: string): string => `${MONTH_NAMES[Number(month.slice(5, 7)) - 1]} ${month.slice(2, 4)}`;
 
 /**
- * MRR as a line and its movements as bars, on one axis: additions stacked up from zero, losses
- * stacked down (contraction and churn are positive amounts in the report, drawn below the axis).
+ * A level as a line and what moved it as bars, on one axis: inflows stacked up from zero, outflows
+ * stacked down (MRR and its movements; deferred revenue, billed and recognised).
  */
-export function mrrChart(months: MrrMonthInput[], box: Box): MrrChartGeometry {
+export function flowChart<K extends string>(columns: Array<FlowInput<K>>, box: Box): FlowChartGeometry<K> {
   const { margin } = box;
-  const left = margin.left;
-  const right = box.width - margin.right;
-  const top = margin.top;
-  const bottom = box.height - margin.bottom;
-  const highs = months.map((m) => Math.max(coordinate(m.mrr), coordinate(m.new) + coordinate(m.expansion) + coordinate(m.reactivation)));
-  const lows = months.map((m) => -(coordinate(m.contraction) + coordinate(m.churn)));
+  const total = (flows: Array<[K, string]>) => flows.reduce((s, [, a]) => s + Math.abs(coordinate(a)), 0);
+  const highs = columns.map((c) => Math.max(coordinate(c.level), total(c.up)));
+  const lows = columns.map((c) => Math.min(coordinate(c.level), -total(c.down)));
   const ticks = niceTicks(Math.min(0, ...lows), Math.max(0, ...highs));
-  const y = linearScale(ticks[0], ticks[ticks.length - 1], bottom, top);
-  const zeroY = y(0);
-  const slots = bands(months.length, left, right, 0.35);
+  const y = linearScale(ticks[0], ticks[ticks.length - 1], box.height - margin.bottom, margin.top);
+  const slots = bands(columns.length, margin.left, box.width - margin.right, 0.35);
+  const stack = (flows: Array<[K, string]>, sign: 1 | -1, x: number, width: number) => {
+    let at = 0;
+    return flows.flatMap(([movement, amount]) => {
+      const size = Math.abs(coordinate(amount));
+      if (size === 0) return [];
+      const [y1, y2] = [y(at), y(at + sign * size)];
+      at += sign * size;
+      return [{ movement, rect: { x, y: Math.min(y1, y2), width, height: Math.abs(y2 - y1) } }];
+    });
+  };
   return {
     box,
-    zeroY,
+    zeroY: y(0),
     yTicks: ticks.map((value) => ({ value, y: y(value) })),
-    months: months.map((m, i) => {
+    months: columns.map((c, i) => {
       const slot = slots[i];
-      let up = 0;
-      let down = 0;
-      const bars: Array<{ movement: Movement; rect: Rect }> = [];
-      for (const movement of MOVEMENTS) {
-        const amount = Math.abs(coordinate(m[movement]));
-        if (amount === 0) continue;
-        const from = SIGN[movement] > 0 ? up : down;
-        const to = from + SIGN[movement] * amount;
-        if (SIGN[movement] > 0) up = to;
-        else down = to;
-        const [y1, y2] = [y(from), y(to)];
-        bars.push({ movement, rect: { x: slot.x, y: Math.min(y1, y2), width: slot.width, height: Math.abs(y2 - y1) } });
-      }
-      return { month: m.month, center: slot.center, bars, point: { x: slot.center, y: y(coordinate(m.mrr)) } };
+      return { month: c.month, center: slot.center, bars: [...stack(c.up, 1, slot.x, slot.width), ...stack(c.down, -1, slot.x, slot.width)], point: { x: slot.center, y: y(coordinate(c.level)) } };
     }),
   };
+}
+
+/**
+ * MRR as a line and its movements as bars: new, expansion and reactivation stacked up from zero,
+ * contraction and churn (positive amounts in the report) stacked down.
+ */
+export function mrrChart(months: MrrMonthInput[], box: Box): MrrChartGeometry {
+  return flowChart(
+    months.map((m) => ({
+      month: m.month,
+      level: m.mrr,
+      up: MOVEMENTS.filter((k) => SIGN[k] > 0).map((k): [Movement, string] => [k, m[k]]),
+      down: MOVEMENTS.filter((k) => SIGN[k] < 0).map((k): [Movement, string] => [k, m[k]]),
+    })),
+    box,
+  );
 }
 
 /** Horizontal bars of amounts against the largest, as widths out of `width` (a zero amount has none). */

@@ -39,3 +39,9 @@ export async function subscribe(api: ApiClient, customerId: string, planCode: st
   const s = await created(api, '/v1/subscriptions', { customer_id: customerId, plan_code: planCode, start_at: daysAgo(startedDaysAgo), ...(quantity ? { quantity } : {}) });
   return s.id;
 }
+
+/** A subscription starting at `startAt` (ISO 8601), with any other fields of the request. */
+export async function subscribeAt(api: ApiClient, customerId: string, planCode: string, startAt: string, fields: Record<string, unknown> = {}): Promise<string> {
+  const s = await created(api, '/v1/subscriptions', { customer_id: customerId, plan_code: planCode, start_at: startAt, ...fields });
+  return s.id;
+}

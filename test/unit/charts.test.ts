@@ -1,4 +1,4 @@
-import { bands, horizontalBars, linearScale, monthLabel, mrrChart, niceStep, niceTicks, shortNumber } from '../../web/charts';
+import { bands, flowChart, horizontalBars, linearScale, monthLabel, mrrChart, niceStep, niceTicks, shortNumber } from '../../web/charts';
 
 /** The geometry behind the console's SVG charts: where ticks, bars and points land. */
 describe('chart geometry', () => {
@@ -63,5 +63,25 @@ describe('chart geometry', () => {
   it('labels axes and months compactly', () => {
     expect([shortNumber(250), shortNumber(1500), shortNumber(-2000), shortNumber(2_000_000), shortNumber(0.5)]).toEqual(['250', '1.5k', '-2k', '2M', '0.5']);
     expect([monthLabel('2026-01'), monthLabel('2025-12')]).toEqual(['Jan 26', 'Dec 25']);
+  });
+});
+
+describe('flow chart', () => {
+  it('keeps a level below zero on the axis and stacks outflows downwards', () => {
+    const box = { width: 120, height: 160, margin: { top: 5, right: 10, bottom: 5, left: 10 } };
+    const chart = flowChart([{ month: '2026-03', level: '-40', up: [['billed', '80']], down: [['recognized', '20'], ['other', '20.00']] }], box);
+    // Ticks -50..100 over y 155..5: one pixel per unit.
+    expect(chart.yTicks.map((t) => [t.value, t.y])).toEqual([
+      [-50, 155],
+      [0, 105],
+      [50, 55],
+      [100, 5],
+    ]);
+    expect(chart.months[0].bars.map((b) => [b.movement, b.rect.y, b.rect.height])).toEqual([
+      ['billed', 25, 80],
+      ['recognized', 105, 20],
+      ['other', 125, 20],
+    ]);
+    expect(chart.months[0].point).toEqual({ x: 60, y: 145 });
   });
 });
