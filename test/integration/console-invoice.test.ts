@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import type { Browser, Page } from 'playwright-core';
 import { KEYS, startStack, waitForInvoices, type Stack } from './harness';
 import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
@@ -86,6 +87,23 @@ describe('console: invoices', () => {
     const after = (await stack.support.get(`/v1/invoices/${invoice.id}`)).body;
     expect({ paid: after.amount_paid, refunded: after.amount_refunded, status: after.status }).toEqual({ paid: '118.80', refunded: '40.00', status: 'paid' });
     await screenshot(page, 'console-invoice');
+    await page.context().close();
+  });
+
+  it('downloads the invoice PDF the API renders, the same bytes', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.readonly);
+    await openInvoice(page);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#pdf')]);
+    expect(download.suggestedFilename()).toBe(`${invoice.number}.pdf`);
+    const bytes = await readFile((await download.path())!);
+    const fromApi = Buffer.from(await (await fetch(`${stack.baseUrl}/v1/invoices/${invoice.id}/pdf`, { headers: { authorization: `Bearer ${KEYS.readonly}` } })).arrayBuffer());
+    expect(bytes.subarray(0, 5).toString()).toBe('%PDF-');
+    expect(bytes.equals(fromApi)).toBe(true);
+
+    const missing = await page.request.get(`${stack.baseUrl}/console/invoices/in_missing/pdf`);
+    expect(missing.status()).toBe(404);
+    expect(await missing.text()).toContain('No such invoice: &#39;in_missing&#39;');
     await page.context().close();
   });
 

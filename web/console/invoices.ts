@@ -273,6 +273,20 @@ export function invoicePages(_context: ConsoleContext): Router {
   router.get('/invoices', listPage);
   router.get('/invoices/:id', (req, res) => invoicePage(req, res, String(req.params.id)));
 
+  /** The API's PDF, the same bytes, passed through with its file name; a refusal is shown as a page. */
+  router.get('/invoices/:id/pdf', async (req, res) => {
+    const id = String(req.params.id);
+    const { data, error, response } = await req.api!.GET('/v1/invoices/{id}/pdf', { params: { path: { id } }, parseAs: 'arrayBuffer' });
+    if (!data) {
+      return sendConsolePage(req, res, { title: 'Invoice PDF', section: 'invoices', crumbs: [['Invoices', '/console/invoices']], status: response.status, body: html`<div class="banner banner-refusal">${refusalOf(error, response.status).message}</div>` });
+    }
+    res
+      .status(200)
+      .type('application/pdf')
+      .set('Content-Disposition', response.headers.get('content-disposition') ?? `attachment; filename="${id}.pdf"`)
+      .send(Buffer.from(data as ArrayBuffer));
+  });
+
   const post = (name: string, call: Call, done: (v: Record<string, string>) => string) =>
     router.post(`/invoices/:id/${name}`, async (req, res) => {
       const id = String(req.params.id);
