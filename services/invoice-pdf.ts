@@ -53,19 +53,30 @@ interface TextStyle {
   color?: string;
   align?: 'left' | 'right' | 'center';
   width?: number;
+  /** Longer text is cut with an ellipsis (a name or description that would not fit a page). */
+  maxLines?: number;
+}
+
+const LINE_GAP = 1;
+
+function options(doc: Doc, style: TextStyle): PDFKit.Mixins.TextOptions {
+  doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9);
+  const limit = style.maxLines ? { height: style.maxLines * (doc.currentLineHeight(true) + LINE_GAP), ellipsis: true } : {};
+  return { width: style.width, align: style.align ?? 'left', lineGap: LINE_GAP, ...limit };
 }
 
 function text(doc: Doc, value: string, x: number, y: number, style: TextStyle = {}): number {
-  doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9).fillColor(style.color ?? INK);
-  const options = { width: style.width, align: style.align ?? 'left', lineGap: 1 } as const;
+  const textOptions = options(doc, style);
+  doc.fillColor(style.color ?? INK);
   // pdfkit leaves doc.y below what it drew: the height, without wrapping the text a second time.
-  doc.text(winAnsi(value), x, y, options);
+  doc.text(winAnsi(value), x, y, textOptions);
   return doc.y - y;
 }
 
 function heightOf(doc: Doc, value: string, style: TextStyle): number {
-  doc.font(style.font ?? REGULAR).fontSize(style.size ?? 9);
-  return doc.heightOfString(winAnsi(value), { width: style.width, lineGap: 1 });
+  const textOptions = options(doc, style);
+  // heightOfString measures the whole text; drawn, it stops at the height given.
+  return Math.min(doc.heightOfString(winAnsi(value), textOptions), textOptions.height ?? Infinity);
 }
 
 function rule(doc: Doc, y: number, from = MARGIN, to = MARGIN + CONTENT, color = RULE, width = 0.6): void {
@@ -75,8 +86,8 @@ function rule(doc: Doc, y: number, from = MARGIN, to = MARGIN + CONTENT, color =
 function header(doc: Doc, d: InvoiceDocument): number {
   let left = MARGIN;
   const sellerWidth = CONTENT * 0.55;
-  if (d.sellerName) left += text(doc, d.sellerName, MARGIN, left, { font: BOLD, size: 15, color: ACCENT, width: sellerWidth }) + 4;
-  for (const line of d.seller) left += text(doc, line, MARGIN, left, { size: 9, color: MUTED, width: sellerWidth });
+  if (d.sellerName) left += text(doc, d.sellerName, MARGIN, left, { font: BOLD, size: 15, color: ACCENT, width: sellerWidth, maxLines: 3 }) + 4;
+  for (const line of d.seller) left += text(doc, line, MARGIN, left, { size: 9, color: MUTED, width: sellerWidth, maxLines: 2 });
 
   const rightX = MARGIN + CONTENT * 0.55;
   const rightWidth = CONTENT * 0.45;
@@ -100,7 +111,7 @@ function parties(doc: Doc, d: InvoiceDocument, top: number): number {
   let left = top;
   left += text(doc, 'BILL TO', MARGIN, left, { font: BOLD, size: 8, color: MUTED }) + 4;
   d.buyer.forEach((line, i) => {
-    left += text(doc, line, MARGIN, left, { font: i === 0 ? BOLD : REGULAR, size: i === 0 ? 11 : 9, width: half }) + (i === 0 ? 2 : 0);
+    left += text(doc, line, MARGIN, left, { font: i === 0 ? BOLD : REGULAR, size: i === 0 ? 11 : 9, width: half, maxLines: i === 0 ? 4 : 2 }) + (i === 0 ? 2 : 0);
   });
 
   const factsX = MARGIN + CONTENT / 2 + 10;
@@ -130,29 +141,39 @@ function tableHeader(doc: Doc, y: number, currency: string): number {
 }
 
 const TIER_WIDTH = COLUMNS.description.width + COLUMNS.quantity.width + COLUMNS.unit.width - 24;
+const ROW_PAD = { top: 4.5, bottom: 3.5 };
+/** Far more than any description the API takes (500 characters); only a runaway one is cut. */
+const DESCRIPTION = { size: 9, width: COLUMNS.description.width - 6, maxLines: 24 } as const;
+const PERIOD = { size: 7.5, color: MUTED, width: COLUMNS.description.width - 6 } as const;
+const TIER = { size: 7.5, color: MUTED, width: TIER_WIDTH, maxLines: 4 } as const;
 
-function rowHeight(doc: Doc, row: InvoiceDocument['rows'][number]): number {
-  let h = heightOf(doc, row.description, { size: 9, width: COLUMNS.description.width - 6 });
-  if (row.period) h += heightOf(doc, row.period, { size: 7.5, width: COLUMNS.description.width - 6 }) + 1;
-  for (const tier of row.tiers) h += heightOf(doc, tier.description, { size: 7.5, width: TIER_WIDTH }) + 1;
-  return h + 8;
+type Row = InvoiceDocument['rows'][number];
+
+/** A row's heights: its description and period, then each tier (a row of many tiers may go over pages between them). */
+function measureRow(doc: Doc, row: Row): { head: number; tiers: number[]; total: number } {
+  const head = heightOf(doc, row.description, DESCRIPTION) + (row.period ? heightOf(doc, row.period, PERIOD) + 1 : 0);
+  const tiers = row.tiers.map((t) => heightOf(doc, t.description, TIER) + 1);
+  return { head, tiers, total: ROW_PAD.top + head + tiers.reduce((a, b) => a + b, 0) + ROW_PAD.bottom };
 }
 
-function drawRow(doc: Doc, row: InvoiceDocument['rows'][number], y: number): number {
+function drawRow(doc: Doc, d: InvoiceDocument, row: Row, heights: { tiers: number[] }, y: number): number {
   const descriptionX = COLUMNS.description.x + 6;
-  const descriptionWidth = COLUMNS.description.width - 6;
-  let inner = y + 4.5;
+  let inner = y + ROW_PAD.top;
   text(doc, row.quantity, COLUMNS.quantity.x, inner, { width: COLUMNS.quantity.width, align: 'right' });
   text(doc, row.unitPrice, COLUMNS.unit.x, inner, { width: COLUMNS.unit.width, align: 'right' });
   text(doc, row.amount, COLUMNS.amount.x, inner, { width: COLUMNS.amount.width - 6, align: 'right' });
-  inner += text(doc, row.description, descriptionX, inner, { width: descriptionWidth });
-  if (row.period) inner += text(doc, row.period, descriptionX, inner + 1, { size: 7.5, color: MUTED, width: descriptionWidth }) + 1;
-  for (const tier of row.tiers) {
-    const h = text(doc, tier.description, descriptionX + 10, inner + 1, { size: 7.5, color: MUTED, width: TIER_WIDTH });
+  inner += text(doc, row.description, descriptionX, inner, DESCRIPTION);
+  if (row.period) inner += text(doc, row.period, descriptionX, inner + 1, PERIOD) + 1;
+  row.tiers.forEach((tier, i) => {
+    if (inner + heights.tiers[i] > BODY_BOTTOM) {
+      inner = tableHeader(doc, newPage(doc, d), d.currency);
+      inner += text(doc, `${row.description} (continued)`, descriptionX, inner, { ...DESCRIPTION, maxLines: 1 }) + 1;
+    }
+    text(doc, tier.description, descriptionX + 10, inner + 1, TIER);
     text(doc, tier.amount, COLUMNS.amount.x, inner + 1, { size: 7.5, color: MUTED, width: COLUMNS.amount.width - 6, align: 'right' });
-    inner += h + 1;
-  }
-  const bottom = inner + 3.5;
+    inner += heights.tiers[i];
+  });
+  const bottom = inner + ROW_PAD.bottom;
   rule(doc, bottom, MARGIN, MARGIN + CONTENT, '#e4e7eb', 0.5);
   return bottom;
 }
@@ -230,12 +251,16 @@ export function renderInvoicePdf(d: InvoiceDocument): Promise<Buffer> {
   y = parties(doc, d, y);
   y = tableHeader(doc, y, d.currency);
   const totals = summary(doc, d, 0, false);
+  // Where the rows of a continued page start: a row taller than a page from there is split between its tiers.
+  const pageRoom = BODY_BOTTOM - (MARGIN + 56);
   d.rows.forEach((row, i) => {
-    const height = rowHeight(doc, row);
+    const heights = measureRow(doc, row);
     // The last line goes over with the totals rather than leave them alone on a page.
     const last = i === d.rows.length - 1 && i > 0;
-    if (y + height > BODY_BOTTOM || (last && y + height + totals > BODY_BOTTOM)) y = tableHeader(doc, newPage(doc, d), d.currency);
-    y = drawRow(doc, row, y);
+    const fitsHere = y + heights.total + (last ? totals : 0) <= BODY_BOTTOM;
+    const headFitsHere = y + ROW_PAD.top + heights.head + (heights.tiers[0] ?? 0) <= BODY_BOTTOM;
+    if (!fitsHere && (heights.total <= pageRoom || !headFitsHere)) y = tableHeader(doc, newPage(doc, d), d.currency);
+    y = drawRow(doc, d, row, heights, y);
   });
   if (y + totals > BODY_BOTTOM) y = newPage(doc, d);
   summary(doc, d, y, true);

@@ -32,6 +32,26 @@ function pageCount(bytes: Buffer): number {
   return Number(/^Pages:\s+(\d+)$/m.exec(info)![1]);
 }
 
+/** Each page's words with their boxes (points from the top), as poppler finds them. */
+function pageWords(bytes: Buffer): Array<Array<{ text: string; top: number; bottom: number }>> {
+  const html = execFileSync('pdftotext', ['-bbox', pdfFile(bytes), '-'], { encoding: 'utf8' });
+  return html
+    .split('<page ')
+    .slice(1)
+    .map((page) => [...page.matchAll(/<word xMin="[\d.]+" yMin="([\d.]+)" xMax="[\d.]+" yMax="([\d.]+)">([^<]*)<\/word>/g)].map((m) => ({ text: m[3], top: Number(m[1]), bottom: Number(m[2]) })));
+}
+
+/** The footer's band at the foot of an A4 page: nothing of the body may reach into it. */
+const FOOTER_TOP = 841.89 - 50 - 14;
+
+function expectBodyClearOfFooter(bytes: Buffer, footer: string): void {
+  const allowed = new Set(footer.split(/\s+/));
+  for (const [index, words] of pageWords(bytes).entries()) {
+    const intruding = words.filter((w) => w.bottom > FOOTER_TOP && !(w.top > FOOTER_TOP && (allowed.has(w.text) || /^\d+$/.test(w.text))));
+    expect({ page: index + 1, intruding }).toEqual({ page: index + 1, intruding: [] });
+  }
+}
+
 /** Runs of spaces (the layout's columns) read as one. */
 const squeezed = (text: string) => text.replace(/[ \t]+/g, ' ');
 
@@ -260,6 +280,25 @@ describe('invoice PDF', () => {
     for (let day = 1; day <= 80; day += 1) expect(all.match(new RegExp(`Consulting day ${day}:`, 'g'))).toHaveLength(1);
     expect(perPage[pages - 1]).toContain('Total USD 12,000.00');
     expect(perPage[pages - 1]).toContain('Amount due USD 12,000.00');
+    expectBodyClearOfFooter(bytes, 'Perennial Software Ltd · Invoice INV-000123 Page of');
+  });
+
+  it('splits a line taller than a page between its tiers, and cuts runaway text short, never drawing over the footer', async () => {
+    const tiers = Array.from({ length: 120 }, (_, i) => ({ from: String(i * 10), up_to: String(i * 10 + 10), units: '10', unit_amount: '0.01', flat_amount: '0', amount: '0.1' }));
+    const lines = [
+      lineOf(0, { description: `Runaway ${'x'.repeat(3000)}`, unitAmount: null, quantity: new Decimal(1200), amount: new Decimal('12.00'), tiers }),
+      lineOf(1, { description: 'After the tiers' }),
+    ];
+    const buyer = { name: 'A'.repeat(2000), email: `${'e'.repeat(300)}@example.test`, timezone: 'UTC' };
+    const bytes = await render(invoiceOf({ subtotal: new Decimal('22.00'), total: new Decimal('22.00'), amountDue: new Decimal('22.00') }), lines, buyer);
+    const pages = pageCount(bytes);
+    expect(pages).toBeGreaterThanOrEqual(3);
+    const text = squeezed(pdfText(bytes));
+    for (let tier = 1; tier <= 120; tier += 1) expect(text.match(new RegExp(`Tier ${tier} \\(`, 'g'))).toHaveLength(1);
+    expect(text).toContain('After the tiers 1 10.00 10.00');
+    expect(text).toContain('Amount due USD 22.00');
+    expect(text.match(/x{50}/g)!.length).toBeLessThan(30);
+    expectBodyClearOfFooter(bytes, 'Perennial Software Ltd · Invoice INV-000123 Page of');
   });
 
   it('renders without any seller setting', async () => {
