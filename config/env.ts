@@ -222,8 +222,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   if (!RECOGNITION_METHODS.includes(method as RecognitionMethod)) {
     problems.push(`REVENUE_RECOGNITION_METHOD must be one of ${RECOGNITION_METHODS.join(', ')} (by day, by the millisecond, monthly with the first and last months prorated), got "${method}"`);
   }
-  const publicUrl = (read(env, 'PUBLIC_URL') ?? `http://localhost:${port}`).replace(/\/+$/, '');
-  url(problems, 'PUBLIC_URL', publicUrl, ['http:', 'https:']);
+  // Only a given PUBLIC_URL is checked: the default is made from PORT, whose own problem is reported.
+  const givenPublicUrl = read(env, 'PUBLIC_URL')?.replace(/\/+$/, '');
+  if (givenPublicUrl) url(problems, 'PUBLIC_URL', givenPublicUrl, ['http:', 'https:']);
+  const publicUrl = givenPublicUrl ?? `http://localhost:${port}`;
   const temporalUiUrl = read(env, 'TEMPORAL_UI_URL')?.replace(/\/+$/, '') ?? null;
   if (temporalUiUrl) url(problems, 'TEMPORAL_UI_URL', temporalUiUrl, ['http:', 'https:']);
   const config: Config = {

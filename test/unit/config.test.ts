@@ -62,6 +62,18 @@ describe('configuration', () => {
     ]);
   });
 
+  it('makes portal links from PUBLIC_URL (PORT on localhost when absent) and links the Temporal UI only when told where it is', () => {
+    expect(loadConfig({ ...BASE, PORT: '4100' })).toMatchObject({ publicUrl: 'http://localhost:4100', temporalUiUrl: null });
+    expect(loadConfig({ ...BASE, PUBLIC_URL: 'https://billing.example.test/', TEMPORAL_UI_URL: 'http://temporal-ui:8080/' })).toMatchObject({
+      publicUrl: 'https://billing.example.test',
+      temporalUiUrl: 'http://temporal-ui:8080',
+    });
+    expect(problems({ ...BASE, PUBLIC_URL: 'billing.example.test', TEMPORAL_UI_URL: 'ftp://ui' })).toEqual([
+      'PUBLIC_URL is not a URL: "billing.example.test"',
+      'TEMPORAL_UI_URL must be a http:// or https:// URL, got "ftp://ui"',
+    ]);
+  });
+
   it('names every problem at once', () => {
     const found = problems({
       DATABASE_URL: 'mysql://db/perennial',
