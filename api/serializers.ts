@@ -143,6 +143,7 @@ export function subscriptionJson(s: Subscription, plan: Plan, live: Subscription
     current_period_start: live ? (live.currentPeriod?.start ?? null) : iso(s.currentPeriodStart),
     current_period_end: live ? (live.currentPeriod?.end ?? null) : iso(s.currentPeriodEnd),
     cancel_at_period_end: live?.cancelAtPeriodEnd ?? s.cancelAtPeriodEnd,
+    cancellation_details: s.cancellationReason ? { reason: s.cancellationReason, comment: s.cancellationComment ?? null } : null,
     canceled_at: live ? live.canceledAt : iso(s.canceledAt),
     paused_at: live ? (live.pausedAt ?? null) : iso(s.pausedAt),
     next_billing_at: live ? live.nextBillingAt : iso(s.currentPeriodEnd),

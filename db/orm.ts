@@ -17,6 +17,7 @@ import { AddOnSchema, SubscriptionAddOnSchema } from './entities/add-on';
 import { Migration20261202200000_wallets } from '../migrations/Migration20261202200000_wallets';
 import { Migration20261202300000_invoice_drafts_void } from '../migrations/Migration20261202300000_invoice_drafts_void';
 import { Migration20261203000000_signing_secrets } from '../migrations/Migration20261203000000_signing_secrets';
+import { Migration20261203100000_portal_sessions } from '../migrations/Migration20261203100000_portal_sessions';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -74,6 +75,7 @@ const MIGRATIONS = [
   { name: 'Migration20261202200000_wallets', class: Migration20261202200000_wallets },
   { name: 'Migration20261202300000_invoice_drafts_void', class: Migration20261202300000_invoice_drafts_void },
   { name: 'Migration20261203000000_signing_secrets', class: Migration20261203000000_signing_secrets },
+  { name: 'Migration20261203100000_portal_sessions', class: Migration20261203100000_portal_sessions },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

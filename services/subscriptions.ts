@@ -7,7 +7,9 @@ import { findPage, type PageRequest } from '../db/pagination';
 import { subscriptionAddOns } from '../db/subscription-add-on-store';
 import { BillingError } from '../domain/errors';
 import type { InvoiceDraft } from '../domain/invoice';
+import type { CancellationDetails } from '../domain/cancellation';
 import type { SubscriptionState, SubscriptionStatus } from '../domain/subscription';
+import { cancelUpdate, unscheduleUpdate } from '../workflows/messages';
 import { contractOf, feeFor, invoiceScope, previewInvoice } from './preview-invoice';
 import type { AttachedAddOn } from './subscription-add-ons';
 import { liveState, loadSubscription, nextPeriodOf } from './subscription-state';
@@ -129,4 +131,33 @@ export function scheduledCancellation(subscription: Subscription): { changeId: s
   const scheduled = (subscription.scheduledChanges as Array<{ id: string; kind: string }>).find((c) => c.kind === 'cancel');
   if (!scheduled) throw new BillingError('state_error', 'cancellation_not_scheduled', `subscription ${subscription.id} has no scheduled cancellation`);
   return { changeId: scheduled.id };
+}
+
+/**
+ * Cancels now, at period end or at an instant, through the workflow's update. The reason given is
+ * kept on the subscription once the workflow has accepted the cancellation (a refused one records
+ * nothing); the workflow never sees it.
+ */
+export async function cancelSubscription(
+  em: EntityManager,
+  temporal: Client,
+  id: string,
+  request: { at: string; prorate?: boolean; details?: CancellationDetails | null },
+): Promise<SubscriptionView> {
+  const view = await changeSubscription(em, temporal, id, cancelUpdate, () => ({ at: request.at, prorate: request.prorate }));
+  if (request.details) {
+    await em.nativeUpdate(Subscription, { id: view.subscription.id }, { cancellationReason: request.details.reason, cancellationComment: request.details.comment });
+    view.subscription.cancellationReason = request.details.reason;
+    view.subscription.cancellationComment = request.details.comment;
+  }
+  return view;
+}
+
+/** Takes back a scheduled cancellation, and with it the reason that was given for it. */
+export async function reactivateSubscription(em: EntityManager, temporal: Client, id: string): Promise<SubscriptionView> {
+  const view = await changeSubscription(em, temporal, id, unscheduleUpdate, scheduledCancellation);
+  await em.nativeUpdate(Subscription, { id: view.subscription.id }, { cancellationReason: null, cancellationComment: null });
+  view.subscription.cancellationReason = null;
+  view.subscription.cancellationComment = null;
+  return view;
 }

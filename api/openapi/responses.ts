@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CANCELLATION_REASONS } from '../../domain/cancellation';
 import { COUPON_DURATIONS } from '../../domain/discounts';
 import { AGGREGATIONS } from '../../domain/usage';
 import { CHARGE_MODELS } from '../../domain/pricing';
@@ -159,6 +160,10 @@ export const Subscription = z
     current_period_start: timestamp.nullable(),
     current_period_end: timestamp.nullable(),
     cancel_at_period_end: z.boolean(),
+    cancellation_details: z
+      .strictObject({ reason: z.enum(CANCELLATION_REASONS), comment: z.string().nullable() })
+      .nullable()
+      .describe('Why the cancellation was asked for, as given to the cancel request; null when none was given'),
     canceled_at: timestamp.nullable(),
     paused_at: timestamp.nullable(),
     next_billing_at: timestamp.nullable(),

@@ -7,8 +7,8 @@ import { planOf } from '../../services/lookups';
 import { overridesOnChange, type OverridesInput } from '../../services/contract-overrides';
 import { previewPlanChange } from '../../services/preview-plan-change';
 import { previewQuantityChange } from '../../services/preview-quantity-change';
-import { changeSubscription, scheduledCancellation, type UpdateArgument } from '../../services/subscriptions';
-import { cancelUpdate, changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate, type SubscriptionState } from '../../workflows/messages';
+import { cancelSubscription, changeSubscription, reactivateSubscription, type UpdateArgument } from '../../services/subscriptions';
+import { changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate, type SubscriptionState } from '../../workflows/messages';
 import { allow } from '../auth';
 import { AtBody, CancelBody, ChangePlanBody, ChangeQuantityBody, ExtendTrialBody } from '../schemas/subscriptions';
 import { EmptyBody } from '../schemas/fields';
@@ -35,7 +35,9 @@ export function subscriptionChangesRouter({ orm, temporal }: { orm: Orm; tempora
 
   router.post('/:id/cancel', support, async (req, res) => {
     const body = parse(CancelBody, req.body);
-    res.json(await update(req, cancelUpdate, () => ({ at: body.at, prorate: body.prorate })));
+    const details = body.cancellation_details ? { reason: body.cancellation_details.reason, comment: body.cancellation_details.comment || null } : null;
+    const { subscription, plan, live, addOns } = await cancelSubscription(em(), temporal, String(req.params.id), { at: body.at, prorate: body.prorate, details });
+    res.json(subscriptionJson(subscription, plan, live, addOns));
   });
 
   const overridesFor = (next: Parameters<typeof overridesOnChange>[1], given: OverridesInput | null | undefined) => overridesOnChange(em(), next, given, parseProperties);
@@ -90,7 +92,8 @@ export function subscriptionChangesRouter({ orm, temporal }: { orm: Orm; tempora
   /** Takes back a scheduled cancellation. */
   router.post('/:id/reactivate', support, async (req, res) => {
     parse(EmptyBody, req.body);
-    res.json(await update(req, unscheduleUpdate, scheduledCancellation));
+    const { subscription, plan, live, addOns } = await reactivateSubscription(em(), temporal, String(req.params.id));
+    res.json(subscriptionJson(subscription, plan, live, addOns));
   });
 
   router.delete('/:id/scheduled_changes/:change_id', support, async (req, res) => {

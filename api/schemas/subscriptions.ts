@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CANCELLATION_COMMENT_MAX, CANCELLATION_REASONS } from '../../domain/cancellation';
 import { MAX_QUANTITY } from '../../domain/subscription';
 import { amountField, idField, timestampField, whenField } from './fields';
 import { listQuery } from './pagination';
@@ -57,7 +58,12 @@ export const ChangeQuantityBody = z
   })
   .strict();
 
-export const CancelBody = z.object({ at: whenField(true), prorate: z.boolean().optional() }).strict();
+/** Why the cancellation was asked for (the portal asks the customer); kept on the subscription. */
+const CancellationDetailsBody = z
+  .object({ reason: z.enum(CANCELLATION_REASONS), comment: z.string().trim().max(CANCELLATION_COMMENT_MAX).optional() })
+  .strict();
+
+export const CancelBody = z.object({ at: whenField(true), prorate: z.boolean().optional(), cancellation_details: CancellationDetailsBody.optional() }).strict();
 
 /** Pause and resume: now (the default) or at a future instant. */
 export const AtBody = z.object({ at: whenField(false).default('now') }).strict();

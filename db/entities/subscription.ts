@@ -33,6 +33,9 @@ export class Subscription {
   overrides?: ContractOverrides | null;
   /** Version of the workflow state last written here; older writes are ignored. */
   stateVersion = 0;
+  /** Why a cancellation was asked for (domain/cancellation.ts); written by the API, never by the workflow. */
+  cancellationReason?: string | null;
+  cancellationComment?: string | null;
   createdAt: Date = new Date();
 }
 
@@ -62,6 +65,8 @@ export const SubscriptionSchema = new EntitySchema<Subscription>({
     quantity: { type: 'integer' },
     overrides: { type: 'json', nullable: true },
     stateVersion: { type: 'integer' },
+    cancellationReason: { type: 'string', nullable: true },
+    cancellationComment: { type: 'string', nullable: true },
     createdAt: { type: 'Date' },
   },
 });
