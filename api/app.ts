@@ -7,6 +7,7 @@ import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
 import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
+import { portalSessionsRouter } from './routes/portal-sessions';
 import { emailsRouter } from './routes/emails';
 import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoiceCollectionRouter } from './routes/invoice-collection';
@@ -65,6 +66,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/tax_rates', taxRatesRouter(deps));
   app.use('/v1/customers', paymentMethodsRouter(deps));
   app.use('/v1/customers', customersRouter(deps));
+  app.use('/v1/customers', portalSessionsRouter(deps));
   app.use('/v1/plans', plansRouter(deps));
   app.use('/v1/plans', planMigrationsRouter(deps));
   app.use('/v1/subscriptions', subscriptionsRouter(deps));

@@ -20,4 +20,8 @@ export interface ApiDeps {
   temporalUi?: { url: string; namespace: string } | null;
   /** Who issues the invoices (SELLER_* settings), printed on invoice PDFs; absent: left off the page. */
   seller?: Seller;
+  /** PORTAL_PLAN_CODES: the plans a customer may move to from the portal; none when absent. */
+  portalPlanCodes?: string[];
+  /** Stripe.js for the portal's card form (STRIPE_JS_URL) and the publishable key it runs with (STRIPE_PUBLISHABLE_KEY). */
+  stripeJs?: { url: string; publishableKey: string } | null;
 }

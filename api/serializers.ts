@@ -745,3 +745,8 @@ export function customerBalanceJson(b: CustomerBalance) {
     default_payment_method: b.customer.defaultPaymentMethod ?? null,
   };
 }
+
+/** A customer portal link; `url` opens the portal for this customer until `expires_at`. */
+export function portalSessionJson(session: { id: string; customerId: string; returnUrl: string | null; expiresAt: Date; createdAt: Date }, url: string) {
+  return { object: 'portal_session', id: session.id, customer_id: session.customerId, url, return_url: session.returnUrl, expires_at: iso(session.expiresAt), created_at: iso(session.createdAt) };
+}

@@ -29,6 +29,8 @@ async function main(): Promise<void> {
     publicUrl: config.publicUrl,
     temporalUi: config.temporalUiUrl ? { url: config.temporalUiUrl, namespace: config.temporalNamespace } : null,
     seller: config.seller,
+    portalPlanCodes: config.portalPlanCodes,
+    stripeJs: stripe && config.stripePublishableKey ? { url: config.stripeJsUrl, publishableKey: config.stripePublishableKey } : null,
   });
   const server = app.listen(config.port, () => {
     console.log(`api: listening on http://localhost:${config.port}`);

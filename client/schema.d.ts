@@ -143,6 +143,26 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/portal_sessions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A customer portal link for this customer, valid for one hour
+         * @description Roles: admin, support.
+         */
+        post: operations["createPortalSession"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{id}/tax_rates": {
         parameters: {
             query?: never;
@@ -1538,6 +1558,9 @@ export type components = {
         AttachPaymentMethodRequest: {
             payment_method: string;
         };
+        CreatePortalSessionRequest: {
+            return_url?: string;
+        };
         SetCustomerTaxRatesRequest: {
             tax_rates: string[];
         };
@@ -1644,6 +1667,11 @@ export type components = {
         CancelSubscriptionRequest: {
             at: string;
             prorate?: boolean;
+            cancellation_details?: {
+                /** @enum {string} */
+                reason: "too_expensive" | "missing_features" | "switched_service" | "unused" | "other";
+                comment?: string;
+            };
         };
         ChangeSubscriptionPlanRequest: {
             plan_code: string;
@@ -1868,6 +1896,19 @@ export type components = {
             customer_id: string;
             client_secret: string;
         };
+        PortalSession: {
+            /** @constant */
+            object: "portal_session";
+            id: string;
+            customer_id: string;
+            /** @description Opens the customer portal for this customer only, until expires_at; give it to the customer, not an API key */
+            url: string;
+            return_url: string | null;
+            /** @description ISO 8601 */
+            expires_at: string;
+            /** @description ISO 8601 */
+            created_at: string;
+        };
         Plan: {
             id: string;
             /** @constant */
@@ -1986,6 +2027,12 @@ export type components = {
             current_period_start: string | null;
             current_period_end: string | null;
             cancel_at_period_end: boolean;
+            /** @description Why the cancellation was asked for, as given to the cancel request; null when none was given */
+            cancellation_details: {
+                /** @enum {string} */
+                reason: "too_expensive" | "missing_features" | "switched_service" | "unused" | "other";
+                comment: string | null;
+            } | null;
             canceled_at: string | null;
             paused_at: string | null;
             next_billing_at: string | null;
@@ -3587,6 +3634,98 @@ export interface operations {
             };
             /** @description Stripe did not answer; retry with the same Idempotency-Key */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createPortalSession: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreatePortalSessionRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PortalSession"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -62,6 +62,12 @@ export interface Config {
   temporalUiUrl: string | null;
   /** SELLER_*: who issues the invoices, printed at the top of every invoice PDF; what is unset is left off. */
   seller: Seller;
+  /** PORTAL_PLAN_CODES: the plans customers may move to from the portal (codes, comma-separated); empty: no plan change there. */
+  portalPlanCodes: string[];
+  /** STRIPE_JS_URL: where the portal's card form loads Stripe.js from (the emulator serves one at <emulator>/js.stripe.com/v3/). */
+  stripeJsUrl: string;
+  /** STRIPE_PUBLISHABLE_KEY: the pk_… key Stripe.js runs with; without it the portal takes no card. */
+  stripePublishableKey: string | null;
 }
 
 /** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
@@ -88,6 +94,9 @@ export const SETTINGS = [
   'SELLER_ADDRESS',
   'SELLER_TAX_ID',
   'SELLER_EMAIL',
+  'PORTAL_PLAN_CODES',
+  'STRIPE_JS_URL',
+  'STRIPE_PUBLISHABLE_KEY',
 ] as const;
 
 export class ConfigError extends Error {
@@ -228,6 +237,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
   const publicUrl = givenPublicUrl ?? `http://localhost:${port}`;
   const temporalUiUrl = read(env, 'TEMPORAL_UI_URL')?.replace(/\/+$/, '') ?? null;
   if (temporalUiUrl) url(problems, 'TEMPORAL_UI_URL', temporalUiUrl, ['http:', 'https:']);
+  const portalPlanCodes = (read(env, 'PORTAL_PLAN_CODES') ?? '').split(',').map((c) => c.trim()).filter(Boolean);
+  const stripeJsUrl = url(problems, 'STRIPE_JS_URL', read(env, 'STRIPE_JS_URL') ?? 'https://js.stripe.com/v3/', ['http:', 'https:']);
+  const stripePublishableKey = read(env, 'STRIPE_PUBLISHABLE_KEY');
+  if (stripePublishableKey && !/^pk_(test|live)_\S+$/.test(stripePublishableKey)) problems.push('STRIPE_PUBLISHABLE_KEY must be a Stripe publishable key (pk_test_…, pk_live_…)');
   const config: Config = {
     databaseUrl: databaseUrl ?? '',
     databaseOwnerUrl,
@@ -244,6 +257,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     publicUrl,
     temporalUiUrl,
     seller: sellerSettings(env, problems),
+    portalPlanCodes,
+    stripeJsUrl,
+    stripePublishableKey,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

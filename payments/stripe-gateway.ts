@@ -93,6 +93,23 @@ export class StripeGateway {
   }
 
   /**
+   * The card a SetupIntent collected, once the customer's browser confirmed it: null when it has not
+   * succeeded or was made for another Stripe customer (an id from someone else's page).
+   */
+  async setupIntentCard(setupIntentId: string, stripeCustomerId: string): Promise<string | null> {
+    const intent = await this.stripe.setupIntents.retrieve(setupIntentId).catch(refusal);
+    const customer = typeof intent.customer === 'string' ? intent.customer : (intent.customer?.id ?? null);
+    if (intent.status !== 'succeeded' || customer !== stripeCustomerId || !intent.payment_method) return null;
+    return typeof intent.payment_method === 'string' ? intent.payment_method : intent.payment_method.id;
+  }
+
+  /** A card as its owner knows it ("visa", "4242", 12/2034); null for another kind of payment method. */
+  async cardOf(paymentMethod: string): Promise<{ brand: string; last4: string; expMonth: number; expYear: number } | null> {
+    const method = await this.stripe.paymentMethods.retrieve(paymentMethod).catch(refusal);
+    return method.card ? { brand: method.card.brand, last4: method.card.last4, expMonth: method.card.exp_month, expYear: method.card.exp_year } : null;
+  }
+
+  /**
    * Confirms an off-session PaymentIntent for an attempt, under the attempt's idempotency key. The
    * caller passes the same request on every retry (it is stored when the attempt begins), so Stripe
    * answers a retry with the first intent. Declines come back as states; network errors, 5xx and rate

@@ -56,6 +56,18 @@ export const CustomerWithPaymentMethod = Customer.extend({ default_payment_metho
 
 export const SetupIntent = z.strictObject({ object: z.literal('setup_intent'), id: z.string(), customer_id: z.string(), client_secret: z.string() }).register(responseSchemas, { id: 'SetupIntent' });
 
+export const PortalSession = z
+  .strictObject({
+    object: z.literal('portal_session'),
+    id: z.string(),
+    customer_id: z.string(),
+    url: z.string().describe("Opens the customer portal for this customer only, until expires_at; give it to the customer, not an API key"),
+    return_url: z.string().nullable(),
+    expires_at: timestamp,
+    created_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'PortalSession' });
+
 const Charge = z.strictObject({
   id: z.string(),
   object: z.literal('charge'),

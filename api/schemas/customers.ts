@@ -42,3 +42,5 @@ export const AttachPaymentMethodBody = z.object({ payment_method: z.string().reg
 
 /** A customer's timeline, newest first; the cursor is an event's id. */
 export const CustomerTimelineQuery = PageQuery;
+/** Where the portal's "Return" link goes (checked again by the service: http or https only). */
+export const CreatePortalSessionBody = z.object({ return_url: z.string().min(1).max(2000).optional() }).strict();

@@ -1,6 +1,7 @@
 import type { Worker } from '@temporalio/worker';
 import Decimal from 'decimal.js';
 import { createApp } from '../../api/app';
+import type { ApiDeps } from '../../api/deps';
 import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { apiClient, listen, type ApiClient, type ApiResponse } from '../support/http';
@@ -32,7 +33,7 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(label: string, options: { worker?: boolean } = {}): Promise<Stack> {
+export async function startStack(label: string, options: { worker?: boolean; app?: Partial<ApiDeps> } = {}): Promise<Stack> {
   const cleanups: Array<() => Promise<unknown>> = [];
   const stop = async (): Promise<void> => {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((error: unknown) => console.error(`${label} teardown:`, error));
@@ -62,7 +63,7 @@ export async function startStack(label: string, options: { worker?: boolean } = 
     const apiKeys = `admin:${KEYS.admin},support:${KEYS.support},readonly:${KEYS.readonly}`;
     const pool = usagePool(db.url);
     cleanups.push(() => pool.end());
-    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys: parseApiKeySpec(apiKeys), usagePool: pool }));
+    const server = await listen(createApp({ orm: db.orm, temporal: temporal.client, taskQueue, apiKeys: parseApiKeySpec(apiKeys), usagePool: pool, ...options.app }));
     cleanups.push(() => server.close());
 
     return {
