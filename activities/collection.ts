@@ -19,8 +19,10 @@ import { Invoice, invoiceName } from '../db/entities/invoice';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
+import { createPortalSession, portalLink, portalSessionIdFor } from '../db/portal-sessions';
+import { cachedSigningSecret } from '../db/signing-secrets';
 import { forkEm, type Orm } from '../db/orm';
-import type { EmailData, EmailTemplate } from '../domain/emails';
+import { PORTAL_LINK_HOURS, type EmailData, type EmailTemplate } from '../domain/emails';
 import { DEFAULT_DUNNING_SCHEDULE } from '../domain/dunning';
 import { formatAmount } from '../domain/money';
 import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
@@ -39,6 +41,8 @@ export interface CollectionDeps {
   provisioning: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the page where a customer completes a payment ({invoice_id}, {payment_intent}). */
   customerPaymentUrl?: string | null;
+  /** PUBLIC_URL: the base of the portal links in collection e-mails; no link when absent. */
+  publicUrl?: string | null;
 }
 
 export type ChargeOutcome =
@@ -52,8 +56,19 @@ export type ChargeOutcome =
 const day = (d: Date | string): string => new Date(d).toISOString().slice(0, 10);
 
 /** Side effects of collecting invoices: charging cards, e-mailing customers, telling the customer's service. */
-export function createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl = null }: CollectionDeps) {
+export function createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl = null, publicUrl = null }: CollectionDeps) {
   const em = forkEm(orm);
+  const portalSecret = cachedSigningSecret(em, 'portal_sessions');
+
+  /**
+   * A portal link of the customer's own, made for the e-mail `key` names: its session id is derived
+   * from the key, so a retry of the activity finds the session it made and writes the same link.
+   */
+  async function portalUrlFor(key: string, customerId: string): Promise<string | null> {
+    if (!publicUrl) return null;
+    const { token } = await createPortalSession(em(), await portalSecret(), { customerId, id: portalSessionIdFor(key), seconds: PORTAL_LINK_HOURS * 3600 });
+    return portalLink(publicUrl, token);
+  }
 
   async function send<T extends EmailTemplate>(key: string, customer: Customer, template: T, data: EmailData[T]): Promise<void> {
     const message = await queueEmail(em(), { idempotencyKey: key, customerId: customer.id, to: customer.email, template, data });
@@ -280,17 +295,30 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
           return send(key, customer, 'payment_receipt', { ...base, amount: formatAmount(invoice.amountPaid, invoice.currency), paidOn: day(invoice.paidAt ?? new Date()) });
         case 'payment_failed':
           if (!request.nextRetryAt) throw ApplicationFailure.nonRetryable('payment_failed needs the next retry date', 'email_data_invalid');
-          return send(key, customer, 'payment_failed', { ...base, amountDue: due, failedOn: day(new Date()), declineReason: request.declineReason ?? 'the card was declined', nextRetryOn: day(request.nextRetryAt) });
+          return send(key, customer, 'payment_failed', {
+            ...base,
+            amountDue: due,
+            failedOn: day(new Date()),
+            declineReason: request.declineReason ?? 'the card was declined',
+            nextRetryOn: day(request.nextRetryAt),
+            portalUrl: await portalUrlFor(key, customer.id),
+          });
         case 'payment_reminder':
-          return send(key, customer, 'payment_reminder', { ...base, amountDue: due, finalRetryOn: day(request.finalRetryAt ?? new Date()) });
+          return send(key, customer, 'payment_reminder', { ...base, amountDue: due, finalRetryOn: day(request.finalRetryAt ?? new Date()), portalUrl: await portalUrlFor(key, customer.id) });
         case 'payment_action_required':
-          return send(key, customer, 'payment_action_required', { ...base, amountDue: due, actionUrl: paymentPage(invoice.id, request.paymentIntentId, request.actionUrl) });
+          return send(key, customer, 'payment_action_required', {
+            ...base,
+            amountDue: due,
+            actionUrl: paymentPage(invoice.id, request.paymentIntentId, request.actionUrl),
+            portalUrl: await portalUrlFor(key, customer.id),
+          });
         case 'payment_method_required':
           return send(key, customer, 'payment_method_required', {
             ...base,
             amountDue: due,
             declineReason: request.declineReason ?? 'the card cannot be charged',
             updateUrl: paymentPage(invoice.id, null, null),
+            portalUrl: await portalUrlFor(key, customer.id),
           });
         default:
           throw ApplicationFailure.nonRetryable(`notifyCustomer does not send ${request.template}`, 'unknown_template');

@@ -26,6 +26,8 @@ export interface ActivityDeps {
   mail?: EmailTransport | null;
   provisioning?: ProvisioningSettings | null;
   customerPaymentUrl?: string | null;
+  /** PUBLIC_URL: the base of the portal links collection e-mails carry; none when absent. */
+  publicUrl?: string | null;
   /** REVENUE_RECOGNITION_METHOD; by day when not given. */
   revenueRecognitionMethod?: RecognitionMethod;
 }
@@ -59,10 +61,10 @@ export interface IssuedInvoice {
  * Side effects of the billing workflows, built from their dependencies (real Postgres in tests too).
  * A failure retrying cannot fix leaves every activity as non-retryable (activities/failures.ts).
  */
-export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null, revenueRecognitionMethod = 'daily' }: ActivityDeps) {
+export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null, publicUrl = null, revenueRecognitionMethod = 'daily' }: ActivityDeps) {
   const em = forkEm(orm);
   return failingPermanently({
-    ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl }),
+    ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl, publicUrl }),
     ...createPlanMigrationActivities({ orm }),
     ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
     ...createWalletActivities({ orm }),

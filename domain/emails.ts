@@ -36,6 +36,8 @@ export interface EmailData {
     /** Why the charge was declined, in words the customer can act on (Stripe's failure message). */
     declineReason: string;
     nextRetryOn: string;
+    /** A link to the customer's billing portal (pay, replace the card), made for this e-mail; null when the operator has no public address. */
+    portalUrl?: string | null;
   };
   /** Sent before the final automatic retry of a failed payment. */
   payment_reminder: {
@@ -44,6 +46,8 @@ export interface EmailData {
     amountDue: string;
     currency: string;
     finalRetryOn: string;
+    /** A link to the customer's billing portal (pay, replace the card), made for this e-mail; null when the operator has no public address. */
+    portalUrl?: string | null;
   };
   /** The bank asks the customer to authenticate the payment (3-D Secure). */
   payment_action_required: {
@@ -53,6 +57,8 @@ export interface EmailData {
     currency: string;
     /** Where the customer authenticates; null when the operator supplies no page. */
     actionUrl?: string | null;
+    /** A link to the customer's billing portal (pay, replace the card), made for this e-mail; null when the operator has no public address. */
+    portalUrl?: string | null;
   };
   /** A hard decline: retrying the same card is pointless, the customer must add a new one. */
   payment_method_required: {
@@ -63,6 +69,8 @@ export interface EmailData {
     declineReason: string;
     /** Where the customer adds a card; null when the operator supplies no page. */
     updateUrl?: string | null;
+    /** A link to the customer's billing portal (pay, replace the card), made for this e-mail; null when the operator has no public address. */
+    portalUrl?: string | null;
   };
   service_suspended: {
     customerName: string;
@@ -113,6 +121,12 @@ const money = (amount: string, currency: string): string => `${amount} ${currenc
 /** A header value never spans lines: whatever the data holds, the subject stays one line. */
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
+/** The paragraph that links the customer's billing portal, when the message carries a link. */
+const portal = (url: string | null | undefined, what: string): string[] => (url ? [`${what} in your billing portal (the link works for ${PORTAL_LINK_HOURS} hours):\n${url}`] : []);
+
+/** How long the portal link an e-mail carries opens the portal (activities/collection.ts makes it). */
+export const PORTAL_LINK_HOURS = 24;
+
 /** Paragraphs separated by blank lines, with the greeting and sign-off every message shares. */
 function letter(customerName: string, paragraphs: string[]): string {
   return [`Hello ${oneLine(customerName)},`, ...paragraphs, 'Thank you.'].join('\n\n') + '\n';
@@ -142,6 +156,7 @@ const RENDERERS: { [T in EmailTemplate]: (data: EmailData[T]) => RenderedEmail }
       `We could not collect ${money(d.amountDue, d.currency)} for invoice ${d.invoiceNumber} on ${formatEmailDate(d.failedOn)}.`,
       `Reason: ${d.declineReason}`,
       `We will try again on ${formatEmailDate(d.nextRetryOn)}. If your card details have changed, please update them before then.`,
+      ...portal(d.portalUrl, 'Update your card'),
     ]),
   }),
 
@@ -151,6 +166,7 @@ const RENDERERS: { [T in EmailTemplate]: (data: EmailData[T]) => RenderedEmail }
       `Invoice ${d.invoiceNumber} for ${money(d.amountDue, d.currency)} is still unpaid.`,
       `We will make the final attempt to charge your payment method on ${formatEmailDate(d.finalRetryOn)}. If it fails, your service may be suspended.`,
       'Please make sure your payment method is up to date before then.',
+      ...portal(d.portalUrl, 'Check your card'),
     ]),
   }),
 
@@ -161,6 +177,7 @@ const RENDERERS: { [T in EmailTemplate]: (data: EmailData[T]) => RenderedEmail }
       d.actionUrl
         ? `The payment is not complete until you authenticate it here:\n${d.actionUrl}`
         : 'The payment is not complete until you authenticate it. Please reply to this e-mail and we will send you a link.',
+      ...portal(d.portalUrl, 'See the invoice or add another card'),
     ]),
   }),
 
@@ -171,6 +188,7 @@ const RENDERERS: { [T in EmailTemplate]: (data: EmailData[T]) => RenderedEmail }
       `Reason: ${d.declineReason}`,
       'The bank will not accept further charges to this card, so we will not retry it. Please add a new card; we will charge it as soon as it is added.',
       ...(d.updateUrl ? [`Add a new card here:\n${d.updateUrl}`] : []),
+      ...portal(d.portalUrl, 'Add a new card'),
     ]),
   }),
 

@@ -16,6 +16,8 @@ export interface BillingWorkerDeps {
   provisioning?: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the link in e-mails that ask a customer to complete a payment. */
   customerPaymentUrl?: string | null;
+  /** PUBLIC_URL: collection e-mails carry portal links starting with it; none when absent. */
+  publicUrl?: string | null;
   /** REVENUE_RECOGNITION_METHOD; by day when not given. */
   revenueRecognitionMethod?: RecognitionMethod;
   /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
@@ -32,7 +34,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
-  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
+  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl, publicUrl: deps.publicUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       mail: smtpTransport(config.smtp),
       provisioning: config.provisioning,
       customerPaymentUrl: config.customerPaymentUrl,
+      publicUrl: config.publicUrl,
       revenueRecognitionMethod: config.revenueRecognitionMethod,
     });
     const scheduling = await Connection.connect({ address: config.temporalAddress });

@@ -5,6 +5,12 @@ import { badge, date } from '../format';
 import { html } from '../html';
 import { sendPortal, type PortalContext } from './shell';
 
+/** "21 Nov – 21 Dec 2026", the year once when both ends share it. */
+function period(start: Date, end: Date): string {
+  const [from, to] = [date(start.toISOString()), date(end.toISOString())];
+  return start.getUTCFullYear() === end.getUTCFullYear() ? `${from.replace(/ \d{4}$/, '')} – ${to}` : `${from} – ${to}`;
+}
+
 const amount = (value: { toFixed(): string }, currency: string): string => displayAmount(value.toFixed(), currency);
 
 /** The customer's invoices, one invoice with its lines, and its PDF; each checked to be the customer's own. */
@@ -19,9 +25,9 @@ export function invoicePages(context: PortalContext): Router {
     <thead><tr><th>Date</th><th>Invoice</th><th>Period</th><th>Status</th><th class="num">Total</th><th class="num">Amount due</th><th></th></tr></thead>
     <tbody>${invoices.map(
       ({ invoice }) => html`<tr data-invoice="${invoice.id}">
-      <td>${date(invoice.issuedAt.toISOString())}</td>
-      <td><a href="/portal/invoices/${invoice.id}">${invoice.number ?? invoice.id}</a></td>
-      <td class="muted">${date(invoice.periodStart.toISOString())} – ${date(invoice.periodEnd.toISOString())}</td>
+      <td class="nowrap">${date(invoice.issuedAt.toISOString())}</td>
+      <td class="nowrap"><a href="/portal/invoices/${invoice.id}">${invoice.number ?? invoice.id}</a></td>
+      <td class="muted nowrap">${period(invoice.periodStart, invoice.periodEnd)}</td>
       <td>${badge(invoice.status)}</td>
       <td class="num">${amount(invoice.total, invoice.currency)}</td>
       <td class="num">${invoice.amountDue.gt(0) ? amount(invoice.amountDue, invoice.currency) : html`<span class="muted">—</span>`}</td>
@@ -42,14 +48,14 @@ export function invoicePages(context: PortalContext): Router {
   <dl class="facts">
     <dt>Issued</dt><dd>${date(invoice.issuedAt.toISOString())}</dd>
     <dt>Due</dt><dd>${date(invoice.dueAt.toISOString())}</dd>
-    <dt>Service period</dt><dd>${date(invoice.periodStart.toISOString())} – ${date(invoice.periodEnd.toISOString())}</dd>
+    <dt>Service period</dt><dd>${period(invoice.periodStart, invoice.periodEnd)}</dd>
     ${invoice.paidAt ? html`<dt>Paid</dt><dd>${date(invoice.paidAt.toISOString())}</dd>` : ''}
   </dl>
   <table>
     <thead><tr><th>Description</th><th class="num">Quantity</th><th class="num">Amount</th></tr></thead>
     <tbody>${[...lines]
       .sort((a, b) => a.position - b.position)
-      .map((line) => html`<tr><td>${line.description}<div class="muted">${date(line.periodStart.toISOString())} – ${date(line.periodEnd.toISOString())}</div></td><td class="num">${line.quantity.toFixed()}</td><td class="num">${amount(line.amount, c)}</td></tr>`)}</tbody>
+      .map((line) => html`<tr><td>${line.description}<div class="muted">${period(line.periodStart, line.periodEnd)}</div></td><td class="num">${line.quantity.toFixed()}</td><td class="num">${amount(line.amount, c)}</td></tr>`)}</tbody>
     <tfoot>
       <tr><td colspan="2">Subtotal</td><td class="num">${amount(invoice.subtotal, c)}</td></tr>
       ${invoice.discountTotal.gt(0) ? html`<tr><td colspan="2">Discounts</td><td class="num">−${amount(invoice.discountTotal, c)}</td></tr>` : ''}

@@ -25,7 +25,7 @@ export function cardWords(card: PortalCard | null): string {
 }
 
 /** One subscription as the customer sees it: plan, price, where it stands and what comes next. */
-export function subscriptionCard(view: SubscriptionView, context: PortalContext): Html {
+export function subscriptionCard(view: SubscriptionView, context: PortalContext, options: { actions: boolean } = { actions: true }): Html {
   const { subscription, plan, live } = view;
   const status = live?.status ?? subscription.status;
   const planName = live?.plan?.name ?? plan.name;
@@ -45,7 +45,7 @@ export function subscriptionCard(view: SubscriptionView, context: PortalContext)
       : next
         ? html`Renews on <strong>${date(next)}</strong>`
         : html`<span class="muted">No renewal scheduled</span>`;
-  const canAct = !cancelling && status !== 'canceled';
+  const canAct = options.actions && !cancelling && status !== 'canceled';
   return html`<article class="portal-subscription" data-subscription="${subscription.id}">
   <div class="portal-subscription-head">
     <div><h3 class="portal-plan">${planName}</h3><p class="portal-price">${price}${quantity > 1 ? html` <span class="muted">× ${quantity}</span>` : ''}</p></div>

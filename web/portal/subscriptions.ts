@@ -32,7 +32,7 @@ export function subscriptionPages(context: PortalContext): Router {
     const selected = formValues(req).plan_code ?? choices[0]?.code;
     const body = html`<section class="card">
   <h2>Your plan</h2>
-  ${subscriptionCard(view, { ...context, planCodes: [] })}
+  ${subscriptionCard(view, context, { actions: false })}
 </section>
 <section class="card">
   <h2>Choose a new plan</h2>
@@ -78,12 +78,12 @@ export function subscriptionPages(context: PortalContext): Router {
   <dl class="facts">
     <dt>Current plan</dt><dd>${current}</dd>
     <dt>New plan</dt><dd><strong>${preview.plan.name}</strong>, ${priceWords(preview.plan.amount, preview.plan.currency, preview.plan.interval, preview.plan.intervalCount)}</dd>
-    <dt>Takes effect</dt><dd>${preview.at ? date(preview.at.toISOString()) : 'At the start of your next period'}</dd>
+    <dt>Takes effect</dt><dd>${preview.at ? (date(preview.at.toISOString()) === date(new Date().toISOString()) ? 'Today' : date(preview.at.toISOString())) : 'At the start of your next period'}</dd>
   </dl>
   ${draft
     ? html`<table>
     <thead><tr><th>What you are billed now</th><th class="num">Amount</th></tr></thead>
-    <tbody>${draft.lines.map((line) => html`<tr><td>${line.description}<div class="muted">${date(line.periodStart.toISOString())} – ${date(line.periodEnd.toISOString())}</div></td><td class="num">${amount(line.amount, draft.currency)}</td></tr>`)}</tbody>
+    <tbody>${draft.lines.map((line) => html`<tr><td>${line.description}</td><td class="num">${amount(line.amount, draft.currency)}</td></tr>`)}</tbody>
     <tfoot>
       ${draft.discountTotal.gt(0) ? html`<tr><td>Discounts</td><td class="num">−${amount(draft.discountTotal, draft.currency)}</td></tr>` : ''}
       ${draft.taxes.filter((t) => !t.rate.inclusive).map((t) => html`<tr><td>${t.rate.name}</td><td class="num">${amount(t.amount, draft.currency)}</td></tr>`)}
@@ -118,7 +118,7 @@ export function subscriptionPages(context: PortalContext): Router {
     const reasonRefused = refusal?.param === 'reason';
     return html`<section class="card">
   <h2>Your plan</h2>
-  ${subscriptionCard(view, { ...context, planCodes: [] })}
+  ${subscriptionCard(view, context, { actions: false })}
 </section>
 <section class="card portal-cancel">
   <h2>Cancel your subscription</h2>
