@@ -69,7 +69,7 @@ export function paymentMethodPages(context: PortalContext): Router {
       return sendPortal(req, res, context, { title: 'Payment method', section: 'payment_method', body, status });
     }
     const card = await portalCard(context.em(), context.gateway, customerId);
-    const current = html`<section class="card"><h2>Card on file</h2><p class="portal-card-on-file" data-card>${cardWords(card)}</p><p class="hint">Open invoices are charged to it automatically.</p></section>`;
+    const current = html`<section class="card"><h2>Card on file</h2><p class="portal-card-on-file" data-card>${cardWords(card)}</p>${card ? html`<p class="hint">Your invoices are charged to it automatically.</p>` : ''}</section>`;
     if (!context.stripeJs) {
       const body = html`${current}<section class="card"><p>Cards are not taken here; contact us to change yours.</p></section>`;
       return sendPortal(req, res, context, { title: 'Payment method', section: 'payment_method', body, status });
