@@ -1,6 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
-import Decimal from 'decimal.js';
 import type { Customer } from '../db/entities/customer';
 import { Invoice } from '../db/entities/invoice';
 import type { Plan } from '../db/entities/plan';
@@ -13,6 +12,9 @@ import type { CancellationDetails } from '../domain/cancellation';
 import { BillingError } from '../domain/errors';
 import type { StripeGateway } from '../payments/stripe-gateway';
 import { changePlanUpdate } from '../workflows/messages';
+import type { Seller } from '../domain/invoice-document';
+import { customerBalance } from './customers';
+import { invoicePdf } from './invoice-pdf';
 import { invoiceWithLines, listInvoices, type InvoiceWithLines } from './invoices';
 import { customerOf } from './lookups';
 import { attachPaymentMethod, createSetupIntent } from './payment-methods';
@@ -87,9 +89,9 @@ export interface PortalHome {
   customer: Customer;
   /** Open invoices with something left to pay, oldest due first. */
   due: Invoice[];
-  /** What those invoices ask for, per currency. */
+  /** What the open invoices ask for, in the customer's currency (services/customers.ts customerBalance). */
   amountDue: AmountByCurrency[];
-  /** Credit the customer holds (taken off its next invoices), per currency; only positive balances. */
+  /** Credit the customer holds, taken off its next invoices; empty when none. */
   credit: AmountByCurrency[];
   /** Subscriptions not canceled, each read live from its workflow. */
   subscriptions: SubscriptionView[];
@@ -97,21 +99,16 @@ export interface PortalHome {
 
 /** The portal's first page: what is due, the credit held, and the subscriptions running. */
 export async function portalHome(em: EntityManager, temporal: Client, customerId: string): Promise<PortalHome> {
-  const customer = await customerOf(em, customerId);
+  const balance = await customerBalance(em, customerId);
   const due = (await em.find(Invoice, { customerId, status: 'open' }, { orderBy: { dueAt: 'asc', id: 'asc' } })).filter((i) => i.amountDue.gt(0));
-  const totals = new Map<string, Decimal>();
-  for (const invoice of due) totals.set(invoice.currency, (totals.get(invoice.currency) ?? new Decimal(0)).plus(invoice.amountDue));
-  const balances = await em.execute<Array<{ currency: string; balance: string }>>(
-    'select currency, sum(amount)::text as balance from customer_balance_transactions where customer_id = ? group by currency order by currency',
-    [customerId],
-  );
   const running = await em.find(Subscription, { customerId, status: { $ne: 'canceled' } }, { orderBy: { createdAt: 'asc', id: 'asc' } });
   const subscriptions = await Promise.all(running.map((s) => getSubscription(em, temporal, s.id)));
+  const currency = balance.customer.currency;
   return {
-    customer,
+    customer: balance.customer,
     due,
-    amountDue: [...totals].map(([currency, amount]) => ({ currency, amount: amount.toFixed() })),
-    credit: balances.filter((b) => new Decimal(b.balance).gt(0)).map((b) => ({ currency: b.currency, amount: new Decimal(b.balance).toFixed() })),
+    amountDue: balance.amountDue.gt(0) ? [{ currency, amount: balance.amountDue.toFixed() }] : [],
+    credit: balance.creditBalance.gt(0) ? [{ currency, amount: balance.creditBalance.toFixed() }] : [],
     subscriptions: subscriptions.filter((v) => (v.live?.status ?? v.subscription.status) !== 'canceled'),
   };
 }
@@ -204,8 +201,8 @@ export async function portalCompleteSetup(em: EntityManager, gateway: StripeGate
 }
 
 
-/** The PDF of the customer's invoice; "no such invoice" for anyone else's. */
-export async function portalInvoicePdf(em: EntityManager, customerId: string, invoiceId: string): Promise<{ fileName: string; bytes: Buffer }> {
+/** The PDF of the customer's invoice, the same bytes as the API's; "no such invoice" for anyone else's. */
+export async function portalInvoicePdf(em: EntityManager, customerId: string, invoiceId: string, seller?: Seller): Promise<{ fileName: string; bytes: Buffer }> {
   const { invoice } = await portalInvoice(em, customerId, invoiceId);
-  throw new BillingError('state_error', 'pdf_unavailable', `The PDF of invoice ${invoice.number ?? invoice.id} cannot be made yet`);
+  return invoicePdf(em, invoice.id, seller);
 }

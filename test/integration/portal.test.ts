@@ -1,8 +1,13 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { createPortalSession, signPortalToken } from '../../db/portal-sessions';
 import { signingSecret } from '../../db/signing-secrets';
 import { launchBrowser, newPage, screenshot } from '../support/browser';
-import { daysAgo, eventually, expectError, startStack, waitForInvoices, type Stack } from './harness';
+import { daysAgo, eventually, expectError, KEYS, startStack, waitForInvoices, type Stack } from './harness';
 
 /**
  * The customer portal in Chromium: a link made by support opens one customer's billing, which
@@ -10,6 +15,13 @@ import { daysAgo, eventually, expectError, startStack, waitForInvoices, type Sta
  * the operator offers, after seeing the preview. The link never reaches another customer's data,
  * and an expired or altered link opens nothing.
  */
+/** The words of a PDF, as pdftotext lays them out. */
+function pdfText(bytes: Buffer): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'portal-pdf-')), 'invoice.pdf');
+  writeFileSync(file, bytes);
+  return execFileSync('pdftotext', ['-layout', file, '-'], { encoding: 'utf8' }).replace(/[ \t]+/g, ' ');
+}
+
 describe('customer portal', () => {
   let stack: Stack;
   let browser: Browser;
@@ -125,6 +137,16 @@ describe('customer portal', () => {
     await page.click(`tr[data-invoice="${ada.invoices[2].id}"] a[href="/portal/invoices/${ada.invoices[2].id}"]`);
     expect(await page.textContent('h1')).toBe(`Invoice ${ada.invoices[2].number}`);
     expect(await page.textContent('[data-amount-due]')).toBe('USD 29.00');
+
+    // The PDF the portal downloads is the API's, byte for byte, and states this invoice.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a:has-text("Download PDF")')]);
+    const bytes = await readFile((await download.path())!);
+    const fromApi = await fetch(`${stack.baseUrl}/v1/invoices/${ada.invoices[2].id}/pdf`, { headers: { authorization: `Bearer ${KEYS.readonly}` } });
+    expect(Buffer.from(await fromApi.arrayBuffer()).equals(bytes)).toBe(true);
+    const text = pdfText(bytes);
+    expect(text).toContain(ada.invoices[2].number);
+    expect(text).toContain('Ada Lovelace Ltd');
+    expect(text).toMatch(/Amount due\s+USD 29\.00/);
     await page.context().close();
   });
 

@@ -71,7 +71,7 @@ export function invoicePages(context: PortalContext): Router {
   });
 
   router.get('/invoices/:id/pdf', async (req, res) => {
-    const { fileName, bytes } = await portalInvoicePdf(context.em(), req.portalVisit!.customerId, String(req.params.id));
+    const { fileName, bytes } = await portalInvoicePdf(context.em(), req.portalVisit!.customerId, String(req.params.id), context.seller);
     res.set({ 'Content-Type': 'application/pdf', 'Content-Disposition': `attachment; filename="${fileName}"` }).send(bytes);
   });
 

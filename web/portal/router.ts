@@ -21,7 +21,8 @@ import { subscriptionPages } from './subscriptions';
 export function portalRouter(deps: ApiDeps): Router {
   const em = forkEm(deps.orm);
   const secret = portalSigningSecret(em);
-  const brand = 'Perennial';
+  // The seller's own name heads the customer's pages; the product's name only when none is set.
+  const brand = deps.seller?.name ?? 'Perennial';
   const context: PortalContext = {
     em,
     temporal: deps.temporal,
@@ -29,6 +30,7 @@ export function portalRouter(deps: ApiDeps): Router {
     planCodes: deps.portalPlanCodes ?? [],
     stripeJs: deps.stripe ? (deps.stripeJs ?? null) : null,
     brand,
+    seller: deps.seller,
     async returnUrl(req) {
       const visit = req.portalVisit;
       return visit ? ((await findPortalSession(em(), visit.sessionId))?.returnUrl ?? null) : null;

@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Client } from '@temporalio/client';
 import type { Request, Response } from 'express';
+import type { Seller } from '../../domain/invoice-document';
 import type { StripeGateway } from '../../payments/stripe-gateway';
 import { html, type Fragment } from '../html';
 import { sendPortalPage } from '../layout';
@@ -16,6 +17,8 @@ export interface PortalContext {
   stripeJs: { url: string; publishableKey: string } | null;
   /** The seller's name, shown as the pages' owner. */
   brand: string;
+  /** Who issues the invoices (SELLER_*), printed on their PDFs. */
+  seller?: Seller;
   /** Where the visit's link says to go back to (its session's return_url), looked up per request. */
   returnUrl(req: Request): Promise<string | null>;
 }
