@@ -46,7 +46,8 @@ const app = () =>
 describe('the OpenAPI document', () => {
   it('lists every route the app mounts, and nothing it does not', () => {
     const documented = Object.entries(openApiDocument().paths).flatMap(([path, item]) => Object.keys(item).map((m) => `${m.toUpperCase()} ${path}`));
-    const mounted = mountedRoutes(app());
+    // The console's and the portal's pages are HTML for people, not operations of the API.
+    const mounted = mountedRoutes(app()).filter((r) => !/^\w+ \/(console|portal)(\/|$)/.test(r));
     expect(mounted.length).toBeGreaterThan(30);
     expect({ missingFromDocument: mounted.filter((r) => !documented.includes(r)), notMounted: documented.filter((r) => !mounted.includes(r)) }).toEqual({
       missingFromDocument: [],
