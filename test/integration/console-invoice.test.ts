@@ -19,11 +19,12 @@ describe('console: invoices', () => {
     stack = await startStack('console-invoice');
     browser = await launchBrowser();
     seeded = await seedCatalog(stack.admin);
-    const plans = [seeded.plans.growth, seeded.plans.starter, seeded.plans.scale, seeded.plans.starter, seeded.plans.growth];
+    const plans = [seeded.plans.growth, seeded.plans.starter, seeded.plans.team, seeded.plans.starter, seeded.plans.growth];
     const subscriptions: string[] = [];
-    for (const [i, c] of seeded.customers.entries()) subscriptions.push(await subscribe(stack.admin, c.id, plans[i], 5 + i * 9, i === 2 ? 2 : undefined));
-    [invoice] = await waitForInvoices(stack.admin, subscriptions[0], 1);
-    for (const id of subscriptions.slice(1)) await waitForInvoices(stack.admin, id, 1);
+    for (const [i, c] of seeded.customers.entries()) subscriptions.push(await subscribe(stack.admin, c.id, plans[i], 5 + i * 9, i === 2 ? 12 : undefined));
+    for (const id of subscriptions) await waitForInvoices(stack.admin, id, 1);
+    // Globex's 12 seats of the Team plan: 5 at 20.00 and 7 at 15.00.
+    [invoice] = await waitForInvoices(stack.admin, subscriptions[2], 1);
     // One paid by hand, so the list shows more than one status.
     const [paid] = await waitForInvoices(stack.admin, subscriptions[3], 1);
     expect((await stack.admin.post(`/v1/invoices/${paid.id}/payments`, { amount: paid.amount_due, reference: 'WIRE-5521' })).status).toBe(201);
@@ -59,8 +60,12 @@ describe('console: invoices', () => {
     await signIn(page, stack.baseUrl, KEYS.support);
     await openInvoice(page);
     expect(await page.textContent('h1')).toBe(`Invoice ${invoice.number}`);
-    expect(await page.textContent('#amount-due')).toBe('USD 118.80'); // 99.00 + 20% VAT
-    expect(await page.locator('#lines table.totals').innerText()).toMatch(/VAT 20%.*USD 19\.80/);
+    expect(await page.textContent('#amount-due')).toBe('USD 246.00'); // 205.00 + 20% VAT
+    expect(await page.locator('#lines table.totals').innerText()).toMatch(/VAT 20%.*USD 41\.00/);
+    expect(await page.locator('#lines tr.tier').allInnerTexts()).toEqual([
+      expect.stringMatching(/up to 5\t5\tUSD 20\.00\tUSD 100\.00/),
+      expect.stringMatching(/over 5 up to 20\t7\tUSD 15\.00\tUSD 105\.00/),
+    ]);
 
     // A refusal of the API, next to the field it names.
     await page.click('details[data-action=payments] summary');
@@ -70,22 +75,22 @@ describe('console: invoices', () => {
     expect(await refused.locator('label').innerText()).toBe('Amount');
     expect(await refused.locator('.refusal').innerText()).toMatch(/decimal string/);
 
-    await page.fill('details[data-action=payments] input[name=amount]', '118.80');
+    await page.fill('details[data-action=payments] input[name=amount]', '246.00');
     await page.fill('details[data-action=payments] input[name=reference]', 'WIRE-2026-1187');
     await submit(page, 'payments');
-    expect(await page.textContent('.banner-done')).toBe('Payment of 118.80 recorded.');
+    expect(await page.textContent('.banner-done')).toBe('Payment of USD 246.00 recorded.');
     expect(await page.locator('.page-head .badge').first().innerText()).toBe('paid');
-    expect(await page.locator('#payments tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/By hand\tWIRE-2026-1187\tUSD 118\.80/)]);
+    expect(await page.locator('#payments tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/By hand\tWIRE-2026-1187\tUSD 246\.00/)]);
 
     await page.click('details[data-action=refunds] summary');
     await page.fill('details[data-action=refunds] input[name=amount]', '40.00');
     await page.fill('details[data-action=refunds] input[name=reason]', 'Seats removed mid-period');
     await submit(page, 'refunds');
-    expect(await page.textContent('.banner-done')).toBe('Refund of 40.00 made.');
+    expect(await page.textContent('.banner-done')).toBe('Refund of USD 40.00 made.');
     expect(await page.locator('#refunds tbody tr').allInnerTexts()).toEqual([expect.stringMatching(/By hand\tSeats removed mid-period\tUSD 40\.00/)]);
     expect(await page.locator('#lines table.totals').innerText()).toMatch(/Refunded\s+USD 40\.00/);
     const after = (await stack.support.get(`/v1/invoices/${invoice.id}`)).body;
-    expect({ paid: after.amount_paid, refunded: after.amount_refunded, status: after.status }).toEqual({ paid: '118.80', refunded: '40.00', status: 'paid' });
+    expect({ paid: after.amount_paid, refunded: after.amount_refunded, status: after.status }).toEqual({ paid: '246.00', refunded: '40.00', status: 'paid' });
     await screenshot(page, 'console-invoice');
     await page.context().close();
   });

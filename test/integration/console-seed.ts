@@ -6,7 +6,7 @@ import { daysAgo, unique } from './harness';
  * rate, and subscriptions of different ages, made through the API like any client would.
  */
 export interface Seeded {
-  plans: { starter: string; growth: string; scale: string };
+  plans: { starter: string; growth: string; scale: string; team: string };
   customers: Array<{ id: string; name: string }>;
 }
 
@@ -19,16 +19,25 @@ async function created(api: ApiClient, path: string, body: unknown): Promise<any
 export const NAMES = ['Northwind Traders', 'Acme Analytics', 'Globex Logistics', 'Initech Software', 'Umbrella Health'];
 
 export async function seedCatalog(api: ApiClient): Promise<Seeded> {
-  const plans = { starter: unique('starter'), growth: unique('growth'), scale: unique('scale') };
+  const plans = { starter: unique('starter'), growth: unique('growth'), scale: unique('scale'), team: unique('team') };
   await created(api, '/v1/plans', { code: plans.starter, name: 'Starter', currency: 'USD', interval: 'month', amount: '29.00' });
   await created(api, '/v1/plans', { code: plans.growth, name: 'Growth', currency: 'USD', interval: 'month', amount: '99.00' });
   await created(api, '/v1/plans', { code: plans.scale, name: 'Scale', currency: 'USD', interval: 'month', amount: '299.00' });
+  // Seats priced in graduated tiers, so invoices show a tier breakdown.
+  await created(api, '/v1/plans', {
+    code: plans.team,
+    name: 'Team',
+    currency: 'USD',
+    interval: 'month',
+    amount: '0.00',
+    fee_tiers: { mode: 'graduated', tiers: [{ up_to: 5, unit_amount: '20.00' }, { up_to: 20, unit_amount: '15.00' }, { up_to: null, unit_amount: '10.00' }] },
+  });
   const vat = unique('vat');
   await created(api, '/v1/tax_rates', { code: vat, name: 'VAT', percentage: '20' });
   const customers: Seeded['customers'] = [];
   for (const name of NAMES) {
-    const slug = name.toLowerCase().replace(/[^a-z]+/g, '.');
-    const c = await created(api, '/v1/customers', { name, email: `billing@${slug}example.com`, currency: 'USD', net_terms_days: customers.length % 2 ? 30 : 14, external_id: unique(slug.split('.')[0]) });
+    const slug = name.toLowerCase().replace(/[^a-z]+/g, '-');
+    const c = await created(api, '/v1/customers', { name, email: `billing@${slug}.example.com`, currency: 'USD', net_terms_days: customers.length % 2 ? 30 : 14, external_id: unique(slug.split('-')[0]) });
     await created(api, `/v1/customers/${c.id}/tax_rates`, { tax_rates: [vat] });
     customers.push({ id: c.id, name });
   }

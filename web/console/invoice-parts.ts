@@ -24,8 +24,10 @@ export function unitPrice(amount: string | null, currency: string): string {
 const period = (start: string | null, end: string | null): string => (start && end ? `${date(start)} – ${date(end)}` : '');
 
 function tierRow(t: Tier, currency: string): Html {
-  const range = t.up_to === null ? `${t.from} and above` : `${t.from} – ${t.up_to}`;
-  return html`<tr class="tier"><td>↳ tier ${range}${!new Decimal(t.flat_amount).isZero() ? html` <span class="muted">+ flat ${money(t.flat_amount, currency)}</span>` : ''}</td>
+  // Tier bounds may be fractional (GB of storage), so a tier is stated as "over a, up to b" rather than "a+1 – b".
+  const from = new Decimal(t.from);
+  const range = t.up_to === null ? `over ${t.from}` : from.isZero() ? `up to ${t.up_to}` : `over ${t.from} up to ${t.up_to}`;
+  return html`<tr class="tier"><td>↳ ${range}${!new Decimal(t.flat_amount).isZero() ? html` <span class="muted">+ flat ${money(t.flat_amount, currency)}</span>` : ''}</td>
 <td class="num">${t.units}</td><td class="num">${unitPrice(t.unit_amount, currency)}</td><td class="num">${money(t.amount, currency)}</td></tr>`;
 }
 

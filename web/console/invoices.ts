@@ -186,7 +186,8 @@ async function invoicePage(req: Request, res: Response, id: string, shown: Shown
   <div class="stat"><div class="label">Amount due</div><div class="value" id="amount-due">${money(inv.amount_due, cur)}</div></div>
   <div class="stat"><div class="label">Due</div><div class="value small-value">${date(inv.due_at)}</div></div>
 </div>
-<div class="grid">
+<div class="detail-layout">
+<div class="stack">
   <section class="card"><h2>Details</h2>
   <dl class="facts">
     <dt>Customer</dt><dd>${c ? html`<a href="/console/customers/${encodeURIComponent(c.id)}">${c.name}</a> <span class="muted">${c.email}</span>` : inv.customer_id}</dd>
@@ -201,19 +202,6 @@ async function invoicePage(req: Request, res: Response, id: string, shown: Shown
     ${inv.auto_finalizes_at && inv.status === 'draft' ? html`<dt>Finalises</dt><dd>${dateTime(inv.auto_finalizes_at)}</dd>` : ''}
   </dl>
   </section>
-  <section class="card" id="collection"><h2>Collection</h2>
-  ${col?.state
-    ? html`<dl class="facts">
-    <dt>State</dt><dd>${badge(col.state.status)} ${COLLECTION[col.state.status] ?? ''}</dd>
-    <dt>Attempts</dt><dd>${col.state.attempts}</dd>
-    ${col.state.next_retry_at ? html`<dt>Next retry</dt><dd>${dateTime(col.state.next_retry_at)}</dd>` : ''}
-    ${col.state.first_failure_at ? html`<dt>First failure</dt><dd>${dateTime(col.state.first_failure_at)}</dd>` : ''}
-    ${col.state.last_outcome ? html`<dt>Last outcome</dt><dd>${col.state.last_outcome}</dd>` : ''}
-  </dl>`
-    : html`<p class="muted">${inv.collection_method === 'send_invoice' ? 'Waiting for a payment by hand.' : inv.status === 'draft' ? 'Collected once finalised.' : 'No card collection running for this invoice.'}</p>`}
-  ${col?.subscription_status === 'suspended' ? html`<div class="banner banner-refusal">The subscription is suspended for unpaid invoices.</div>` : ''}
-  </section>
-</div>
 <section class="card" id="lines"><h2>Lines</h2>
 ${linesTable(inv.lines, cur)}
 <div class="totals-wrap">${totalsTable(inv, [
@@ -239,7 +227,6 @@ ${col?.attempts.length
     )}</tbody></table>`
   : ''}
 </section>
-<div class="grid">
 <section class="card" id="refunds"><h2>Refunds</h2>
 ${refunds.data?.data.length
   ? html`<table><thead><tr><th>Date</th><th>Method</th><th>Reason</th><th class="num">Amount</th></tr></thead><tbody>${refunds.data.data.map(
@@ -255,7 +242,22 @@ ${creditNotes.data?.data.length
   : html`<p class="empty">No credit notes.</p>`}
 </section>
 </div>
-${canAct ? actions(req, inv, shown) : ''}`;
+<aside class="stack">
+  <section class="card" id="collection"><h2>Collection</h2>
+  ${col?.state
+    ? html`<dl class="facts">
+    <dt>State</dt><dd>${badge(col.state.status)} ${COLLECTION[col.state.status] ?? ''}</dd>
+    <dt>Attempts</dt><dd>${col.state.attempts}</dd>
+    ${col.state.next_retry_at ? html`<dt>Next retry</dt><dd>${dateTime(col.state.next_retry_at)}</dd>` : ''}
+    ${col.state.first_failure_at ? html`<dt>First failure</dt><dd>${dateTime(col.state.first_failure_at)}</dd>` : ''}
+    ${col.state.last_outcome ? html`<dt>Last outcome</dt><dd>${col.state.last_outcome}</dd>` : ''}
+  </dl>`
+    : html`<p class="muted">${inv.collection_method === 'send_invoice' ? 'Waiting for a payment by hand.' : inv.status === 'draft' ? 'Collected once finalised.' : 'No card collection running for this invoice.'}</p>`}
+  ${col?.subscription_status === 'suspended' ? html`<div class="banner banner-refusal">The subscription is suspended for unpaid invoices.</div>` : ''}
+  </section>
+${canAct ? actions(req, inv, shown) : ''}
+</aside>
+</div>`;
 
   sendConsolePage(req, res, {
     title,
@@ -287,13 +289,13 @@ export function invoicePages(_context: ConsoleContext): Router {
       .send(Buffer.from(data as ArrayBuffer));
   });
 
-  const post = (name: string, call: Call, done: (v: Record<string, string>) => string) =>
+  const post = (name: string, call: Call, done: (v: Record<string, string>, currency: string) => string) =>
     router.post(`/invoices/:id/${name}`, async (req, res) => {
       const id = String(req.params.id);
       const v = formValues(req);
       const { data, error, response } = await call(req, id, v);
       if (data === undefined) return invoicePage(req, res, id, { open: name, values: v, refusal: refusalOf(error, response.status), status: response.status });
-      setFlash(req, res, done(v));
+      setFlash(req, res, done(v, (data as { currency: string }).currency));
       res.redirect(303, invoiceUrl(id));
     });
 
@@ -301,17 +303,17 @@ export function invoicePages(_context: ConsoleContext): Router {
   post(
     'payments',
     (req, id, v) => req.api!.POST('/v1/invoices/{id}/payments', { params: at(id), body: { amount: v.amount ?? '', ...(v.reference ? { reference: v.reference } : {}) }, headers: idempotencyHeader(req) }),
-    (v) => `Payment of ${v.amount} recorded.`,
+    (v, cur) => `Payment of ${money(v.amount, cur)} recorded.`,
   );
   post(
     'refunds',
     (req, id, v) => req.api!.POST('/v1/invoices/{id}/refunds', { params: at(id), body: { ...(v.amount ? { amount: v.amount } : {}), ...(v.reason ? { reason: v.reason } : {}) }, headers: idempotencyHeader(req) }),
-    (v) => (v.amount ? `Refund of ${v.amount} made.` : 'Everything paid was refunded.'),
+    (v, cur) => (v.amount ? `Refund of ${money(v.amount, cur)} made.` : 'Everything paid was refunded.'),
   );
   post(
     'credit_notes',
     (req, id, v) => req.api!.POST('/v1/invoices/{id}/credit_notes', { params: at(id), body: { amount: v.amount ?? '', ...(v.reason ? { reason: v.reason } : {}) }, headers: idempotencyHeader(req) }),
-    (v) => `Credit note of ${v.amount} issued.`,
+    (v, cur) => `Credit note of ${money(v.amount, cur)} issued.`,
   );
   post('mark_uncollectible', (req, id) => req.api!.POST('/v1/invoices/{id}/mark_uncollectible', { params: at(id), body: {}, headers: idempotencyHeader(req) }), () => 'Invoice written off as uncollectible.');
   post('void', (req, id) => req.api!.POST('/v1/invoices/{id}/void', { params: at(id), body: {}, headers: idempotencyHeader(req) }), () => 'Invoice voided.');

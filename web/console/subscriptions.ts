@@ -94,7 +94,7 @@ ${fields}
 function actions(req: Request, s: Subscription, plans: Schemas['Plan'][], shown: Shown): Html {
   const valuesFor = (name: string) => (shown.open === name ? (shown.values ?? {}) : {});
   const refusalFor = (name: string) => (shown.open === name ? shown.refusal : null);
-  const planOptions = plans.map((p): [string, string] => [p.code, `${p.name} (${p.code} v${p.version}) — ${money(p.amount, p.currency)} / ${p.interval_count > 1 ? `${p.interval_count} ` : ''}${p.interval}`]);
+  const planOptions = plans.map((p): [string, string] => [p.code, `${p.name} · ${money(p.amount, p.currency)}/${p.interval_count > 1 ? `${p.interval_count} ` : ''}${p.interval} (${p.code})`]);
   const forms: Html[] = [];
   const cp = valuesFor('change_plan');
   forms.push(
@@ -153,12 +153,13 @@ ${field({ label: 'Credit the unused part of the period (prorate)', name: 'prorat
   return html`<section class="card" id="actions"><h2>Actions</h2>${forms}</section>`;
 }
 
-function previewCard(req: Request, s: Subscription, shown: Shown): Html {
+function previewCard(req: Request, s: Subscription, shown: Shown, plans: Map<string, Schemas['Plan']>): Html {
   const p = shown.preview!;
+  const name = plans.get(p.plan_code)?.name;
   const v = shown.values ?? {};
   const hidden = (name: string) => (v[name] ? html`<input type="hidden" name="${name}" value="${v[name]}">` : '');
   return html`<section class="card preview" id="change-preview">
-<h2>Preview: change to ${p.plan_code} v${p.plan_version}</h2>
+<h2><span>Preview: change to ${name ?? p.plan_code}</span> <span class="muted small mono">${p.plan_code} v${p.plan_version}</span></h2>
 <p class="muted">${p.at ? html`Takes effect ${dateTime(p.at)}` : 'Takes effect at the end of the current period'} · ${p.proration === 'none' ? 'no proration' : 'prorated'}. Nothing has changed yet.</p>
 ${p.invoice ? html`<h3>Invoice this change issues</h3>${previewInvoice(p.invoice)}` : html`<p>This change issues no invoice now: the new price applies from the next renewal.</p>`}
 <form method="post" action="${subscriptionUrl(s.id)}/change_plan" class="actions confirm">${formGuards(req)}
@@ -177,12 +178,14 @@ async function renderPage(req: Request, res: Response, context: ConsoleContext, 
     return sendConsolePage(req, res, { title: 'Subscription', section: 'customers', status: response.status, body: html`<div class="banner banner-refusal">${refusal.message}</div>` });
   }
   const canAct = req.consoleSession?.canAct ?? false;
-  const [customer, invoices, usage, plans] = await Promise.all([
+  const [customer, invoices, usage, plans, versions] = await Promise.all([
     api.GET('/v1/customers/{id}', { params: { path: { id: s.customer_id } } }),
     api.GET('/v1/invoices', { params: { query: { subscription_id: s.id, limit: 20 } } }),
     s.status === 'canceled' ? Promise.resolve(null) : api.GET('/v1/subscriptions/{id}/usage', { params: { path: { id: s.id } } }),
     canAct ? api.GET('/v1/plans', { params: { query: { limit: 100 } } }) : Promise.resolve(null),
+    api.GET('/v1/plans', { params: { query: { code: s.plan_code, limit: 100 } } }),
   ]);
+  const plan = versions.data?.data.find((p) => p.version === s.plan_version) ?? null;
   const c = customer.data;
   const currency = c?.currency ?? s.latest_invoice?.currency ?? 'USD';
   // Newest version of each plan in the subscription's currency: a plan change moves to a plan, in one currency.
@@ -198,13 +201,14 @@ async function renderPage(req: Request, res: Response, context: ConsoleContext, 
 ${s.billing_error ? html`<div class="banner banner-refusal"><strong>Billing stopped</strong> (${s.billing_error.activity}, ${s.billing_error.code}): ${s.billing_error.message}</div>` : ''}
 ${s.cancel_at_period_end ? html`<div class="banner banner-warn">Cancels at the end of the period, ${date(s.current_period_end)}.</div>` : ''}
 <div class="stats">
-  <div class="stat"><div class="label">Plan</div><div class="value">${s.plan_code} <span class="muted small">v${s.plan_version}</span></div></div>
+  <div class="stat"><div class="label">Plan</div><div class="value">${plan?.name ?? s.plan_code}</div><div class="note mono">${s.plan_code} v${s.plan_version}${plan ? html` · ${money(plan.amount, plan.currency)} / ${plan.interval}` : ''}</div></div>
   <div class="stat"><div class="label">Quantity</div><div class="value">${s.quantity}</div></div>
   <div class="stat"><div class="label">Current period</div><div class="value small-value">${s.current_period_start ? `${date(s.current_period_start)} – ${date(s.current_period_end)}` : '—'}</div></div>
   <div class="stat"><div class="label">Next billing</div><div class="value small-value">${date(s.next_billing_at)}</div></div>
 </div>
-${shown.preview ? previewCard(req, s, shown) : ''}
-<div class="grid">
+${shown.preview ? previewCard(req, s, shown, newest) : ''}
+<div class="detail-layout">
+<div class="stack">
   <section class="card"><h2>Details</h2>
   <dl class="facts">
     <dt>Customer</dt><dd>${c ? html`<a href="/console/customers/${encodeURIComponent(c.id)}">${c.name}</a> <span class="muted">${c.email}</span>` : s.customer_id}</dd>
@@ -218,12 +222,6 @@ ${shown.preview ? previewCard(req, s, shown) : ''}
     <dt>Latest invoice</dt><dd>${s.latest_invoice ? html`<a href="/console/invoices/${encodeURIComponent(s.latest_invoice.id)}">${s.latest_invoice.number ?? 'draft'}</a> · ${money(s.latest_invoice.total, s.latest_invoice.currency)}` : '—'}</dd>
   </dl>
   </section>
-  <section class="card"><h2>Upcoming</h2>
-  ${s.upcoming.length
-    ? html`<ul class="timeline">${s.upcoming.map((e) => html`<li><time>${dateTime(e.at)}</time><span>${EVENTS[e.event] ?? e.event}</span></li>`)}</ul>`
-    : html`<p class="empty">Nothing scheduled.</p>`}
-  </section>
-</div>
 <section class="card" id="scheduled-changes"><h2>Scheduled changes</h2>
 ${s.scheduled_changes.length
   ? html`<table><thead><tr><th>Change</th><th>When</th><th></th></tr></thead><tbody>${s.scheduled_changes.map(
@@ -241,19 +239,28 @@ ${s.add_ons.length
   : ''}
 <section class="card" id="invoices"><h2>Invoices</h2>
 ${invoices.data?.data.length
-  ? html`<table><thead><tr><th>Number</th><th>Status</th><th>Reason</th><th>Period</th><th>Issued</th><th class="num">Total</th><th class="num">Due</th></tr></thead><tbody>${invoices.data.data.map(
-      (i) => html`<tr><td><a href="/console/invoices/${encodeURIComponent(i.id)}">${i.number ?? 'Draft'}</a></td><td>${badge(i.status)}</td><td>${i.billing_reason.replace(/_/g, ' ')}</td>
-<td>${i.period_start ? `${date(i.period_start)} – ${date(i.period_end)}` : '—'}</td><td>${date(i.issued_at)}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_due, i.currency)}</td></tr>`,
+  ? html`<table><thead><tr><th>Number</th><th>Status</th><th>Period</th><th>Issued</th><th class="num">Total</th><th class="num">Due</th></tr></thead><tbody>${invoices.data.data.map(
+      (i) => html`<tr><td class="nowrap"><a href="/console/invoices/${encodeURIComponent(i.id)}">${i.number ?? 'Draft'}</a><div class="muted small">${i.billing_reason.replace(/_/g, ' ')}</div></td><td>${badge(i.status)}</td>
+<td class="nowrap">${i.period_start ? `${date(i.period_start)} – ${date(i.period_end)}` : '—'}</td><td class="nowrap">${date(i.issued_at)}</td><td class="num">${money(i.total, i.currency)}</td><td class="num">${money(i.amount_due, i.currency)}</td></tr>`,
     )}</tbody></table>`
   : html`<p class="empty">No invoices yet.</p>`}
 </section>
 ${upcoming
   ? html`<section class="card" id="upcoming-invoice"><h2>Upcoming invoice <span class="muted small">if the period ended now</span></h2>${previewInvoice(upcoming)}</section>`
   : ''}
-${canAct && s.status !== 'canceled' ? actions(req, s, [...newest.values()], shown) : ''}`;
+</div>
+<aside class="stack">
+  <section class="card" id="upcoming"><h2>Upcoming</h2>
+  ${s.upcoming.length
+    ? html`<ul class="timeline">${s.upcoming.map((e) => html`<li><time>${dateTime(e.at)}</time><span>${EVENTS[e.event] ?? e.event}</span></li>`)}</ul>`
+    : html`<p class="empty">Nothing scheduled.</p>`}
+  </section>
+${canAct && s.status !== 'canceled' ? actions(req, s, [...newest.values()], shown) : ''}
+</aside>
+</div>`;
 
   sendConsolePage(req, res, {
-    title: c ? `${c.name} · ${s.plan_code}` : `Subscription ${s.id}`,
+    title: `${c?.name ?? 'Subscription'} · ${plan?.name ?? s.plan_code}`,
     section: 'customers',
     crumbs: [['Customers', '/console/customers'], ...(c ? ([[c.name, `/console/customers/${encodeURIComponent(c.id)}`]] as Array<[string, string]>) : [])],
     body,
