@@ -742,7 +742,9 @@ export function customerBalanceJson(b: CustomerBalance) {
     credit_balance: money(b.creditBalance, b.customer.currency),
     amount_due: money(b.amountDue, b.customer.currency),
     open_invoices: b.openInvoices,
-    default_payment_method: b.customer.defaultPaymentMethod ?? null,
+    default_payment_method: b.paymentMethod
+      ? { id: b.paymentMethod.id, brand: b.paymentMethod.card?.brand ?? null, last4: b.paymentMethod.card?.last4 ?? null, exp_month: b.paymentMethod.card?.expMonth ?? null, exp_year: b.paymentMethod.card?.expYear ?? null }
+      : null,
   };
 }
 

@@ -3088,8 +3088,14 @@ export type components = {
             /** @description What the customer's open invoices still ask */
             amount_due: string;
             open_invoices: number;
-            /** @description The Stripe payment method renewals are charged to; null: invoices wait for a payment by hand */
-            default_payment_method: string | null;
+            /** @description The card renewals are charged to (its details read from Stripe; null when Stripe does not answer); null: invoices wait for a payment by hand */
+            default_payment_method: {
+                id: string;
+                brand: string | null;
+                last4: string | null;
+                exp_month: number | null;
+                exp_year: number | null;
+            } | null;
         };
     };
     responses: never;

@@ -68,6 +68,13 @@ function refusal(error: unknown): never {
   throw error;
 }
 
+export interface CardDetails {
+  brand: string;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+}
+
 export class StripeGateway {
   constructor(readonly stripe: Stripe) {}
 
@@ -85,6 +92,12 @@ export class StripeGateway {
     const attached = await this.stripe.paymentMethods.attach(paymentMethod, { customer: stripeCustomerId });
     await this.stripe.customers.update(stripeCustomerId, { invoice_settings: { default_payment_method: attached.id } });
     return attached.id;
+  }
+
+  /** What a person recognises a card by (brand, last four digits, expiry); null when the payment method is not a card. */
+  async card(paymentMethod: string): Promise<CardDetails | null> {
+    const method = await this.stripe.paymentMethods.retrieve(paymentMethod);
+    return method.card ? { brand: method.card.brand, last4: method.card.last4, expMonth: method.card.exp_month, expYear: method.card.exp_year } : null;
   }
 
   async setupIntent(stripeCustomerId: string): Promise<{ id: string; clientSecret: string }> {

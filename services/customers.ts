@@ -7,6 +7,7 @@ import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
 import { findPage, type Page, type PageRequest } from '../db/pagination';
 import { BillingError } from '../domain/errors';
+import type { CardDetails, StripeGateway } from '../payments/stripe-gateway';
 import { assertCompatibleRates } from '../domain/tax';
 import { couponOf, customerOf } from './lookups';
 
@@ -142,10 +143,12 @@ export interface CustomerBalance {
   /** What the customer's open invoices still ask. */
   amountDue: Decimal;
   openInvoices: number;
+  /** The card renewals are charged to; details are null when Stripe is not configured or does not answer. */
+  paymentMethod: { id: string; card: CardDetails | null } | null;
 }
 
-/** Where the customer stands, in its currency: the credit it holds and what it owes. */
-export async function customerBalance(em: EntityManager, customerId: string): Promise<CustomerBalance> {
+/** Where the customer stands, in its currency: the credit it holds, what it owes, and the card it pays with. */
+export async function customerBalance(em: EntityManager, gateway: StripeGateway | null, customerId: string): Promise<CustomerBalance> {
   const customer = await customerOf(em, customerId);
   const [row] = await em.execute<Array<{ credit: string | null; due: string | null; open: number }>>(
     `select (select sum(amount)::text from customer_balance_transactions where customer_id = ? and currency = ?) as credit,
@@ -153,5 +156,8 @@ export async function customerBalance(em: EntityManager, customerId: string): Pr
             (select count(*)::int from invoices where customer_id = ? and status = 'open') as open`,
     [customer.id, customer.currency, customer.id, customer.id],
   );
-  return { customer, creditBalance: new Decimal(row.credit ?? 0), amountDue: new Decimal(row.due ?? 0), openInvoices: row.open };
+  const methodId = customer.defaultPaymentMethod ?? null;
+  // A page showing the balance should not fail because Stripe is slow or down: the card's id is enough to go on.
+  const card = methodId && gateway ? await gateway.card(methodId).catch(() => null) : null;
+  return { customer, creditBalance: new Decimal(row.credit ?? 0), amountDue: new Decimal(row.due ?? 0), openInvoices: row.open, paymentMethod: methodId ? { id: methodId, card } : null };
 }

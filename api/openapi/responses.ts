@@ -792,6 +792,9 @@ export const CustomerBalance = z
     credit_balance: money.describe('Credit held for later invoices'),
     amount_due: money.describe("What the customer's open invoices still ask"),
     open_invoices: z.int(),
-    default_payment_method: z.string().nullable().describe('The Stripe payment method renewals are charged to; null: invoices wait for a payment by hand'),
+    default_payment_method: z
+      .strictObject({ id: z.string(), brand: z.string().nullable(), last4: z.string().nullable(), exp_month: z.int().nullable(), exp_year: z.int().nullable() })
+      .nullable()
+      .describe('The card renewals are charged to (its details read from Stripe; null when Stripe does not answer); null: invoices wait for a payment by hand'),
   })
   .register(responseSchemas, { id: 'CustomerBalance' });

@@ -12,7 +12,7 @@ import { appliedCouponJson, customerBalanceJson, customerJson, customerTaxRatesJ
 import { parse } from '../validation';
 
 /** Customers, and what applies to one customer's invoices: its tax rates and coupons. */
-export function customersRouter({ orm }: ApiDeps): Router {
+export function customersRouter({ orm, stripe }: ApiDeps): Router {
   const em = forkEm(orm);
   const router = Router();
 
@@ -49,7 +49,7 @@ export function customersRouter({ orm }: ApiDeps): Router {
   });
 
   router.get('/:id/balance', async (req, res) => {
-    res.json(customerBalanceJson(await customerBalance(em(), String(req.params.id))));
+    res.json(customerBalanceJson(await customerBalance(em(), stripe?.gateway ?? null, String(req.params.id))));
   });
 
   router.get('/:id/tax_rates', async (req, res) => {

@@ -1,3 +1,10 @@
+import { forkEm } from '../../db/orm';
+import { StripeGateway, stripeClient as gatewayClient } from '../../payments/stripe-gateway';
+import { startStripeEmulator } from '../../scripts/stripe-emulator';
+import { freePort } from '../../scripts/wait-for-port';
+import { customerBalance } from '../../services/customers';
+import { attachPaymentMethod } from '../../services/payment-methods';
+import { stripeClient } from '../support/stripe';
 import { expectError, startStack, unique, waitForInvoices, type Stack } from './harness';
 
 /**
@@ -118,5 +125,25 @@ describe('customer search, timeline and balance', () => {
     expectError(await stack.readonly.get(`/v1/customers/${c.id}/timeline?starting_after=nope`), 400, { code: 'resource_missing', param: 'starting_after' });
     expectError(await stack.readonly.get('/v1/customers/cus_missing/timeline'), 404, { code: 'resource_missing' });
     expectError(await stack.readonly.get('/v1/customers/cus_missing/balance'), 404, { code: 'resource_missing' });
+  });
+
+  it("names the customer's card by brand, last four digits and expiry, read from Stripe", async () => {
+    const emulator = await startStripeEmulator({ port: await freePort(), quiet: true });
+    try {
+      const gateway = new StripeGateway(gatewayClient({ secretKey: 'sk_test_timeline', webhookSecret: null, apiBase: emulator.apiBase }));
+      const c = await customer('Card Holder Ltd', `cards.${unique('pm')}@example.test`);
+      const method = await stripeClient(emulator.apiBase).paymentMethods.create({ type: 'card', card: { number: '4242424242424242', exp_month: 7, exp_year: 2031, cvc: '123' } });
+      const em = forkEm(stack.db.orm);
+      await attachPaymentMethod(em(), gateway, stack.temporal.client, c.id, method.id);
+
+      const balance = await customerBalance(em(), gateway, c.id);
+      expect(balance.paymentMethod).toEqual({ id: method.id, card: { brand: 'visa', last4: '4242', expMonth: 7, expYear: 2031 } });
+      // Without Stripe (or when it does not answer) the card is still named by its id.
+      expect((await customerBalance(em(), null, c.id)).paymentMethod).toEqual({ id: method.id, card: null });
+      const api = await stack.readonly.get(`/v1/customers/${c.id}/balance`);
+      expect(api.body.default_payment_method).toEqual({ id: method.id, brand: null, last4: null, exp_month: null, exp_year: null });
+    } finally {
+      await emulator.stop();
+    }
   });
 });

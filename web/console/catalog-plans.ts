@@ -25,11 +25,18 @@ const price = (amount: string, currency: string): string => {
   return Number(amount) === Number(shown.replace(/[^0-9.-]/g, '')) ? shown : `${currency} ${amount}`;
 };
 
+/** "1000000" → "1,000,000"; a unit count is not money, so it keeps the decimals it has. */
+const units = (n: string): string => {
+  const [whole, fraction] = n.split('.');
+  return `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}${fraction ? `.${fraction}` : ''}`;
+};
+
 function tiersTable(tiers: Tier[], currency: string, unit: string): Html {
-  let from = '0';
+  let from: string | null = null;
   const rows = tiers.map((t) => {
-    const row = html`<tr><td>${from}${t.up_to === null ? ' and above' : ` – ${t.up_to}`} ${unit}</td><td class="num">${price(t.unit_amount, currency)}</td><td class="num">${Number(t.flat_amount) === 0 ? html`<span class="muted">—</span>` : price(t.flat_amount, currency)}</td></tr>`;
-    from = t.up_to ?? from;
+    const range = from === null ? `First ${units(t.up_to ?? '0')}` : t.up_to === null ? `Above ${units(from)}` : `${units(from)} – ${units(t.up_to)}`;
+    const row = html`<tr><td>${t.up_to === null && from === null ? 'Every' : range} ${unit}</td><td class="num">${price(t.unit_amount, currency)}</td><td class="num">${Number(t.flat_amount) === 0 ? html`<span class="muted">—</span>` : price(t.flat_amount, currency)}</td></tr>`;
+    from = t.up_to ?? from ?? '0';
     return row;
   });
   return html`<table class="tiers"><thead><tr><th>Units</th><th class="num">Per unit</th><th class="num">Flat</th></tr></thead><tbody>${rows}</tbody></table>`;
@@ -45,7 +52,7 @@ function chargeTerms(model: string, p: Record<string, unknown>, currency: string
     case 'volume':
       return html`<p class="muted">${model === 'graduated' ? 'Each tier prices the units that fall in it' : 'All units at the price of the tier the total falls in'}</p>${tiersTable((p.tiers as Tier[]) ?? [], currency, 'units')}`;
     case 'package':
-      return html`${price(text('amount'), currency)} per ${text('package_size')} units${Number(p.free_units ?? 0) > 0 ? html`, first ${text('free_units')} free` : ''}`;
+      return html`${price(text('amount'), currency)} per ${units(text('package_size'))} units${Number(p.free_units ?? 0) > 0 ? html`, first ${units(text('free_units'))} free` : ''}`;
     case 'percentage':
       return html`${text('rate')}% of the amount${Number(p.fixed_amount ?? 0) > 0 ? html` + ${price(text('fixed_amount'), currency)} per transaction` : ''}${Number(p.free_units ?? 0) > 0 ? html`, first ${text('free_units')} free` : ''}`;
     default:

@@ -75,10 +75,22 @@ function details(c: Customer, taxRates: Schemas['CustomerTaxRates'] | undefined,
 </section>
 <section class="card">
   <h2>Payment method</h2>
-  ${balance?.default_payment_method
-    ? html`<p><span class="badge badge-good">default</span> Card <span class="mono">${balance.default_payment_method}</span></p><p class="hint">Renewals and retries are charged to this card.</p>`
-    : html`<p class="muted">No card on file: invoices wait for a payment by transfer.</p>`}
+  ${paymentMethod(balance?.default_payment_method ?? null)}
 </section>`;
+}
+
+const BRANDS: Record<string, string> = { visa: 'Visa', mastercard: 'Mastercard', amex: 'American Express', discover: 'Discover', jcb: 'JCB', diners: 'Diners Club', unionpay: 'UnionPay' };
+
+function paymentMethod(pm: Schemas['CustomerBalance']['default_payment_method']): Html {
+  if (!pm) return html`<p class="muted">No card on file: invoices wait for a payment by transfer.</p>`;
+  const expiry = pm.exp_month && pm.exp_year ? `${String(pm.exp_month).padStart(2, '0')}/${String(pm.exp_year).slice(-2)}` : null;
+  const now = new Date();
+  const expired = !!pm.exp_year && !!pm.exp_month && (pm.exp_year < now.getUTCFullYear() || (pm.exp_year === now.getUTCFullYear() && pm.exp_month < now.getUTCMonth() + 1));
+  return html`<div class="card-on-file">
+  <div><strong>${pm.brand ? (BRANDS[pm.brand] ?? pm.brand) : 'Card'}</strong>${pm.last4 ? html` <span class="mono">•••• ${pm.last4}</span>` : ''} <span class="badge badge-good">default</span>${expired ? html` <span class="badge badge-bad">expired</span>` : ''}</div>
+  <div class="muted">${expiry ? `Expires ${expiry} · ` : ''}<span class="mono">${pm.id}</span></div>
+</div>
+<p class="hint">Renewals and retries are charged to this card.</p>`;
 }
 
 function subscriptionsCard(list: Schemas['SubscriptionList'] | undefined): Html {
