@@ -177,4 +177,23 @@ describe('console customers', () => {
     expect(await page.locator('main form[method=post]').count()).toBe(0);
     await page.context().close();
   });
+
+  it('pages through the customers with Next and Previous', async () => {
+    for (let i = 1; i <= 14; i++) await customer(`Bulk Customer ${String(i).padStart(2, '0')}`, `bulk${i}@example.test`, 'USD', `BULK-${i}`);
+    const all = (await stack.admin.get('/v1/customers?limit=100')).body.data.map((c: { name: string }) => c.name);
+    expect(all.length).toBeGreaterThan(20);
+
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.readonly);
+    await page.goto(`${stack.baseUrl}/console/customers`);
+    expect(await rowNames(page)).toEqual(all.slice(0, 20));
+    expect(await page.locator('.pager a[rel=prev]').count()).toBe(0);
+    await Promise.all([page.waitForURL(/starting_after=/), page.click('.pager a[rel=next]')]);
+    expect(await rowNames(page)).toEqual(all.slice(20, 40));
+    expect(await page.locator('.pager a[rel=next]').count()).toBe(all.length > 40 ? 1 : 0);
+    await Promise.all([page.waitForURL(/ending_before=/), page.click('.pager a[rel=prev]')]);
+    expect(await rowNames(page)).toEqual(all.slice(0, 20));
+    expect(await page.locator('.pager a[rel=prev]').count()).toBe(0);
+    await page.context().close();
+  });
 });

@@ -19,3 +19,6 @@ export interface RefusedForm {
 
 /** "20.000000" → "20", "8.8750" → "8.875", "20" stays "20": a decimal string without trailing zeros after its point. */
 export const trimZeros = (decimal: string): string => (decimal.includes('.') ? decimal.replace(/\.?0+$/, '') : decimal);
+
+/** Whether a decimal string from the API ("0.00", "0") is zero, without reading it as a float. */
+export const isZero = (decimal: string | null | undefined): boolean => !decimal || /^-?0*(\.0*)?$/.test(decimal);

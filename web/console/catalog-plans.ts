@@ -4,7 +4,8 @@ import { date, money } from '../format';
 import { field, formValues, refusalBanner, refusalOf, type Refusal } from '../forms';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
-import { intOrText, mayEditCatalog, type RefusedForm } from './api-values';
+import { intOrText, isZero, mayEditCatalog, trimZeros, type RefusedForm } from './api-values';
+import { fitsCurrency } from '../../domain/money';
 import { cursorOf, pager } from './list-pager';
 import { sendReadFailure } from './read-failure';
 import { formGuards, idempotencyHeader, setFlash } from './session';
@@ -20,10 +21,7 @@ const PLAN_FIELDS = ['code', 'name', 'currency', 'interval', 'interval_count', '
 export const cadence = (p: Pick<Plan, 'interval' | 'interval_count'>): string => (p.interval_count === 1 ? `per ${p.interval}` : `every ${p.interval_count} ${p.interval}s`);
 
 /** A price with more decimals than its currency (0.0015 USD per call) is shown as it is, not rounded. */
-const price = (amount: string, currency: string): string => {
-  const shown = money(amount, currency);
-  return Number(amount) === Number(shown.replace(/[^0-9.-]/g, '')) ? shown : `${currency} ${amount}`;
-};
+const price = (amount: string, currency: string): string => (fitsCurrency(amount, currency) ? money(amount, currency) : `${currency} ${trimZeros(amount)}`);
 
 /** "1000000" → "1,000,000"; a unit count is not money, so it keeps the decimals it has. */
 const units = (n: string): string => {
@@ -35,7 +33,7 @@ function tiersTable(tiers: Tier[], currency: string, unit: string): Html {
   let from: string | null = null;
   const rows = tiers.map((t) => {
     const range = from === null ? `First ${units(t.up_to ?? '0')}` : t.up_to === null ? `Above ${units(from)}` : `${units(from)} – ${units(t.up_to)}`;
-    const row = html`<tr><td>${t.up_to === null && from === null ? 'Every' : range} ${unit}</td><td class="num">${price(t.unit_amount, currency)}</td><td class="num">${Number(t.flat_amount) === 0 ? html`<span class="muted">—</span>` : price(t.flat_amount, currency)}</td></tr>`;
+    const row = html`<tr><td>${t.up_to === null && from === null ? 'Every' : range} ${unit}</td><td class="num">${price(t.unit_amount, currency)}</td><td class="num">${isZero(t.flat_amount) ? html`<span class="muted">—</span>` : price(t.flat_amount, currency)}</td></tr>`;
     from = t.up_to ?? from ?? '0';
     return row;
   });
@@ -52,9 +50,9 @@ function chargeTerms(model: string, p: Record<string, unknown>, currency: string
     case 'volume':
       return html`<p class="muted">${model === 'graduated' ? 'Each tier prices the units that fall in it' : 'All units at the price of the tier the total falls in'}</p>${tiersTable((p.tiers as Tier[]) ?? [], currency, 'units')}`;
     case 'package':
-      return html`${price(text('amount'), currency)} per ${units(text('package_size'))} units${Number(p.free_units ?? 0) > 0 ? html`, first ${units(text('free_units'))} free` : ''}`;
+      return html`${price(text('amount'), currency)} per ${units(text('package_size'))} units${!isZero(text('free_units')) ? html`, first ${units(text('free_units'))} free` : ''}`;
     case 'percentage':
-      return html`${text('rate')}% of the amount${Number(p.fixed_amount ?? 0) > 0 ? html` + ${price(text('fixed_amount'), currency)} per transaction` : ''}${Number(p.free_units ?? 0) > 0 ? html`, first ${text('free_units')} free` : ''}`;
+      return html`${text('rate')}% of the amount${!isZero(text('fixed_amount')) ? html` + ${price(text('fixed_amount'), currency)} per transaction` : ''}${!isZero(text('free_units')) ? html`, first ${text('free_units')} free` : ''}`;
     default:
       return html`<code>${JSON.stringify(p)}</code>`;
   }

@@ -4,7 +4,7 @@ import { badge, date, dateTime, money } from '../format';
 import { field, formValues, refusalBanner, refusalOf, type Refusal } from '../forms';
 import { html, type Html } from '../html';
 import { sendConsolePage } from '../layout';
-import { intOrText, trimZeros } from './api-values';
+import { intOrText, isZero, trimZeros } from './api-values';
 import { sendReadFailure } from './read-failure';
 import { formGuards, idempotencyHeader, setFlash } from './session';
 
@@ -117,7 +117,7 @@ function invoicesCard(customerId: string, list: Schemas['InvoiceList'] | undefin
   <td><a href="/console/invoices/${i.id}"><strong>${i.number ?? 'Draft'}</strong></a></td>
   <td>${badge(i.status)}${i.overdue ? html` <span class="badge badge-bad">overdue</span>` : ''}</td>
   <td class="num">${money(i.total, i.currency)}</td>
-  <td class="num">${i.amount_due === '0' || Number(i.amount_due) === 0 ? html`<span class="muted">${money(i.amount_due, i.currency)}</span>` : html`<strong>${money(i.amount_due, i.currency)}</strong>`}</td>
+  <td class="num">${isZero(i.amount_due) ? html`<span class="muted">${money(i.amount_due, i.currency)}</span>` : html`<strong>${money(i.amount_due, i.currency)}</strong>`}</td>
   <td class="num">${date(i.finalized_at ?? i.issued_at)}</td>
 </tr>`,
   );
@@ -214,7 +214,7 @@ async function sendCustomer(req: Request, res: Response, refused: Refused | null
   const activeWallets = (wallets.data?.data ?? []).filter((w) => w.status === 'active' && w.currency === c.currency);
   const body = html`<p class="subtitle"><span class="muted">${c.email}</span>${c.external_id ? html` · <span class="mono">${c.external_id}</span>` : ''} · <span class="mono muted">${c.id}</span></p>
 <div class="stats">
-  <div class="stat"><div class="label">Amount due</div><div class="value${b && Number(b.amount_due) > 0 ? ' value-due' : ''}">${b ? money(b.amount_due, c.currency) : '—'}</div><div class="muted">${b ? `${b.open_invoices} open invoice${b.open_invoices === 1 ? '' : 's'}` : ''}</div></div>
+  <div class="stat"><div class="label">Amount due</div><div class="value${b && !isZero(b.amount_due) ? ' value-due' : ''}">${b ? money(b.amount_due, c.currency) : '—'}</div><div class="muted">${b ? `${b.open_invoices} open invoice${b.open_invoices === 1 ? '' : 's'}` : ''}</div></div>
   <div class="stat"><div class="label">Credit balance</div><div class="value">${b ? money(b.credit_balance, c.currency) : '—'}</div><div class="muted">used before charging</div></div>
   ${activeWallets.length ? html`<div class="stat"><div class="label">Wallet credit</div><div class="value">${activeWallets.length === 1 ? money(activeWallets[0].balance, c.currency) : `${activeWallets.length} wallets`}</div><div class="muted">${activeWallets.length === 1 ? `${activeWallets[0].credits_balance} credits` : 'see Wallets'}</div></div>` : ''}
   <div class="stat"><div class="label">Subscriptions</div><div class="value">${activeSubscriptions}</div><div class="muted">not canceled</div></div>
