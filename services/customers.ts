@@ -148,7 +148,7 @@ export interface CustomerBalance {
 }
 
 /** Where the customer stands, in its currency: the credit it holds, what it owes, and the card it pays with. */
-export async function customerBalance(em: EntityManager, gateway: StripeGateway | null, customerId: string): Promise<CustomerBalance> {
+export async function customerBalance(em: EntityManager, customerId: string, gateway: StripeGateway | null = null): Promise<CustomerBalance> {
   const customer = await customerOf(em, customerId);
   const [row] = await em.execute<Array<{ credit: string | null; due: string | null; open: number }>>(
     `select (select sum(amount)::text from customer_balance_transactions where customer_id = ? and currency = ?) as credit,

@@ -49,7 +49,7 @@ export function customersRouter({ orm, stripe }: ApiDeps): Router {
   });
 
   router.get('/:id/balance', async (req, res) => {
-    res.json(customerBalanceJson(await customerBalance(em(), stripe?.gateway ?? null, String(req.params.id))));
+    res.json(customerBalanceJson(await customerBalance(em(), String(req.params.id), stripe?.gateway ?? null)));
   });
 
   router.get('/:id/tax_rates', async (req, res) => {

@@ -136,10 +136,10 @@ describe('customer search, timeline and balance', () => {
       const em = forkEm(stack.db.orm);
       await attachPaymentMethod(em(), gateway, stack.temporal.client, c.id, method.id);
 
-      const balance = await customerBalance(em(), gateway, c.id);
+      const balance = await customerBalance(em(), c.id, gateway);
       expect(balance.paymentMethod).toEqual({ id: method.id, card: { brand: 'visa', last4: '4242', expMonth: 7, expYear: 2031 } });
       // Without Stripe (or when it does not answer) the card is still named by its id.
-      expect((await customerBalance(em(), null, c.id)).paymentMethod).toEqual({ id: method.id, card: null });
+      expect((await customerBalance(em(), c.id, null)).paymentMethod).toEqual({ id: method.id, card: null });
       const api = await stack.readonly.get(`/v1/customers/${c.id}/balance`);
       expect(api.body.default_payment_method).toEqual({ id: method.id, brand: null, last4: null, exp_month: null, exp_year: null });
     } finally {
