@@ -1,4 +1,8 @@
 import type { Browser, Page } from 'playwright-core';
+import { createApp } from '../../api/app';
+import { usagePool } from '../../api/usage-ingest';
+import { parseApiKeySpec } from '../../config/env';
+import { listen } from '../support/http';
 import { eventually, KEYS, startStack, waitForInvoices, type Stack } from './harness';
 import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
 import { seedCatalog, subscribe, type Seeded } from './console-seed';
@@ -154,6 +158,26 @@ describe('console: a subscription', () => {
     await open(page);
     expect(await page.locator('.stat').first().innerText()).toContain(seeded.plans.growth);
     expect(await page.locator('main form, main button, details.action').count()).toBe(0);
+    // No Temporal UI configured: no link to it.
+    expect(await page.locator('a', { hasText: 'Temporal' }).count()).toBe(0);
     await page.context().close();
+  });
+
+  it('links to the run in the Temporal UI when one is configured', async () => {
+    // The same database and Temporal, served by an app told where the Temporal UI is (TEMPORAL_UI_URL).
+    const pool = usagePool(stack.db.url);
+    const server = await listen(
+      createApp({ orm: stack.db.orm, temporal: stack.temporal.client, taskQueue: stack.taskQueue, apiKeys: parseApiKeySpec(`readonly:${KEYS.readonly}`), usagePool: pool, temporalUi: { url: 'http://temporal-ui.test:8233', namespace: 'billing' } }),
+    );
+    try {
+      const page = await newPage(browser);
+      await signIn(page, server.baseUrl, KEYS.readonly);
+      await page.goto(`${server.baseUrl}/console/subscriptions/${subscriptionId}`);
+      expect(await page.locator('a', { hasText: 'Temporal' }).getAttribute('href')).toBe(`http://temporal-ui.test:8233/namespaces/billing/workflows/subscription-${subscriptionId}`);
+      await page.context().close();
+    } finally {
+      await server.close();
+      await pool.end();
+    }
   });
 });
