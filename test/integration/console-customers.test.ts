@@ -94,7 +94,7 @@ describe('console customers', () => {
 
     const subscriptions = page.locator('#subscriptions tbody tr');
     expect(await subscriptions.count()).toBe(1);
-    expect(await subscriptions.first().innerText()).toContain('growth');
+    expect(await subscriptions.first().innerText()).toMatch(/^Growth growth v1\b/);
     expect(await subscriptions.first().locator('a').getAttribute('href')).toBe(`/console/subscriptions/${subscriptionId}`);
 
     const invoices = await page.locator('#invoices tbody tr').allInnerTexts();

@@ -93,10 +93,10 @@ function paymentMethod(pm: Schemas['CustomerBalance']['default_payment_method'])
 <p class="hint">Renewals and retries are charged to this card.</p>`;
 }
 
-function subscriptionsCard(list: Schemas['SubscriptionList'] | undefined): Html {
+function subscriptionsCard(list: Schemas['SubscriptionList'] | undefined, planNames: Map<string, string>): Html {
   const rows = (list?.data ?? []).map(
     (s) => html`<tr>
-  <td><a href="/console/subscriptions/${s.id}"><strong>${s.plan_code}</strong></a> <span class="muted">v${s.plan_version}</span>${s.quantity > 1 ? html` <span class="muted">× ${s.quantity}</span>` : ''}<div class="muted mono">${s.id}</div></td>
+  <td><a href="/console/subscriptions/${s.id}"><strong>${planNames.get(`${s.plan_code}@${s.plan_version}`) ?? s.plan_code}</strong></a> <span class="muted mono">${s.plan_code} v${s.plan_version}</span>${s.quantity > 1 ? html` <span class="muted">× ${s.quantity}</span>` : ''}<div class="muted mono">${s.id}</div></td>
   <td>${badge(s.status)}${s.cancel_at_period_end ? html` <span class="badge badge-warn">cancels at period end</span>` : ''}</td>
   <td>${s.current_period_start ? html`${date(s.current_period_start)} – ${date(s.current_period_end)}` : html`<span class="muted">—</span>`}</td>
   <td class="num">${s.status === 'canceled' ? html`<span class="muted">—</span>` : date(s.next_billing_at)}</td>
@@ -210,6 +210,10 @@ async function sendCustomer(req: Request, res: Response, refused: Refused | null
   if (!events.data) return sendReadFailure(req, res, { title: customer.data.name, section: 'customers', crumbs, error: events.error, status: events.response.status });
   const c = customer.data;
   const b = balance.data;
+  // Subscriptions name their plan by code and version; people know plans by name.
+  const codes = [...new Set((subscriptions.data?.data ?? []).map((s) => s.plan_code))];
+  const versions = await Promise.all(codes.map((code) => api.GET('/v1/plans/{code}/versions', { params: { path: { code }, query: { limit: 100 } } })));
+  const planNames = new Map(versions.flatMap((v) => (v.data?.data ?? []).map((p): [string, string] => [`${p.code}@${p.version}`, p.name])));
   const activeSubscriptions = (subscriptions.data?.data ?? []).filter((s) => s.status !== 'canceled').length;
   const activeWallets = (wallets.data?.data ?? []).filter((w) => w.status === 'active' && w.currency === c.currency);
   const body = html`<p class="subtitle"><span class="muted">${c.email}</span>${c.external_id ? html` · <span class="mono">${c.external_id}</span>` : ''} · <span class="mono muted">${c.id}</span></p>
@@ -221,7 +225,7 @@ async function sendCustomer(req: Request, res: Response, refused: Refused | null
 </div>
 <div class="customer-layout">
   <div class="stack">
-    ${subscriptionsCard(subscriptions.data)}
+    ${subscriptionsCard(subscriptions.data, planNames)}
     ${invoicesCard(c.id, invoices.data)}
     ${timeline(c.id, events.data, timelineAfter)}
     ${emailsCard(emails.data)}
