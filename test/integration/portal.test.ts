@@ -59,7 +59,9 @@ describe('customer portal', () => {
   }
 
   beforeAll(async () => {
-    stack = await startStack('portal', { app: { portalPlanCodes: OFFERED } });
+    stack = await startStack('portal', {
+      app: { portalPlanCodes: OFFERED, seller: { name: 'Northwind Analytics', addressLines: ['500 Howard Street', 'San Francisco, CA 94105'], taxId: 'US 94-1234567', email: 'billing@northwind.example' } },
+    });
     browser = await launchBrowser();
     for (const [code, name, amount] of [
       ['portal-starter', 'Starter', '29.00'],
@@ -115,6 +117,7 @@ describe('customer portal', () => {
     expect(cookie.expires * 1000 - Date.now()).toBeLessThanOrEqual(3_600_000);
 
     expect(await page.textContent('h1')).toBe('Ada Lovelace Ltd');
+    expect(await page.textContent('.topbar .brand')).toBe('Northwind Analytics');
     // Two invoices of USD 29.00 are open; the credit note's USD 10.00 waits for the next invoice.
     expect(await page.textContent('[data-amount-due]')).toBe('USD 58.00');
     expect(await page.textContent('[data-credit]')).toBe('USD 10.00');

@@ -34,9 +34,11 @@ export function subscriptionCard(view: SubscriptionView, context: PortalContext,
   const periodEnd = live?.currentPeriod?.end ?? subscription.currentPeriodEnd?.toISOString() ?? null;
   const next = live?.nextBillingAt ?? null;
   const snapshot = live?.plan;
+  // The customer's contract price per seat, when it has one, is what it pays.
+  const contract = (live && live.overrides !== undefined ? live.overrides : subscription.overrides)?.amount;
   const price = snapshot
-    ? priceWords({ toFixed: () => snapshot.amount }, snapshot.currency, snapshot.cadence.interval, snapshot.cadence.intervalCount)
-    : priceWords(plan.amount, plan.currency, plan.interval, plan.intervalCount);
+    ? priceWords({ toFixed: () => contract ?? snapshot.amount }, snapshot.currency, snapshot.cadence.interval, snapshot.cadence.intervalCount)
+    : priceWords(contract ? { toFixed: () => contract } : plan.amount, plan.currency, plan.interval, plan.intervalCount);
   const reason = subscription.cancellationReason as CancellationReason | null | undefined;
   const when = cancelling
     ? html`<span class="portal-ends">Ends on <strong>${date(periodEnd)}</strong>; you will not be charged again.${reason ? html` Reason given: ${CANCELLATION_REASON_LABELS[reason]}.` : ''}</span>`
