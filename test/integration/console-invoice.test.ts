@@ -52,6 +52,27 @@ describe('console: invoices', () => {
     const paid = await page.locator('#invoice-list tbody tr').allInnerTexts();
     expect(paid).toHaveLength(1);
     expect(paid[0]).toContain('Initech Software');
+
+    // Pages of three, newest first: forward to the last page and back again.
+    await page.goto(`${stack.baseUrl}/console/invoices?limit=3`);
+    const go = async (label: 'Older' | 'Newer') => {
+      const from = page.url();
+      await Promise.all([page.waitForURL((url) => url.toString() !== from), page.click(`.pager a:has-text("${label}")`)]);
+    };
+    const numbers = async () => (await page.locator('#invoice-list tbody tr td:first-child').allInnerTexts()).map((t) => t.trim());
+    const first = await numbers();
+    await go('Older');
+    const second = await numbers();
+    await go('Older');
+    const third = await numbers();
+    expect([first.length, second.length, third.length]).toEqual([3, 3, 1]);
+    expect(new Set([...first, ...second, ...third]).size).toBe(7);
+    expect(await page.locator('.pager a:has-text("Older")').count()).toBe(0);
+    await go('Newer');
+    expect(await numbers()).toEqual(second);
+    await go('Newer');
+    expect(await numbers()).toEqual(first);
+    expect(await page.locator('.pager a:has-text("Newer")').count()).toBe(0);
     await page.context().close();
   });
 

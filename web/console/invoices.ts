@@ -52,12 +52,13 @@ async function listPage(req: Request, res: Response): Promise<void> {
   const status = STATUSES.find((s) => s === req.query.status);
   const after = typeof req.query.starting_after === 'string' ? req.query.starting_after : undefined;
   const before = typeof req.query.ending_before === 'string' && !after ? req.query.ending_before : undefined;
-  const { data, error, response } = await req.api!.GET('/v1/invoices', { params: { query: { limit: 25, ...(status ? { status } : {}), ...(after ? { starting_after: after } : {}), ...(before ? { ending_before: before } : {}) } } });
+  const limit = Math.min(100, Math.max(1, Number.parseInt(String(req.query.limit ?? ''), 10) || 25));
+  const { data, error, response } = await req.api!.GET('/v1/invoices', { params: { query: { limit, ...(status ? { status } : {}), ...(after ? { starting_after: after } : {}), ...(before ? { ending_before: before } : {}) } } });
   if (!data) {
     return sendConsolePage(req, res, { title: 'Invoices', section: 'invoices', status: response.status, body: html`<div class="banner banner-refusal">${refusalOf(error, response.status).message}</div>` });
   }
   const names = await customerNames(req, data.data.map((i) => i.customer_id));
-  const query = (extra: Record<string, string>) => `/console/invoices?${new URLSearchParams({ ...(status ? { status } : {}), ...extra }).toString()}`;
+  const query = (extra: Record<string, string>) => `/console/invoices?${new URLSearchParams({ ...(status ? { status } : {}), ...(limit !== 25 ? { limit: String(limit) } : {}), ...extra }).toString()}`;
   const first = data.data[0];
   const last = data.data[data.data.length - 1];
   // The API says whether more lie beyond in the direction asked; the other direction has more when a cursor brought us here.
