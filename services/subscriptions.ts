@@ -153,11 +153,26 @@ export async function cancelSubscription(
   return view;
 }
 
-/** Takes back a scheduled cancellation, and with it the reason that was given for it. */
-export async function reactivateSubscription(em: EntityManager, temporal: Client, id: string): Promise<SubscriptionView> {
-  const view = await changeSubscription(em, temporal, id, unscheduleUpdate, scheduledCancellation);
-  await em.nativeUpdate(Subscription, { id: view.subscription.id }, { cancellationReason: null, cancellationComment: null });
-  view.subscription.cancellationReason = null;
-  view.subscription.cancellationComment = null;
+/**
+ * Takes back one scheduled change. A cancellation taken back takes the reason given for it along:
+ * the subscription is no longer leaving, so no reason for leaving stays on it.
+ */
+async function unschedule(em: EntityManager, temporal: Client, id: string, pick: (subscription: Subscription) => { changeId: string }): Promise<SubscriptionView> {
+  let wasCancellation = false;
+  const view = await changeSubscription(em, temporal, id, unscheduleUpdate, (subscription) => {
+    const { changeId } = pick(subscription);
+    wasCancellation = (subscription.scheduledChanges as Array<{ id: string; kind: string }>).some((c) => c.id === changeId && c.kind === 'cancel');
+    return { changeId };
+  });
+  if (wasCancellation) {
+    await em.nativeUpdate(Subscription, { id: view.subscription.id }, { cancellationReason: null, cancellationComment: null });
+    view.subscription.cancellationReason = null;
+    view.subscription.cancellationComment = null;
+  }
   return view;
 }
+
+export const removeScheduledChange = (em: EntityManager, temporal: Client, id: string, changeId: string): Promise<SubscriptionView> => unschedule(em, temporal, id, () => ({ changeId }));
+
+/** Takes back the scheduled cancellation. */
+export const reactivateSubscription = (em: EntityManager, temporal: Client, id: string): Promise<SubscriptionView> => unschedule(em, temporal, id, scheduledCancellation);

@@ -7,8 +7,8 @@ import { planOf } from '../../services/lookups';
 import { overridesOnChange, type OverridesInput } from '../../services/contract-overrides';
 import { previewPlanChange } from '../../services/preview-plan-change';
 import { previewQuantityChange } from '../../services/preview-quantity-change';
-import { cancelSubscription, changeSubscription, reactivateSubscription, type UpdateArgument } from '../../services/subscriptions';
-import { changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, unscheduleUpdate, type SubscriptionState } from '../../workflows/messages';
+import { cancelSubscription, changeSubscription, reactivateSubscription, removeScheduledChange, type UpdateArgument } from '../../services/subscriptions';
+import { changePlanUpdate, changeQuantityUpdate, pauseUpdate, resumeUpdate, setTrialEndUpdate, type SubscriptionState } from '../../workflows/messages';
 import { allow } from '../auth';
 import { AtBody, CancelBody, ChangePlanBody, ChangeQuantityBody, ExtendTrialBody } from '../schemas/subscriptions';
 import { EmptyBody } from '../schemas/fields';
@@ -97,7 +97,8 @@ export function subscriptionChangesRouter({ orm, temporal }: { orm: Orm; tempora
   });
 
   router.delete('/:id/scheduled_changes/:change_id', support, async (req, res) => {
-    res.json(await update(req, unscheduleUpdate, () => ({ changeId: String(req.params.change_id) })));
+    const { subscription, plan, live, addOns } = await removeScheduledChange(em(), temporal, String(req.params.id), String(req.params.change_id));
+    res.json(subscriptionJson(subscription, plan, live, addOns));
   });
 
   return router;

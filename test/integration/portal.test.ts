@@ -282,5 +282,12 @@ describe('customer portal', () => {
     const back = await stack.support.post(`/v1/subscriptions/${bob.subscription}/reactivate`, {});
     expect(back.status).toBe(200);
     expect(back.body).toMatchObject({ cancel_at_period_end: false, cancellation_details: null });
+
+    // Taken back as a scheduled change (the console's "remove"), the reason goes too.
+    const again = await stack.support.post(`/v1/subscriptions/${bob.subscription}/cancel`, { at: 'period_end', cancellation_details: { reason: 'unused', comment: 'Nobody logs in' } });
+    const change = again.body.scheduled_changes.find((c: { type: string }) => c.type === 'cancel');
+    const removed = await stack.support.delete(`/v1/subscriptions/${bob.subscription}/scheduled_changes/${change.id}`);
+    expect(removed.status).toBe(200);
+    expect(removed.body).toMatchObject({ cancel_at_period_end: false, cancellation_details: null });
   });
 });
