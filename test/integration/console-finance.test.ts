@@ -2,7 +2,8 @@ import Decimal from 'decimal.js';
 import type { Browser } from 'playwright-core';
 import { addMonths, monthOf } from '../../domain/months';
 import { monthLabel } from '../../web/charts';
-import { eventually, KEYS, startStack, waitForInvoices, type Stack } from './harness';
+import { REVENUE_RECOGNITION_WORKFLOW, revenueRecognitionWorkflowId, type RevenueRecognitionWorkflow } from '../../workflows/messages';
+import { eventually, KEYS, startStack, unique, waitForInvoices, type Stack } from './harness';
 import { launchBrowser, newPage, screenshot, signIn } from '../support/browser';
 import { seedCatalog, subscribeAt, type Seeded } from './console-seed';
 
@@ -42,6 +43,12 @@ describe('console: finance', () => {
     expect((await stack.admin.post(`/v1/subscriptions/${subs.acme}/cancel`, { at: 'now' })).status).toBe(200);
     await waitForInvoices(stack.admin, subs.northwind, 4);
     await eventually('Acme is canceled', async () => (await stack.admin.get(`/v1/subscriptions/${subs.acme}`)).body.status, (s) => s === 'canceled');
+    // Revenue recognised up to now, as the daily Schedule does, so the waterfall has both sides.
+    await stack.temporal.client.workflow.execute<RevenueRecognitionWorkflow>(REVENUE_RECOGNITION_WORKFLOW, {
+      taskQueue: stack.taskQueue,
+      workflowId: revenueRecognitionWorkflowId(unique('console-finance')),
+      args: [{ through: new Date().toISOString() }],
+    });
   });
 
   afterAll(async () => {
@@ -103,6 +110,8 @@ describe('console: finance', () => {
     const rows = await page.locator('#deferred-table tbody tr').allInnerTexts();
     expect(rows).toHaveLength(12);
     expect(rows[0]).toContain(usd(deferred.months[11].closing));
+    expect(deferred.months.every((m: { balanced: boolean }) => m.balanced)).toBe(true);
+    expect(new Decimal(deferred.months[10].recognized).gt(0)).toBe(true);
     expect(await page.locator('#deferred-chart svg circle').count()).toBe(12);
     await screenshot(page, 'console-finance');
     await page.context().close();
