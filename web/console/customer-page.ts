@@ -13,7 +13,7 @@ type TimelineEvent = Schemas['TimelineEvent'];
 
 /** A form of this page sent back with the API's refusal, and what was typed in it. */
 interface Refused {
-  form: 'edit' | 'credit';
+  form: 'edit' | 'credit' | 'portal';
   values: Record<string, string>;
   refusal: Refusal;
   status: number;
@@ -162,7 +162,29 @@ function walletsCard(list: Schemas['WalletList'] | undefined): Html {
 </section>`;
 }
 
-function actions(req: Request, c: Customer, refused: Refused | null): Html {
+/** A portal link just made for the customer, shown once on the page that asked for it (never put in a cookie or a URL). */
+interface PortalLink {
+  url: string;
+  expiresAt: string;
+}
+
+function portalLinkAction(req: Request, base: string, refused: Refused | null, link: PortalLink | null): Html {
+  const portal = refused?.form === 'portal' ? refused : null;
+  return html`<details class="action"${portal || link ? html` open` : ''} data-action="portal_link">
+    <summary>Portal link</summary>
+    ${link
+      ? html`<div class="banner banner-done" role="status">A link for this customer alone, valid until ${dateTime(link.expiresAt)}:
+      <input type="text" readonly class="mono portal-link" value="${link.url}" aria-label="Portal link"></div>`
+      : ''}
+    <form method="post" action="${base}/portal_link" novalidate>${formGuards(req)}
+      ${refusalBanner(portal?.refusal, ['return_url'])}
+      ${field({ label: 'Return address (optional)', name: 'return_url', value: portal?.values.return_url, refusal: portal?.refusal, placeholder: 'https://app.example.com/account', hint: 'The portal shows a link back to it. Send the customer the link; it opens their portal for one hour.' })}
+      <button type="submit" class="primary">Make a portal link</button>
+    </form>
+  </details>`;
+}
+
+function actions(req: Request, c: Customer, refused: Refused | null, link: PortalLink | null): Html {
   const edit = refused?.form === 'edit' ? refused : null;
   const credit = refused?.form === 'credit' ? refused : null;
   const base = `/console/customers/${encodeURIComponent(c.id)}`;
@@ -187,10 +209,11 @@ function actions(req: Request, c: Customer, refused: Refused | null): Html {
       <button type="submit" class="primary">Grant credit</button>
     </form>
   </details>
+  ${portalLinkAction(req, base, refused, link)}
 </section>`;
 }
 
-async function sendCustomer(req: Request, res: Response, refused: Refused | null = null): Promise<void> {
+async function sendCustomer(req: Request, res: Response, refused: Refused | null = null, link: PortalLink | null = null): Promise<void> {
   const id = String(req.params.id);
   const api = req.api!;
   const timelineAfter = typeof req.query.timeline_after === 'string' && req.query.timeline_after ? req.query.timeline_after : undefined;
@@ -231,7 +254,7 @@ async function sendCustomer(req: Request, res: Response, refused: Refused | null
     ${emailsCard(emails.data)}
   </div>
   <aside class="stack">
-    ${req.consoleSession?.canAct ? actions(req, c, refused) : ''}
+    ${req.consoleSession?.canAct ? actions(req, c, refused, link) : ''}
     ${details(c, taxRates.data, b)}
     ${walletsCard(wallets.data)}
   </aside>
@@ -278,6 +301,19 @@ export function customerPage(): Router {
     if (!answer.data) return refuse(answer.error, answer.response.status);
     setFlash(req, res, `${money(granted, customer.data.currency)} of credit granted to ${customer.data.name}.`);
     res.redirect(303, `/console/customers/${encodeURIComponent(id)}`);
+  });
+
+  /** A portal link for support to send the customer: answered on the page itself, so the link is seen once, by the one who asked. */
+  router.post('/customers/:id/portal_link', async (req, res) => {
+    const id = String(req.params.id);
+    const v = formValues(req);
+    const { data, error, response } = await req.api!.POST('/v1/customers/{id}/portal_sessions', {
+      params: { path: { id } },
+      body: v.return_url ? { return_url: v.return_url } : {},
+      headers: idempotencyHeader(req),
+    });
+    if (!data) return sendCustomer(req, res, { form: 'portal', values: v, refusal: refusalOf(error, response.status), status: response.status });
+    await sendCustomer(req, res, null, { url: data.url, expiresAt: data.expires_at });
   });
   return router;
 }
