@@ -139,6 +139,12 @@ async function offeredPlan(em: EntityManager, view: SubscriptionView, offered: r
   return plan;
 }
 
+/** The customer's own subscription and the plan they chose, refused unless the operator offers it. */
+async function offeredChange(em: EntityManager, temporal: Client, customerId: string, subscriptionId: string, offered: readonly string[], planCode: string) {
+  const view = await portalSubscription(em, temporal, customerId, subscriptionId);
+  return { view, next: await offeredPlan(em, view, offered, planCode) };
+}
+
 /** A plan change now, prorated, as the API previews it: what it would bill; changes nothing. */
 export async function portalPreviewPlanChange(
   em: EntityManager,
@@ -148,8 +154,7 @@ export async function portalPreviewPlanChange(
   offered: readonly string[],
   planCode: string,
 ): Promise<PlanChangePreview> {
-  const view = await portalSubscription(em, temporal, customerId, subscriptionId);
-  const next = await offeredPlan(em, view, offered, planCode);
+  const { view, next } = await offeredChange(em, temporal, customerId, subscriptionId, offered, planCode);
   return previewPlanChange(em, temporal, view.subscription.id, next, { at: 'now', proration: 'prorate' });
 }
 
@@ -162,8 +167,7 @@ export async function portalChangePlan(
   offered: readonly string[],
   planCode: string,
 ): Promise<SubscriptionView> {
-  const view = await portalSubscription(em, temporal, customerId, subscriptionId);
-  const next = await offeredPlan(em, view, offered, planCode);
+  const { view, next } = await offeredChange(em, temporal, customerId, subscriptionId, offered, planCode);
   return changeSubscription(em, temporal, view.subscription.id, changePlanUpdate, () => ({ plan: planSnapshot(next), at: 'now', proration: 'prorate' }));
 }
 

@@ -29,3 +29,22 @@ export function setCookie(req: Request, res: Response, name: string, value: stri
 export function clearCookie(res: Response, name: string, path: string): void {
   res.append('Set-Cookie', `${name}=; Path=${path}; Max-Age=0; HttpOnly; SameSite=Strict`);
 }
+
+/**
+ * A one-line message for the next page (after a redirect): what the action did. A cookie of a
+ * minute, scoped to the console's or the portal's path, read and cleared by the page that shows it.
+ */
+export function flashCookie(path: '/console' | '/portal') {
+  const name = `perennial_${path.slice(1)}_flash`;
+  return {
+    set(req: Request, res: Response, message: string): void {
+      setCookie(req, res, name, message, { path, maxAgeSeconds: 60 });
+    },
+    take(req: Request, res: Response): string | null {
+      const message = readCookies(req)[name];
+      if (!message) return null;
+      clearCookie(res, name, path);
+      return message;
+    },
+  };
+}

@@ -1,6 +1,7 @@
 import { EntitySchema, type Opt } from '@mikro-orm/core';
 import Decimal from 'decimal.js';
 import type { LineKind } from '../../domain/invoice';
+import type { DocumentTier } from '../../domain/invoice-document';
 import type { Interval } from '../../domain/period';
 import { DecimalType } from '../decimal-type';
 
@@ -29,14 +30,8 @@ export interface InvoiceTaxJson {
   amount: string;
 }
 
-export interface TierPartJson {
-  from: string;
-  up_to: string | null;
-  units: string;
-  unit_amount: string;
-  flat_amount: string;
-  amount: string;
-}
+/** A tier of a line as stored (decimal strings), the shape invoice documents print. */
+export type TierPartJson = DocumentTier;
 
 export class Invoice {
   id!: string;

@@ -113,7 +113,7 @@ describe('console customers', () => {
     expect(timeline.join('\n')).toContain('Payment of USD 95.00 received');
 
     // Actions are there for support.
-    expect(await page.locator('#customer-actions summary').allTextContents()).toEqual(['Edit details', 'Grant credit']);
+    expect(await page.locator('#customer-actions summary').allTextContents()).toEqual(['Edit details', 'Grant credit', 'Portal link']);
     await screenshot(page, 'console-customer');
     await page.context().close();
   });

@@ -2,12 +2,11 @@ import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { perennialClient, type PerennialClient } from '../../client';
 import type { Role } from '../../api/auth';
-import { clearCookie, readCookies, setCookie } from '../cookies';
+import { clearCookie, flashCookie, readCookies, setCookie } from '../cookies';
 import { html, type Html } from '../html';
 import { seal, sign, signatureMatches, unseal } from '../sealed';
 
 export const SESSION_COOKIE = 'perennial_console';
-const FLASH_COOKIE = 'perennial_console_flash';
 const SESSION_HOURS = 12;
 
 /** What the session cookie holds, sealed: the key the console calls the API with, and its role. */
@@ -90,14 +89,8 @@ export function idempotencyHeader(req: Request): Record<string, string> {
   return /^[0-9a-f-]{36}$/.test(key) ? { 'idempotency-key': `console-${key}` } : {};
 }
 
-/** A one-line message shown on the next page (after a redirect): what the action did. */
-export function setFlash(req: Request, res: Response, message: string): void {
-  setCookie(req, res, FLASH_COOKIE, message, { path: '/console', maxAgeSeconds: 60 });
-}
+const flash = flashCookie('/console');
 
-export function takeFlash(req: Request, res: Response): string | null {
-  const message = readCookies(req)[FLASH_COOKIE];
-  if (!message) return null;
-  clearCookie(res, FLASH_COOKIE, '/console');
-  return message;
-}
+/** A one-line message shown on the next page (after a redirect): what the action did. */
+export const setFlash = flash.set;
+export const takeFlash = flash.take;

@@ -1,11 +1,10 @@
 import type { NextFunction, Request, Response } from 'express';
 import { verifyPortalToken } from '../../db/portal-sessions';
-import { clearCookie, readCookies, setCookie } from '../cookies';
+import { clearCookie, flashCookie, readCookies, setCookie } from '../cookies';
 import { html, type Html } from '../html';
 import { sign, signatureMatches } from '../sealed';
 
 export const PORTAL_COOKIE = 'perennial_portal';
-const FLASH_COOKIE = 'perennial_portal_flash';
 
 /** Who the portal is open for: the customer the link's signed token names, never anything the browser says. */
 export interface PortalVisit {
@@ -62,14 +61,8 @@ export function csrfField(req: Request): Html {
   return html`<input type="hidden" name="_csrf" value="${req.portalVisit?.csrf ?? ''}">`;
 }
 
-/** A one-line message shown on the next page (after a redirect): what the action did. */
-export function setPortalFlash(req: Request, res: Response, message: string): void {
-  setCookie(req, res, FLASH_COOKIE, message, { path: '/portal', maxAgeSeconds: 60 });
-}
+const flash = flashCookie('/portal');
 
-export function takePortalFlash(req: Request, res: Response): string | null {
-  const message = readCookies(req)[FLASH_COOKIE];
-  if (!message) return null;
-  clearCookie(res, FLASH_COOKIE, '/portal');
-  return message;
-}
+/** A one-line message shown on the next page (after a redirect): what the action did. */
+export const setPortalFlash = flash.set;
+export const takePortalFlash = flash.take;
