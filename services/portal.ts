@@ -10,15 +10,18 @@ import { createPortalSession, portalLink, type PortalSession } from '../db/porta
 import { cachedSigningSecret } from '../db/signing-secrets';
 import type { CancellationDetails } from '../domain/cancellation';
 import { BillingError } from '../domain/errors';
-import type { StripeGateway } from '../payments/stripe-gateway';
+import type Stripe from 'stripe';
+import { StripeRequestRefused, type StripeGateway } from '../payments/stripe-gateway';
 import { changePlanUpdate } from '../workflows/messages';
 import type { Seller } from '../domain/invoice-document';
 import { customerBalance } from './customers';
+import { invoiceCollection } from './invoice-collection-state';
 import { invoicePdf } from './invoice-pdf';
 import { invoiceWithLines, listInvoices, type InvoiceWithLines } from './invoices';
 import { customerOf } from './lookups';
 import { attachPaymentMethod, createSetupIntent } from './payment-methods';
 import { previewPlanChange, type PlanChangePreview } from './preview-plan-change';
+import { recordSucceededIntent } from './stripe-events';
 import { cancelSubscription, changeSubscription, getSubscription, type SubscriptionView } from './subscriptions';
 
 /**
@@ -209,4 +212,83 @@ export async function portalCompleteSetup(em: EntityManager, gateway: StripeGate
 export async function portalInvoicePdf(em: EntityManager, customerId: string, invoiceId: string, seller?: Seller): Promise<{ fileName: string; bytes: Buffer }> {
   const { invoice } = await portalInvoice(em, customerId, invoiceId);
   return invoicePdf(em, invoice.id, seller);
+}
+
+/**
+ * The PaymentIntent an open invoice's latest card attempt left waiting for the customer's
+ * authentication (3-D Secure), as the collection recorded it; null when none waits.
+ */
+async function intentAwaitingCustomer(em: EntityManager, temporal: Client, invoice: Invoice): Promise<string | null> {
+  if (invoice.status !== 'open' || !invoice.amountDue.gt(0)) return null;
+  const latest = (await invoiceCollection(em, temporal, invoice.id)).attempts.at(-1);
+  return latest?.status === 'requires_action' ? latest.paymentIntentId : null;
+}
+
+/** Which of the customer's invoices wait for the customer to complete a card payment (shown as "Complete payment"). */
+export async function portalInvoicesAwaitingPayment(em: EntityManager, temporal: Client, customerId: string, invoices: Invoice[]): Promise<Set<string>> {
+  const waiting = new Set<string>();
+  for (const invoice of invoices) {
+    if (invoice.customerId === customerId && (await intentAwaitingCustomer(em, temporal, invoice))) waiting.add(invoice.id);
+  }
+  return waiting;
+}
+
+/**
+ * The intent a Stripe PaymentIntent id names, when it is the one collection made for this invoice
+ * of this customer (its metadata names the invoice, its Stripe customer is the customer's); null otherwise.
+ */
+async function intentOfInvoice(em: EntityManager, gateway: StripeGateway, customerId: string, invoice: Invoice, paymentIntentId: string): Promise<Stripe.PaymentIntent | null> {
+  const customer = await customerOf(em, customerId);
+  if (!customer.stripeCustomerId || !/^pi_\w+$/.test(paymentIntentId)) return null;
+  const intent = await gateway.retrieve(paymentIntentId).catch((error: unknown) => {
+    if (error instanceof StripeRequestRefused) return null;
+    throw error;
+  });
+  const owner = typeof intent?.customer === 'string' ? intent.customer : (intent?.customer?.id ?? null);
+  return intent && intent.metadata?.invoice_id === invoice.id && owner === customer.stripeCustomerId ? intent : null;
+}
+
+export interface PortalPaymentAction {
+  invoice: Invoice;
+  paymentIntentId: string;
+  /** For Stripe.js in the customer's browser; read from Stripe for this invoice's own intent only. */
+  clientSecret: string;
+}
+
+/**
+ * What the customer's browser needs to complete the card payment of their invoice that waits for
+ * authentication; null when it waits for nothing (paid, or no attempt asks for it). Another
+ * customer's invoice is "no such invoice".
+ */
+export async function portalPaymentAction(em: EntityManager, temporal: Client, gateway: StripeGateway | null, customerId: string, invoiceId: string): Promise<PortalPaymentAction | null> {
+  const { invoice } = await portalInvoice(em, customerId, invoiceId);
+  const intentId = gateway ? await intentAwaitingCustomer(em, temporal, invoice) : null;
+  if (!gateway || !intentId) return null;
+  const intent = await intentOfInvoice(em, gateway, customerId, invoice, intentId);
+  if (!intent?.client_secret || (intent.status !== 'requires_action' && intent.status !== 'requires_confirmation')) return null;
+  return { invoice, paymentIntentId: intent.id, clientSecret: intent.client_secret };
+}
+
+/**
+ * Records the payment the customer's browser completed, once Stripe says that intent, one of this
+ * invoice's collection attempts, succeeded: through the webhook's own recording (one payment per
+ * intent), so a payment_intent.succeeded event before or after, or a second post, records nothing more.
+ */
+export async function portalCompletePayment(
+  em: EntityManager,
+  temporal: Client,
+  gateway: StripeGateway | null,
+  customerId: string,
+  invoiceId: string,
+  paymentIntentId: string,
+): Promise<{ invoice: Invoice; newlyPaid: boolean }> {
+  const { invoice } = await portalInvoice(em, customerId, invoiceId);
+  if (!gateway) throw new BillingError('state_error', 'stripe_not_configured', 'Cards are not taken here.');
+  const ours = (await invoiceCollection(em, temporal, invoice.id)).attempts.some((a) => a.paymentIntentId === paymentIntentId);
+  const intent = ours ? await intentOfInvoice(em, gateway, customerId, invoice, paymentIntentId) : null;
+  if (!intent || intent.status !== 'succeeded') {
+    throw new BillingError('invalid_request_error', 'payment_not_completed', 'The payment was not completed; authenticate it again with your bank.', 'payment_intent');
+  }
+  const outcome = await recordSucceededIntent(em, temporal, gateway, intent.id, { id: `portal:${invoice.id}`, receivedAt: new Date(), source: 'customer_portal' });
+  return { invoice: await em.fork().findOneOrFail(Invoice, { id: invoice.id }), newlyPaid: outcome === 'invoice_paid' };
 }

@@ -12,8 +12,16 @@ import { collectionPaid } from './collection-signals';
  * A succeeded PaymentIntent, as Stripe has it now (the payload is only a hint: a late or replayed
  * event may describe an older state, and its amount is read from Stripe, not trusted). Recorded
  * once against the invoice its metadata names; what the invoice no longer needs is refunded.
+ * The portal's "Complete payment" records through here too, so a webhook for the same intent,
+ * before or after it, records nothing more.
  */
-async function paymentSucceeded(em: EntityManager, temporal: Client, gateway: StripeGateway, intentId: string, event: Stripe.Event): Promise<string> {
+export async function recordSucceededIntent(
+  em: EntityManager,
+  temporal: Client,
+  gateway: StripeGateway,
+  intentId: string,
+  event: { id: string; receivedAt: Date; source: string },
+): Promise<string> {
   const intent = await gateway.retrieve(intentId);
   const invoiceId = intent.metadata?.invoice_id;
   const invoice = invoiceId ? await em.findOne(Invoice, { id: invoiceId }) : null;
@@ -29,9 +37,9 @@ async function paymentSucceeded(em: EntityManager, temporal: Client, gateway: St
       amount: fromMinorUnits(intent.amount_received || intent.amount, invoice.currency),
       currency: intent.currency,
       fee: null,
-      receivedAt: new Date(event.created * 1000),
+      receivedAt: event.receivedAt,
     });
-    await collectionPaid(temporal, invoice.id, 'stripe_webhook');
+    await collectionPaid(temporal, invoice.id, event.source);
     // Not acknowledged until Stripe has taken the refund of an excess payment: Stripe sends the
     // event again, which asks again; nothing else would once the invoice's collection has ended.
     if ((await completePendingRefunds(em, gateway, invoice.id)) > 0) {
@@ -55,8 +63,9 @@ async function paymentSucceeded(em: EntityManager, temporal: Client, gateway: St
 export async function handleStripeEvent(em: EntityManager, temporal: Client, gateway: StripeGateway, event: Stripe.Event): Promise<{ duplicate: boolean; outcome: string }> {
   let outcome = 'ignored';
   const object = event.data.object as { id?: string; metadata?: Record<string, string> };
-  if (event.type === 'payment_intent.succeeded') outcome = await paymentSucceeded(em, temporal, gateway, (event.data.object as Stripe.PaymentIntent).id, event);
-  else if (event.type === 'payment_intent.payment_failed' || event.type === 'payment_intent.requires_action' || event.type === 'payment_intent.canceled') {
+  if (event.type === 'payment_intent.succeeded') {
+    outcome = await recordSucceededIntent(em, temporal, gateway, (event.data.object as Stripe.PaymentIntent).id, { id: event.id, receivedAt: new Date(event.created * 1000), source: 'stripe_webhook' });
+  } else if (event.type === 'payment_intent.payment_failed' || event.type === 'payment_intent.requires_action' || event.type === 'payment_intent.canceled') {
     // The charge activity reads the intent from Stripe itself; the event only confirms it.
     outcome = 'noted';
   }

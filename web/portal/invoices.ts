@@ -1,6 +1,6 @@
 import { Router } from 'express';
 import { displayAmount } from '../../domain/money';
-import { portalInvoice, portalInvoicePdf, portalInvoices } from '../../services/portal';
+import { portalInvoice, portalInvoicePdf, portalInvoices, portalInvoicesAwaitingPayment } from '../../services/portal';
 import { badge, date } from '../format';
 import { html } from '../html';
 import { sendPortal, type PortalContext } from './shell';
@@ -43,7 +43,9 @@ export function invoicePages(context: PortalContext): Router {
   router.get('/invoices/:id', async (req, res) => {
     const { invoice, lines } = await portalInvoice(context.em(), req.portalVisit!.customerId, String(req.params.id));
     const c = invoice.currency;
-    const body = html`<section class="card portal-invoice">
+    const awaiting = context.stripeJs && (await portalInvoicesAwaitingPayment(context.em(), context.temporal, req.portalVisit!.customerId, [invoice])).has(invoice.id);
+    const body = html`${awaiting ? html`<div class="banner banner-warn portal-action-needed" role="status">Your bank asks you to confirm this payment. <a class="button primary" href="/portal/invoices/${invoice.id}/pay">Complete payment</a></div>` : ''}
+<section class="card portal-invoice">
   <h2><span>${invoice.number ?? invoice.id} ${badge(invoice.status)}</span><a class="button primary" href="/portal/invoices/${invoice.id}/pdf">Download PDF</a></h2>
   <dl class="facts">
     <dt>Issued</dt><dd>${date(invoice.issuedAt.toISOString())}</dd>

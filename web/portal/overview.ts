@@ -1,7 +1,7 @@
 import { Router } from 'express';
 import { displayAmount } from '../../domain/money';
 import type { SubscriptionView } from '../../services/subscriptions';
-import { portalCard, portalHome, type AmountByCurrency, type PortalCard } from '../../services/portal';
+import { portalCard, portalHome, portalInvoicesAwaitingPayment, type AmountByCurrency, type PortalCard } from '../../services/portal';
 import { CANCELLATION_REASON_LABELS, type CancellationReason } from '../../domain/cancellation';
 import { badge, date } from '../format';
 import { html, type Html } from '../html';
@@ -70,6 +70,7 @@ export function overviewPages(context: PortalContext): Router {
     const customerId = req.portalVisit!.customerId;
     const home = await portalHome(context.em(), context.temporal, customerId);
     const card = await portalCard(context.em(), context.gateway, customerId).catch(() => null);
+    const awaiting = context.stripeJs ? await portalInvoicesAwaitingPayment(context.em(), context.temporal, customerId, home.due) : new Set<string>();
     const nextRenewal = home.subscriptions
       .filter((v) => !(v.live?.cancelAtPeriodEnd ?? v.subscription.cancelAtPeriodEnd))
       .map((v) => v.live?.nextBillingAt ?? null)
@@ -91,7 +92,7 @@ ${home.due.length
       <td><a href="/portal/invoices/${invoice.id}">${invoice.number ?? invoice.id}</a></td>
       <td>${date(invoice.dueAt.toISOString())}${invoice.dueAt.getTime() < Date.now() ? html` ${badge('past_due')}` : ''}</td>
       <td class="num">${displayAmount(invoice.amountDue.toFixed(), invoice.currency)}</td>
-      <td class="num"><a href="/portal/invoices/${invoice.id}/pdf">Download PDF</a></td>
+      <td class="num">${awaiting.has(invoice.id) ? html`<a class="button primary" href="/portal/invoices/${invoice.id}/pay">Complete payment</a> ` : ''}<a href="/portal/invoices/${invoice.id}/pdf">Download PDF</a></td>
     </tr>`,
     )}</tbody>
   </table>

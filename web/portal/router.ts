@@ -6,6 +6,7 @@ import { findPortalSession, verifyPortalToken } from '../../db/portal-sessions';
 import { BillingError } from '../../domain/errors';
 import { portalSigningSecret } from '../../services/portal';
 import { html } from '../html';
+import { authenticatePaymentPages } from './authenticate-payment';
 import { invoicePages } from './invoices';
 import { overviewPages } from './overview';
 import { paymentMethodPages } from './payment-method';
@@ -61,6 +62,7 @@ export function portalRouter(deps: ApiDeps): Router {
   router.use(requireVisit(secret, (res, reason) => sendPortalRefusal(res, brand, reason, reason === 'expired' ? 410 : 403)));
   router.use(paymentMethodPages(context));
   router.use(overviewPages(context));
+  router.use(authenticatePaymentPages(context));
   router.use(invoicePages(context));
   router.use(subscriptionPages(context));
   router.use(async (req, res) => {
