@@ -58,6 +58,18 @@ describe('console sign-in', () => {
     await page.context().close();
   });
 
+  it('answers a console address that does not exist with a page saying so', async () => {
+    const page = await newPage(browser);
+    await signIn(page, stack.baseUrl, KEYS.support);
+    const answer = await page.goto(`${stack.baseUrl}/console/no_such_page`);
+    expect({ status: answer!.status(), type: answer!.headers()['content-type'], title: await page.textContent('main h1') }).toEqual({
+      status: 404,
+      type: expect.stringMatching(/^text\/html/),
+      title: 'Not found',
+    });
+    await page.context().close();
+  });
+
   it('refuses an altered session cookie', async () => {
     const page = await newPage(browser);
     await signIn(page, stack.baseUrl, KEYS.readonly);

@@ -1,11 +1,11 @@
 import { join } from 'node:path';
-import express, { Router, type Request } from 'express';
+import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { cachedSigningSecret } from '../../db/signing-secrets';
 import { forkEm } from '../../db/orm';
 import { apiKeyDigests, principalOf } from '../../api/auth';
 import type { ApiDeps } from '../../api/deps';
 import { html } from '../html';
-import { sendBarePage } from '../layout';
+import { sendBarePage, sendConsolePage } from '../layout';
 import { field, formValues, type Refusal } from '../forms';
 import { endSession, requireSession, startSession } from './session';
 import { catalogPages } from './catalog';
@@ -76,5 +76,13 @@ export function consoleRouter(deps: ApiDeps): Router {
   router.use(invoicePages(context));
   router.use(catalogPages(context));
   router.use(financePages(context));
+  router.use((req: Request, res: Response) =>
+    sendConsolePage(req, res, { title: 'Not found', body: html`<section class="card"><p>There is no such console page. <a href="/console/customers">Back to customers</a></p></section>`, status: 404 }),
+  );
+  // A page that failed says so as a page (the API's JSON error would mean nothing in a browser); the cause is logged.
+  router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    console.error(`console ${req.method} ${req.originalUrl} failed:`, error);
+    sendConsolePage(req, res, { title: 'Something went wrong', body: html`<div class="banner banner-refusal" role="alert">This page could not be shown; the error has been logged. Nothing was changed by loading it.</div>`, status: 500 });
+  });
   return router;
 }
