@@ -22,14 +22,14 @@ export interface ConsoleSession {
   keyId: string;
   /** Whether the key may act (admin, support) or only read. */
   canAct: boolean;
-  /** The CSRF token every form of this session carries: an HMAC of the sealed cookie. */
+  /** The CSRF token every form of this sign-in carries: an HMAC of the sealed cookie. */
   csrf: string;
 }
 
 declare module 'express-serve-static-core' {
   interface Request {
     consoleSession?: ConsoleSession;
-    /** The API of this same process, called with the session's key (web/console/session.ts). */
+    /** The API of this same process, called with the signed-in key. */
     api?: PerennialClient;
   }
 }
