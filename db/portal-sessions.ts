@@ -4,7 +4,7 @@ import { newId } from './ids';
 
 /**
  * Customer portal links. A link carries a token signed (HMAC-SHA256 under the `portal_sessions`
- * secret of db/signing-secrets.ts) over the session's id, its customer and its expiry, so a visit is
+ * secret of db/signing-secrets.ts) over the link's id (bps_…), its customer and its expiry, so a visit is
  * checked without a lookup and a token cannot be widened to another customer or a later expiry.
  * The row records each link made (by the API for support, by the worker for an e-mail) and where its
  * "Return" link goes. Here rather than in services/ because the worker's activities make links too.

@@ -4,7 +4,7 @@ import { Migration } from '@mikro-orm/migrations';
  * The customer portal.
  *
  * - portal_sessions: each link made for a customer (by the API, or by the worker for an e-mail). The
- *   link's token is signed over the session's id, customer and expiry, so the row is what support can
+ *   link's token is signed over the link's id, customer and expiry, so the row is what support can
  *   look up afterwards, not what a visit trusts. return_url is where the portal's "Return" link goes.
  * - subscriptions.cancellation_reason and cancellation_comment: why a cancellation was asked for
  *   (the portal asks the customer; the API takes it too), written after the workflow accepted it.

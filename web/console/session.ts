@@ -56,7 +56,7 @@ export function endSession(res: Response): void {
 
 /**
  * Signed-in pages only: an absent, altered or expired cookie goes to the sign-in page (and back to
- * the page asked for afterwards). A POST must carry the CSRF token of this session.
+ * the page asked for afterwards). A POST must carry the CSRF token of this sign-in.
  */
 export function requireSession(secret: () => Promise<Buffer>) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {

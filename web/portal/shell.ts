@@ -19,7 +19,7 @@ export interface PortalContext {
   brand: string;
   /** Who issues the invoices (SELLER_*), printed on their PDFs. */
   seller?: Seller;
-  /** Where the visit's link says to go back to (its session's return_url), looked up per request. */
+  /** Where the visit's link says to go back to (the portal link's return_url), looked up per request. */
   returnUrl(req: Request): Promise<string | null>;
 }
 
