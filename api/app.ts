@@ -5,6 +5,7 @@ import { forkEm } from '../db/orm';
 import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
+import { requestId } from './request-id';
 import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
 import { portalSessionsRouter } from './routes/portal-sessions';
@@ -42,6 +43,7 @@ export function createApp(deps: ApiDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  app.use(requestId);
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
