@@ -1,6 +1,6 @@
 import express, { type Express } from 'express';
 import { BillingError } from '../domain/errors';
-import { allow, apiKeyDigests, authenticate } from './auth';
+import { allow, authenticate, keyRing } from './auth';
 import { forkEm } from '../db/orm';
 import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
@@ -35,11 +35,13 @@ import { walletsRouter } from './routes/wallets';
 import { addOnsRouter } from './routes/add-ons';
 import { subscriptionAddOnsRouter } from './routes/subscription-add-ons';
 import { UsageIngest, usagePool } from './usage-ingest';
+import { apiKeysRouter } from './routes/api-keys';
+import { auditEventsRouter } from './routes/audit-events';
 import { consoleRouter } from '../web/console/router';
 import { portalRouter } from '../web/portal/router';
 
 export function createApp(deps: ApiDeps): Express {
-  const keys = apiKeyDigests(deps.apiKeys);
+  const keys = keyRing(deps.apiKeys, forkEm(deps.orm));
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -50,7 +52,7 @@ export function createApp(deps: ApiDeps): Express {
   });
   app.use(openApiRouter());
   // The console and the portal are pages of this process; the console calls the API below over loopback.
-  app.use('/console', consoleRouter(deps));
+  app.use('/console', consoleRouter(deps, keys));
   app.use('/portal', portalRouter(deps));
 
   // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
@@ -63,6 +65,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/usage_events', usageEventsRouter(ingest));
   app.use('/v1', refuseUnstorableText);
   app.use('/v1', idempotency(forkEm(deps.orm)));
+  app.use('/v1/api_keys', apiKeysRouter(deps));
+  app.use('/v1/audit_events', auditEventsRouter(deps));
   app.use('/v1/metrics', metricsRouter(deps));
   app.use('/v1/coupons', couponsRouter(deps));
   app.use('/v1/tax_rates', taxRatesRouter(deps));

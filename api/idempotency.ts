@@ -167,7 +167,7 @@ class Attempt implements IdempotentAttempt {
       `update idempotency_keys
           set status_code = ?, response_body = ?::jsonb, recovery_point = 'finished', recovery_data = null, lease_token = null, locked_until = null
         where principal = ? and key = ? and lease_token = ?`,
-      [status, JSON.stringify(body ?? null), this.principal, this.key, this.token],
+      [status, JSON.stringify(withoutSecret(body) ?? null), this.principal, this.key, this.token],
     );
   }
 
@@ -179,6 +179,17 @@ class Attempt implements IdempotentAttempt {
       this.token,
     ]);
   }
+}
+
+/**
+ * A secret an answer shows once (a new API key, a webhook signing secret) is never written down:
+ * a replay answers the rest of the object without it.
+ */
+function withoutSecret(body: unknown): unknown {
+  if (!body || typeof body !== 'object' || Array.isArray(body) || !('secret' in body)) return body;
+  const rest: Record<string, unknown> = { ...(body as Record<string, unknown>) };
+  delete rest.secret;
+  return rest;
 }
 
 function leaseOf(req: Request): number {

@@ -33,6 +33,8 @@ import { decimalString, fitsCurrency, formatAmount, sum } from '../domain/money'
 import type { ContractOverrides, ScheduledChange, SubscriptionState } from '../workflows/messages';
 import type { WalletTransaction } from '../db/entities/wallet';
 import type { WalletView } from '../services/wallets';
+import type { ApiKeyRecord } from '../db/api-keys';
+import type { AuditEventRecord } from '../db/audit-log';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
 const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
@@ -751,4 +753,24 @@ export function customerBalanceJson(b: CustomerBalance) {
 /** A customer portal link; `url` opens the portal for this customer until `expires_at`. */
 export function portalSessionJson(session: { id: string; customerId: string; returnUrl: string | null; expiresAt: Date; createdAt: Date }, url: string) {
   return { object: 'portal_session', id: session.id, customer_id: session.customerId, url, return_url: session.returnUrl, expires_at: iso(session.expiresAt), created_at: iso(session.createdAt) };
+}
+
+export function apiKeyJson(k: ApiKeyRecord) {
+  return { id: k.id, object: 'api_key' as const, name: k.name, role: k.role, prefix: k.prefix, created_at: iso(k.createdAt)!, last_used_at: iso(k.lastUsedAt), revoked_at: iso(k.revokedAt) };
+}
+
+export function auditEventJson(a: AuditEventRecord) {
+  return {
+    id: a.id,
+    object: 'audit_event' as const,
+    actor: { key_id: a.actorKeyId, role: a.actorRole },
+    method: a.method,
+    route: a.route,
+    resource: { type: a.resourceType, id: a.resourceId },
+    request_id: a.requestId,
+    idempotency_key: a.idempotencyKey,
+    before: a.before,
+    after: a.after,
+    created_at: iso(a.createdAt)!,
+  };
 }

@@ -20,7 +20,7 @@ import { perennialClient } from '../client';
  */
 const SUBSCRIPTIONS = Number(process.argv[2] ?? 10);
 const DAYS = Number(process.argv[3] ?? 90);
-const KEY = 'sk_bench_admin_key';
+const KEY = 'sk_bench_backfill_admin_0193';
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });

@@ -65,7 +65,7 @@ function parseArgs(argv: string[]): Options {
   return options;
 }
 
-const KEY = 'sk_bench_admin_key';
+const KEY = 'sk_bench_ingest_admin_0193';
 const ROOT = resolve(__dirname, '..');
 const PROGRESS_EVERY_MS = 5_000;
 

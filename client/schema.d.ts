@@ -1511,6 +1511,70 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/api_keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the keys made through the API (never their secrets), newest first
+         * @description Roles: admin.
+         */
+        get: operations["listApiKeys"];
+        put?: never;
+        /**
+         * Make an API key; the answer is the only time its secret is shown
+         * @description Roles: admin.
+         */
+        post: operations["createApiKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/api_keys/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a key: every API process refuses it from the next request on
+         * @description Roles: admin.
+         */
+        delete: operations["revokeApiKey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/audit_events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every change made through the API, newest first, with its actor, request and the resource before and after
+         * @description Roles: admin.
+         */
+        get: operations["listAuditEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/webhooks/stripe": {
         parameters: {
             query?: never;
@@ -1847,6 +1911,15 @@ export type components = {
         } | {
             /** @description A usage event (Lago's shape): { transaction_id (1-255 characters, deduplicates), subscription_id or external_subscription_id (exactly one), code (the metric code), timestamp (ISO 8601 with a time zone; default now), properties (an object) }. An event that breaks this is rejected by index in the answer. */
             event: unknown;
+        };
+        CreateApiKeyRequest: {
+            /** @description What the key is for, e.g. "billing-sync in production" */
+            name: string;
+            /**
+             * @description admin (everything), support (acts on customers), readonly (reads)
+             * @enum {string}
+             */
+            role: "admin" | "support" | "readonly";
         };
         Error: {
             error: {
@@ -3096,6 +3169,79 @@ export type components = {
                 exp_month: number | null;
                 exp_year: number | null;
             } | null;
+        };
+        ApiKey: {
+            /** @description key_…: the key id audit events and idempotency name it by */
+            id: string;
+            /** @constant */
+            object: "api_key";
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "support" | "readonly";
+            /** @description The first characters of the key, to tell keys apart */
+            prefix: string;
+            /** @description ISO 8601 */
+            created_at: string;
+            /** @description Within a minute: it moves at most once a minute */
+            last_used_at: string | null;
+            revoked_at: string | null;
+        };
+        CreatedApiKey: {
+            /** @description key_…: the key id audit events and idempotency name it by */
+            id: string;
+            /** @constant */
+            object: "api_key";
+            name: string;
+            /** @enum {string} */
+            role: "admin" | "support" | "readonly";
+            /** @description The first characters of the key, to tell keys apart */
+            prefix: string;
+            /** @description ISO 8601 */
+            created_at: string;
+            /** @description Within a minute: it moves at most once a minute */
+            last_used_at: string | null;
+            revoked_at: string | null;
+            /** @description The key itself (sk_…): shown in this answer only, never again; absent from a replay under the same Idempotency-Key */
+            secret?: string;
+        };
+        ApiKeyList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["ApiKey"][];
+            has_more: boolean;
+        };
+        AuditEvent: {
+            id: string;
+            /** @constant */
+            object: "audit_event";
+            actor: {
+                key_id: string;
+                /** @enum {string} */
+                role: "admin" | "support" | "readonly";
+            };
+            method: string;
+            /** @description The route pattern, e.g. "POST /v1/customers/:id" */
+            route: string;
+            resource: {
+                type: string | null;
+                id: string | null;
+            };
+            request_id: string;
+            idempotency_key: string | null;
+            /** @description The resource as it was, for a change of an existing resource; null otherwise */
+            before: unknown;
+            /** @description The answer (secrets left out) */
+            after: unknown;
+            /** @description ISO 8601 */
+            created_at: string;
+        };
+        AuditEventList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["AuditEvent"][];
+            has_more: boolean;
         };
     };
     responses: never;
@@ -9343,6 +9489,269 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UsageEventBatch"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listApiKeys: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description A retry with the same key gets the first answer instead of acting twice */
+                "Idempotency-Key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateApiKeyRequest"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    revokeApiKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKey"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listAuditEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                resource_id?: string;
+                actor?: string;
+                from?: string;
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditEventList"];
                 };
             };
             /** @description The request is malformed or a parameter is invalid */

@@ -109,6 +109,24 @@ export class ConfigError extends Error {
 /** Keys that example files and tutorials ship with; an API guarded by one is open to anyone. */
 const PLACEHOLDER = /change-?me|changeme|placeholder|example|your[-_]?(api[-_]?)?key|^(secret|password|test|admin|default|x+)$/i;
 
+/** The least a key must have to stand against guessing: a length, and an estimate of its randomness. */
+export const MIN_API_KEY_LENGTH = 24;
+export const MIN_API_KEY_BITS = 80;
+
+/**
+ * The key's Shannon entropy estimated from its own characters' frequencies, times its length: a
+ * key of repeated or few characters scores low whatever its length. It is an upper bound (a word
+ * scores as if its letters were random), so it refuses keys that are surely weak, and no more:
+ * `openssl rand -hex 24` scores about 190 bits, `npm start`'s generated key about as much.
+ */
+export function estimatedKeyBits(key: string): number {
+  const counts = new Map<string, number>();
+  for (const c of key) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let perCharacter = 0;
+  for (const n of counts.values()) perCharacter -= (n / key.length) * Math.log2(n / key.length);
+  return perCharacter * key.length;
+}
+
 /** `role:key` pairs separated by commas, e.g. `admin:sk_live_x,readonly:sk_ro_y`. */
 export function parseApiKeySpec(spec: string, problems: string[] = []): ApiKeySetting[] {
   const keys: ApiKeySetting[] = [];
@@ -120,6 +138,10 @@ export function parseApiKeySpec(spec: string, problems: string[] = []): ApiKeySe
       problems.push(`BILLING_API_KEYS: "${pair.slice(0, at < 0 ? 12 : at)}..." must be role:key with role one of ${ROLES.join(', ')} and a key of 8+ characters`);
     } else if (PLACEHOLDER.test(key) || new Set(key).size < 4) {
       problems.push(`BILLING_API_KEYS: the ${role} key "${key}" is a placeholder; use a random key, e.g. ${role}:sk_${role}_$(openssl rand -hex 24)`);
+    } else if (key.length < MIN_API_KEY_LENGTH || estimatedKeyBits(key) < MIN_API_KEY_BITS) {
+      problems.push(
+        `BILLING_API_KEYS: the ${role} key is too weak to guard the API (it needs ${MIN_API_KEY_LENGTH}+ characters and about ${MIN_API_KEY_BITS} bits of randomness); use a random key, e.g. ${role}:sk_${role}_$(openssl rand -hex 24)`,
+      );
     } else {
       keys.push({ role, key });
     }

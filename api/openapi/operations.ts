@@ -62,9 +62,13 @@ import {
   TopUpWalletBody,
   ListWalletsQuery,
   ListWalletTransactionsQuery,
+  CreateApiKeyBody,
+  ListApiKeysQuery,
+  ListAuditEventsQuery,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
+import * as S from './security-responses';
 
 /**
  * Every operation the API serves, with the zod schemas that validate its request (imported from the
@@ -301,6 +305,24 @@ export const OPERATIONS: readonly Operation[] = [
     roles: WRITE,
     body: UsageEvents,
     response: { status: 202, schema: R.UsageEventBatch },
+    errors: [400, 401, 403],
+  },
+
+  write('/v1/api_keys', 'createApiKey', 'Make an API key; the answer is the only time its secret is shown', 'API keys', ADMIN, CreateApiKeyBody, { status: 201, schema: S.CreatedApiKey }),
+  { ...read('/v1/api_keys', 'listApiKeys', 'List the keys made through the API (never their secrets), newest first', 'API keys', S.ApiKeyList, { query: ListApiKeysQuery }), roles: ADMIN, errors: [400, 401, 403] },
+  {
+    method: 'delete',
+    path: '/v1/api_keys/{id}',
+    operationId: 'revokeApiKey',
+    summary: 'Revoke a key: every API process refuses it from the next request on',
+    tag: 'API keys',
+    roles: ADMIN,
+    response: { status: 200, schema: S.ApiKey },
+    errors: [401, 403, 404],
+  },
+  {
+    ...read('/v1/audit_events', 'listAuditEvents', 'Every change made through the API, newest first, with its actor, request and the resource before and after', 'Audit', S.AuditEventList, { query: ListAuditEventsQuery }),
+    roles: ADMIN,
     errors: [400, 401, 403],
   },
 

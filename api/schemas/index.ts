@@ -15,3 +15,5 @@ export * from './subscriptions';
 export * from './tax-rates';
 export * from './reports';
 export * from './wallets';
+export * from './api-keys';
+export * from './audit';

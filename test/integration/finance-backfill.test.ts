@@ -16,7 +16,7 @@ import { devServer, uniqueTaskQueue, type DevServer } from '../support/temporal'
  * ledger posting rules of that version), because the old code no longer exists to write them.
  */
 const LAST_MIGRATION_BEFORE = 'Migration20261130300000_least_privilege';
-const KEY = 'sk_test_backfill_admin';
+const KEY = 'sk_test_finance_backfill_admin';
 
 const OLD_WORLD = `
 insert into customers (id, name, email, currency, created_at) values

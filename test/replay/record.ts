@@ -60,7 +60,7 @@ const BEFORE_CANCEL_IN_FLIGHT = 'f3b23a0a59d627d271e620fc362659af4eb25633';
 /** The last commit before the patch 'ratable-revenue-recognition' (subscriptions recognised a lump at each period's end). */
 const BEFORE_RATABLE_RECOGNITION = 'b42a4dbf0c7ce98e3a4e04524533e3b696c6e3f4';
 
-const ADMIN_KEY = 'sk_test_recorder';
+const ADMIN_KEY = 'sk_test_replay_recorder_admin';
 const EventType = temporal.api.enums.v1.EventType;
 type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
 

@@ -39,7 +39,7 @@ export interface TimeSkippingStack {
   stop(): Promise<void>;
 }
 
-const ADMIN_KEY = 'sk_test_admin_key';
+const ADMIN_KEY = 'sk_test_time_skipping_admin';
 
 export interface TimeSkippingOptions {
   wrapActivities?: (activities: ReturnType<typeof createActivities>) => object;

@@ -20,7 +20,7 @@ describe('configuration', () => {
   it('builds Stripe, SMTP and provisioning settings from the environment, the same for the API and the worker', () => {
     const config = loadConfig({
       ...BASE,
-      BILLING_API_KEYS: 'admin:sk_admin_3f9a8c1d7e2b,readonly:sk_ro_91b2c3d4e5f6',
+      BILLING_API_KEYS: 'admin:sk_admin_3f9a8c1d7e2b5a6f04d1c9e8,readonly:sk_ro_91b2c3d4e5f6a7b8c9d0e1f2',
       STRIPE_SECRET_KEY: 'sk_test_51Habc',
       STRIPE_WEBHOOK_SECRET: 'whsec_abc123',
       STRIPE_API_BASE: 'http://127.0.0.1:8420',
@@ -32,8 +32,8 @@ describe('configuration', () => {
     });
     expect(config).toMatchObject({
       apiKeys: [
-        { role: 'admin', key: 'sk_admin_3f9a8c1d7e2b' },
-        { role: 'readonly', key: 'sk_ro_91b2c3d4e5f6' },
+        { role: 'admin', key: 'sk_admin_3f9a8c1d7e2b5a6f04d1c9e8' },
+        { role: 'readonly', key: 'sk_ro_91b2c3d4e5f6a7b8c9d0e1f2' },
       ],
       stripe: { secretKey: 'sk_test_51Habc', webhookSecret: 'whsec_abc123', apiBase: 'http://127.0.0.1:8420' },
       smtp: { url: 'smtp://mail.example.test:587', from: 'Billing <billing@example.test>' },
@@ -52,6 +52,21 @@ describe('configuration', () => {
       expect(problems({ ...BASE, BILLING_API_KEYS: keys })).toEqual([expect.stringMatching(/placeholder|role:key/)]);
     },
   );
+
+  it.each([
+    ['too short', 'sk_3f9a8c1d7e2b'],
+    ['long but of few characters', 'sk_abababababababababababababababab'],
+    ['long but one character repeated', 'sk_0000000000000000000000000000000001'],
+  ])('refuses a weak key (%s) without printing it', (_why, key) => {
+    const found = problems({ ...BASE, BILLING_API_KEYS: `admin:${key}` });
+    expect(found).toEqual([expect.stringMatching(/^BILLING_API_KEYS: the admin key is too weak/)]);
+    expect(found[0]).not.toContain(key);
+  });
+
+  it("accepts keys as npm start and the repository's tests make them", () => {
+    const generated = `sk_admin_${'0123456789abcdef'.repeat(3).slice(0, 36)}`;
+    expect(loadConfig({ ...BASE, BILLING_API_KEYS: `admin:${generated},support:sk_test_integration_support` }).apiKeys).toHaveLength(2);
+  });
 
   it('recognises revenue by day unless REVENUE_RECOGNITION_METHOD says millisecond or monthly, and refuses anything else', () => {
     expect(loadConfig(BASE).revenueRecognitionMethod).toBe('daily');

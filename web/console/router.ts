@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import express, { Router, type NextFunction, type Request, type Response } from 'express';
 import { cachedSigningSecret } from '../../db/signing-secrets';
 import { forkEm } from '../../db/orm';
-import { apiKeyDigests, principalOf } from '../../api/auth';
+import { principalOf, type KeyRing } from '../../api/auth';
 import type { ApiDeps } from '../../api/deps';
 import { html } from '../html';
 import { sendBarePage, sendConsolePage } from '../layout';
@@ -36,12 +36,11 @@ function signInPage(next: string, refusal: Refusal | null) {
 
 /**
  * The support console at /console: server-rendered pages, no script, assets served from this
- * process. Signing in checks the key against the API's own keys and keeps it, sealed, in the
+ * process. Signing in checks the key against the API's own keys (BILLING_API_KEYS and the live keys of the database) and keeps it, sealed, in the
  * session cookie; every page then calls this process's API with it (session.ts), so the console can
  * do exactly what the key can do through the API, and nothing else.
  */
-export function consoleRouter(deps: ApiDeps): Router {
-  const keys = apiKeyDigests(deps.apiKeys);
+export function consoleRouter(deps: ApiDeps, keys: KeyRing): Router {
   const secret = cachedSigningSecret(forkEm(deps.orm), 'console_sessions');
   const context: ConsoleContext = { temporalUi: deps.temporalUi ?? null };
   const router = Router();
@@ -56,7 +55,7 @@ export function consoleRouter(deps: ApiDeps): Router {
   router.get('/sign_in', (req, res) => sendBarePage(res, 'Sign in', signInPage(safeNext(req.query.next), null)));
   router.post('/sign_in', async (req: Request, res) => {
     const { api_key: key = '', next } = formValues(req);
-    const principal = key ? principalOf(keys, key) : null;
+    const principal = key ? await principalOf(keys, key) : null;
     if (!principal) {
       const refusal = { param: 'api_key', message: key ? 'This API key is not valid for this deployment.' : 'Enter an API key.' };
       return sendBarePage(res, 'Sign in', signInPage(safeNext(next), refusal), 401);

@@ -25,7 +25,7 @@ describe('plan changes over time', () => {
   let s: Scenarios;
   // The scenario helper's client speaks GET and POST only; DELETE goes to a second API on the same
   // database and Temporal client.
-  const SIDE_KEY = 'sk_test_over_time_admin';
+  const SIDE_KEY = 'sk_test_plan_changes_over_time';
   let side: { baseUrl: string; close(): Promise<void> } | undefined;
   let sidePool: Pool | undefined;
 
