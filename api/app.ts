@@ -6,6 +6,9 @@ import type { ApiDeps } from './deps';
 import { errorHandler } from './errors';
 import { idempotency } from './idempotency';
 import { requestId } from './request-id';
+import { requestLog } from './request-log';
+import { ApiMetrics, metricsEndpoint } from './prometheus';
+import { logger } from '../observability/logger';
 import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
 import { portalSessionsRouter } from './routes/portal-sessions';
@@ -46,10 +49,13 @@ export function createApp(deps: ApiDeps): Express {
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
   app.use(requestId);
+  const metrics = new ApiMetrics(forkEm(deps.orm), deps.logger ?? logger);
+  app.use(requestLog(deps.logger ?? logger, metrics));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
+  app.get('/metrics', metricsEndpoint(metrics, deps.metricsToken));
   app.use(openApiRouter());
   // The console and the portal are pages of this process; the console calls the API below over loopback.
   app.use('/console', consoleRouter(deps, keys));
@@ -62,7 +68,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
   // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
   const ingest = new UsageIngest(forkEm(deps.orm), deps.usagePool ?? usagePool(deps.orm.config.get('clientUrl')!));
-  app.use('/v1/usage_events', usageEventsRouter(ingest));
+  app.use('/v1/usage_events', usageEventsRouter(ingest, metrics));
   app.use('/v1', refuseUnstorableText);
   app.use('/v1', idempotency(forkEm(deps.orm)));
   app.use('/v1/api_keys', apiKeysRouter(deps));

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Orm } from '../db/orm';
 import type { Seller } from '../domain/invoice-document';
+import type { Logger } from '../observability/logger';
 import type { StripeGateway } from '../payments/stripe-gateway';
 
 export interface ApiDeps {
@@ -24,4 +25,8 @@ export interface ApiDeps {
   portalPlanCodes?: string[];
   /** Stripe.js for the portal's card form (STRIPE_JS_URL) and the publishable key it runs with (STRIPE_PUBLISHABLE_KEY). */
   stripeJs?: { url: string; publishableKey: string } | null;
+  /** Where request and error lines go; the process's logger (observability/logger.ts) when absent. */
+  logger?: Logger;
+  /** METRICS_TOKEN: the bearer token GET /metrics asks for; open when absent. */
+  metricsToken?: string | null;
 }

@@ -1,5 +1,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import { BillingError, type BillingErrorType } from '../domain/errors';
+import { logger } from '../observability/logger';
+import { routePattern } from './route-pattern';
 
 /** The HTTP status of each error type. */
 const STATUS: Record<BillingErrorType, number> = {
@@ -36,6 +38,9 @@ export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: numb
   // The request itself, before any route reads it.
   body_invalid_json: { type: 'invalid_request_error' },
   body_too_large: { type: 'invalid_request_error' },
+  // GET /metrics when METRICS_TOKEN is set.
+  metrics_token_missing: { type: 'authentication_error' },
+  metrics_token_invalid: { type: 'authentication_error' },
   route_missing: { type: 'not_found_error' },
   path_invalid: { type: 'invalid_request_error' },
   // The Stripe webhook: an unsigned or forged event changes nothing; an unfinished one is sent again.
@@ -72,6 +77,9 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   if (body?.type === 'entity.too.large') return sendError(res, new BillingError('invalid_request_error', 'body_too_large', 'The request body is too large'));
   // A path segment the router cannot percent-decode (%C3 alone): the request's fault, not ours.
   if (error instanceof URIError) return sendError(res, new BillingError('invalid_request_error', 'path_invalid', 'The request path is not valid percent-encoding'));
-  console.error(`${req.method} ${req.originalUrl} failed:`, error);
+  // Pages' paths may carry portal tokens: those are named by their route only.
+  const path = req.originalUrl.split('?')[0];
+  const route = routePattern(req.method, path);
+  (req.log ?? logger).error({ err: error, method: req.method, route, ...(path.startsWith('/v1/') ? { path } : {}) }, `${req.method} ${route} failed`);
   sendError(res, new BillingError('api_error', 'internal_error', 'An internal error occurred; it has been logged'));
 }

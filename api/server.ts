@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/env';
 import { openOrm } from '../db/orm';
 import { roleWarning } from '../db/roles';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
+import { configureProcessLogger, lifecycleLogger, logger } from '../observability/logger';
 import { createApp } from './app';
 import { usagePool } from './usage-ingest';
 
@@ -12,9 +13,10 @@ import { usagePool } from './usage-ingest';
  */
 async function main(): Promise<void> {
   const config = loadConfig(process.env, { database: true, apiKeys: true });
+  const log = configureProcessLogger('api', config.logLevel);
   const orm = await openOrm(config.databaseUrl);
   const roleProblem = await roleWarning(config.databaseUrl);
-  if (roleProblem) console.warn(`api: ${roleProblem}`);
+  if (roleProblem) log.warn(roleProblem);
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const pool = usagePool(config.databaseUrl);
@@ -31,11 +33,14 @@ async function main(): Promise<void> {
     seller: config.seller,
     portalPlanCodes: config.portalPlanCodes,
     stripeJs: stripe && config.stripePublishableKey ? { url: config.stripeJsUrl, publishableKey: config.stripePublishableKey } : null,
+    logger: log,
+    metricsToken: config.metricsToken,
   });
   const server = app.listen(config.port, () => {
-    console.log(`api: listening on http://localhost:${config.port}`);
-    if (!stripe) console.log('api: STRIPE_SECRET_KEY is not set; cards cannot be attached and invoices are paid by recording payments');
-    else if (!stripe.webhookSecret) console.log('api: STRIPE_WEBHOOK_SECRET is not set; POST /webhooks/stripe takes no events');
+    // "api: listening" is what npm start and the benchmarks wait for (scripts/stack.ts API_READY).
+    lifecycleLogger(log).info({ port: config.port, metrics: `http://localhost:${config.port}/metrics` }, `api: listening on http://localhost:${config.port}`);
+    if (!stripe) log.info('STRIPE_SECRET_KEY is not set; cards cannot be attached and invoices are paid by recording payments');
+    else if (!stripe.webhookSecret) log.info('STRIPE_WEBHOOK_SECRET is not set; POST /webhooks/stripe takes no events');
   });
   // Ctrl-C in a terminal reaches this process twice (SIGINT from the terminal, SIGTERM from npm
   // start stopping its children); the second signal must not close the pools again.
@@ -48,7 +53,7 @@ async function main(): Promise<void> {
       void Promise.all([connection.close(), orm.close(), pool.end()]).then(
         () => process.exit(0),
         (error: unknown) => {
-          console.error('api: error while closing connections:', error instanceof Error ? error.message : error);
+          log.error({ err: error }, 'error while closing connections');
           process.exit(1);
         },
       );
@@ -59,6 +64,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('api failed to start:', error instanceof ConfigError ? error.message : error);
+  // A refused configuration is a list for a person to read, before any logger is configured.
+  if (error instanceof ConfigError) console.error(`api failed to start: ${error.message}`);
+  else logger.fatal({ err: error }, 'api failed to start');
   process.exit(1);
 });

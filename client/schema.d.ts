@@ -55,6 +55,23 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/metrics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Prometheus metrics: request latency by route and status, usage events by outcome, and business counts read from Postgres (invoices issued, charges and webhook deliveries by outcome). No API key; a bearer METRICS_TOKEN when that is set (docs/operations.md) */
+        get: operations["getMetrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers": {
         parameters: {
             query?: never;
@@ -2869,6 +2886,8 @@ export type components = {
             [key: string]: unknown;
         };
         HtmlPage: string;
+        /** @description Prometheus text exposition format (version 0.0.4) */
+        PrometheusText: string;
         /**
          * Format: binary
          * @description A PDF file
@@ -3326,6 +3345,44 @@ export interface operations {
                 };
                 content: {
                     "text/html": components["schemas"]["HtmlPage"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getMetrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": components["schemas"]["PrometheusText"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
                 };
             };
             /** @description Error */

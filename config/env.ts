@@ -68,7 +68,19 @@ export interface Config {
   stripeJsUrl: string;
   /** STRIPE_PUBLISHABLE_KEY: the pk_… key Stripe.js runs with; without it the portal takes no card. */
   stripePublishableKey: string | null;
+  /** LOG_LEVEL: the least severe JSON log line the processes write (pino's levels); info when unset. */
+  logLevel: LogLevel;
+  /** METRICS_TOKEN: when set, GET /metrics asks for it as a bearer token; unset, the metrics are open. */
+  metricsToken: string | null;
+  /** WORKER_METRICS_ADDRESS: host:port where the worker serves its Temporal SDK metrics (GET /metrics); null: "off". */
+  workerMetricsAddress: string | null;
 }
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Where the worker's Prometheus exporter listens unless WORKER_METRICS_ADDRESS says otherwise. */
+export const DEFAULT_WORKER_METRICS_ADDRESS = '127.0.0.1:9464';
 
 /** Every variable loadConfig reads: what a caller starting the processes controls, and must not inherit by accident. */
 export const SETTINGS = [
@@ -97,6 +109,9 @@ export const SETTINGS = [
   'PORTAL_PLAN_CODES',
   'STRIPE_JS_URL',
   'STRIPE_PUBLISHABLE_KEY',
+  'LOG_LEVEL',
+  'METRICS_TOKEN',
+  'WORKER_METRICS_ADDRESS',
 ] as const;
 
 export class ConfigError extends Error {
@@ -228,6 +243,26 @@ function sellerSettings(env: NodeJS.ProcessEnv, problems: string[]): Seller {
 }
 
 /**
+ * Logs, API metrics and the worker's SDK metrics. A METRICS_TOKEN is compared like a password, so a
+ * short or placeholder one is refused as API keys are; the worker's address is host:port (or "off",
+ * e.g. for a second worker on the same host).
+ */
+function observabilitySettings(env: NodeJS.ProcessEnv, problems: string[]): Pick<Config, 'logLevel' | 'metricsToken' | 'workerMetricsAddress'> {
+  const level = (read(env, 'LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!LOG_LEVELS.includes(level as LogLevel)) problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`);
+  const metricsToken = read(env, 'METRICS_TOKEN');
+  if (metricsToken && (metricsToken.length < 16 || PLACEHOLDER.test(metricsToken) || new Set(metricsToken).size < 8)) {
+    problems.push('METRICS_TOKEN must be a random token of 16+ characters, e.g. $(openssl rand -hex 24)');
+  }
+  const address = read(env, 'WORKER_METRICS_ADDRESS') ?? DEFAULT_WORKER_METRICS_ADDRESS;
+  const off = address.toLowerCase() === 'off';
+  if (!off && !/^[^\s:/]+:\d{1,5}$/.test(address) && !/^\[[0-9a-f:]+\]:\d{1,5}$/i.test(address)) {
+    problems.push(`WORKER_METRICS_ADDRESS must be host:port (e.g. 0.0.0.0:9464) or "off", got "${address}"`);
+  }
+  return { logLevel: level as LogLevel, metricsToken, workerMetricsAddress: off ? null : address };
+}
+
+/**
  * Parses the environment. `require` names what this process cannot run without (the API needs keys;
  * a deployment script may need neither a database nor keys).
  */
@@ -282,6 +317,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     portalPlanCodes,
     stripeJsUrl,
     stripePublishableKey,
+    ...observabilitySettings(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -154,6 +154,18 @@ export const OPERATIONS: readonly Operation[] = [
     errors: [],
     contentType: 'text/html',
   },
+  {
+    method: 'get',
+    path: '/metrics',
+    operationId: 'getMetrics',
+    summary:
+      'Prometheus metrics: request latency by route and status, usage events by outcome, and business counts read from Postgres (invoices issued, charges and webhook deliveries by outcome). No API key; a bearer METRICS_TOKEN when that is set (docs/operations.md)',
+    tag: 'Service',
+    roles: 'public',
+    response: { status: 200, schema: R.PrometheusText },
+    errors: [401],
+    contentType: 'text/plain',
+  },
 
   write('/v1/customers', 'createCustomer', 'Create a customer', 'Customers', WRITE, CreateCustomerBody, { status: 201, schema: R.Customer }),
   read('/v1/customers', 'listCustomers', 'List customers, newest first', 'Customers', R.CustomerList, { query: ListCustomersQuery }),

@@ -629,6 +629,8 @@ export const OpenApiDocument = z.looseObject({ openapi: z.string(), info: z.loos
 
 export const HtmlPage = z.string().register(responseSchemas, { id: 'HtmlPage' });
 
+export const PrometheusText = z.string().describe('Prometheus text exposition format (version 0.0.4)').register(responseSchemas, { id: 'PrometheusText' });
+
 export const PdfFile = z.string().meta({ format: 'binary', contentMediaType: 'application/pdf' }).describe('A PDF file').register(responseSchemas, { id: 'PdfFile' });
 
 export const CustomerList = listOf(Customer).register(responseSchemas, { id: 'CustomerList' });

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { ApiMetrics } from '../prometheus';
 import type { UsageIngest } from '../usage-ingest';
 import { eventsOf } from '../usage-ingest';
 import { usageEventBatchJson } from '../serializers';
@@ -8,10 +9,12 @@ import { usageEventBatchJson } from '../serializers';
  * (by index) and duplicates counted; a repeated transaction_id is never counted twice, and one that
  * names a different event is refused for that event (transaction_id_conflict).
  */
-export function usageEventsRouter(ingest: UsageIngest): Router {
+export function usageEventsRouter(ingest: UsageIngest, metrics: ApiMetrics): Router {
   const router = Router();
   router.post('/', async (req, res) => {
-    res.status(202).json(usageEventBatchJson(await ingest.ingest(eventsOf(req.body))));
+    const result = await ingest.ingest(eventsOf(req.body));
+    metrics.countUsage({ accepted: result.accepted, duplicate: result.duplicates, rejected: result.rejected.length });
+    res.status(202).json(usageEventBatchJson(result));
   });
   return router;
 }
