@@ -13,6 +13,7 @@ import { accountingPeriodsRouter } from './routes/accounting-periods';
 import { customersRouter } from './routes/customers';
 import { portalSessionsRouter } from './routes/portal-sessions';
 import { emailsRouter } from './routes/emails';
+import { eventsRouter } from './routes/events';
 import { invoiceAdjustmentsRouter } from './routes/invoice-adjustments';
 import { invoiceCollectionRouter } from './routes/invoice-collection';
 import { invoiceLifecycleRouter } from './routes/invoice-lifecycle';
@@ -96,6 +97,7 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/accounting_periods', accountingPeriodsRouter(deps));
   app.use('/v1/journal_entries', journalEntriesRouter(deps));
   app.use('/v1/emails', emailsRouter(deps));
+  app.use('/v1/events', eventsRouter(deps));
   app.use('/v1/wallets', walletsRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);

@@ -3,8 +3,9 @@ import type { AppliedCoupon, Coupon, TaxRate } from '../db/entities/adjustments'
 import type { Customer } from '../db/entities/customer';
 import type { EmailMessage } from '../db/entities/email';
 import type { LedgerEntry, LedgerTransaction } from '../db/entities/ledger';
-import type { CreditNote, Refund } from '../db/entities/refund';
+import type { Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
+import type { EventRow } from '../db/events';
 import type { AccountBalance } from '../db/ledger-store';
 import type { LedgerAccountRow } from '../db/ledger-account-store';
 import type { Journal } from '../domain/journal-export';
@@ -12,7 +13,6 @@ import type { AccountingPeriodView } from '../services/accounting-periods';
 import { ACCOUNTS } from '../domain/ledger';
 import type { DeferredRevenueMonth } from '../domain/deferred-revenue';
 import type { Reconciliation } from '../domain/reconciliation';
-import { isOverdue } from '../domain/payment-terms';
 import { AGING_BUCKETS, type AgingBucket, type BucketAmounts, type CustomerAging } from '../domain/ar-aging';
 import { CHURN_DEFINITIONS, type ChurnMonth } from '../domain/churn';
 import { monthEnd, monthOf, monthStart, nextMonthStart } from '../domain/months';
@@ -22,38 +22,20 @@ import type { IngestResult } from './usage-ingest';
 import type { TimelineEvent } from '../services/customer-timeline';
 import type { CustomerBalance } from '../services/customers';
 import type { Invoice, InvoiceLine } from '../db/entities/invoice';
-import type { Payment } from '../db/entities/payment';
 import type { Plan } from '../db/entities/plan';
-import type { Subscription } from '../db/entities/subscription';
-import type { AddOn, SubscriptionAddOn } from '../db/entities/add-on';
 import type { BillableMetric, PlanCharge } from '../db/entities/usage';
 import { tierPartsJson } from '../domain/charge-properties';
-import type { InvoiceDraft, InvoiceLineDraft } from '../domain/invoice';
-import { decimalString, fitsCurrency, formatAmount, sum } from '../domain/money';
-import type { ContractOverrides, ScheduledChange, SubscriptionState } from '../workflows/messages';
+import type { InvoiceDraft } from '../domain/invoice';
+import { decimalString, fitsCurrency, sum } from '../domain/money';
 import type { WalletTransaction } from '../db/entities/wallet';
 import type { WalletView } from '../services/wallets';
 import type { ApiKeyRecord } from '../db/api-keys';
 import type { AuditEventRecord } from '../db/audit-log';
 
-/** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings. */
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
-const money = (amount: Decimal, currency: string): string => formatAmount(amount, currency);
+import { customerJson, invoiceJson, iso, lineJson, money, refundJson } from '../db/resource-json';
 
-export function customerJson(c: Customer) {
-  return {
-    id: c.id,
-    object: 'customer',
-    name: c.name,
-    email: c.email,
-    currency: c.currency,
-    timezone: c.timezone,
-    net_terms_days: c.netTermsDays,
-    invoice_grace_period_days: c.invoiceGracePeriodDays,
-    external_id: c.externalId ?? null,
-    created_at: iso(c.createdAt),
-  };
-}
+/** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings (the resources events report too come from db/resource-json.ts). */
+export { addOnJson, creditNoteJson, customerJson, invoiceJson, paymentAttemptJson, paymentJson, refundJson, subscriptionAddOnJson, subscriptionJson } from '../db/resource-json';
 
 export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: BillableMetric }>) {
   return {
@@ -72,158 +54,6 @@ export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: B
     setup_fee: p.setupFee ? money(p.setupFee, p.currency) : null,
     charges: charges.map(({ charge, metric }) => ({ id: charge.id, object: 'charge', metric_code: metric.code, model: charge.model, properties: charge.properties })),
     created_at: iso(p.createdAt),
-  };
-}
-
-function scheduledChangeJson(c: ScheduledChange) {
-  return {
-    id: c.id,
-    type: c.kind,
-    at: c.at,
-    at_period_end: c.atPeriodEnd,
-    ...(c.kind === 'change_plan' ? { plan_code: c.plan.code, plan_version: c.plan.version, proration: c.proration } : {}),
-    ...(c.kind === 'change_quantity' ? { quantity: c.quantity, proration: c.proration } : {}),
-    ...(c.kind === 'cancel' ? { prorate: c.prorate } : {}),
-  };
-}
-
-/** A customer's contract prices; null: the plan's. */
-function overridesJson(overrides: ContractOverrides | null | undefined, currency: string) {
-  if (!overrides) return null;
-  return {
-    amount: overrides.amount === undefined ? null : money(new Decimal(overrides.amount), currency),
-    minimum_amount: overrides.minimumAmount === undefined ? null : money(new Decimal(overrides.minimumAmount), currency),
-    charges: (overrides.charges ?? []).map((c) => ({ metric_code: c.metricCode, properties: c.properties })),
-  };
-}
-
-export function addOnJson(a: AddOn) {
-  return {
-    id: a.id,
-    object: 'add_on',
-    code: a.code,
-    name: a.name,
-    amount: money(a.amount, a.currency),
-    currency: a.currency,
-    interval: a.interval ?? null,
-    interval_count: a.intervalCount ?? null,
-    created_at: iso(a.createdAt),
-  };
-}
-
-/** An add-on attached to a subscription. */
-export function subscriptionAddOnJson({ item, addOn }: { item: SubscriptionAddOn; addOn: AddOn }) {
-  return {
-    id: item.id,
-    object: 'subscription_add_on',
-    subscription_id: item.subscriptionId,
-    add_on: addOnJson(addOn),
-    quantity: decimalString(item.quantity),
-    added_at: iso(item.addedAt),
-    removed_at: iso(item.removedAt),
-    billed_invoice_id: item.billedInvoiceId ?? null,
-  };
-}
-
-/** `addOns`: those it has now (listed on the subscription). */
-export function subscriptionJson(s: Subscription, plan: Plan, live: SubscriptionState | null, addOns: Array<{ item: SubscriptionAddOn; addOn: AddOn }> = []) {
-  const scheduled = (live?.scheduledChanges ?? (s.scheduledChanges as ScheduledChange[])) ?? [];
-  return {
-    id: s.id,
-    object: 'subscription',
-    customer_id: s.customerId,
-    external_id: s.externalId ?? null,
-    plan_code: live?.plan?.code ?? plan.code,
-    plan_version: live?.plan?.version ?? plan.version,
-    quantity: live?.quantity ?? s.quantity,
-    overrides: overridesJson(live && live.overrides !== undefined ? live.overrides : s.overrides, plan.currency),
-    status: live?.status ?? s.status,
-    start_at: iso(s.startAt),
-    trial_end: live ? live.trialEnd : iso(s.trialEnd),
-    billing_alignment: s.billingAlignment,
-    timezone: s.timezone,
-    current_period_start: live ? (live.currentPeriod?.start ?? null) : iso(s.currentPeriodStart),
-    current_period_end: live ? (live.currentPeriod?.end ?? null) : iso(s.currentPeriodEnd),
-    cancel_at_period_end: live?.cancelAtPeriodEnd ?? s.cancelAtPeriodEnd,
-    cancellation_details: s.cancellationReason ? { reason: s.cancellationReason, comment: s.cancellationComment ?? null } : null,
-    canceled_at: live ? live.canceledAt : iso(s.canceledAt),
-    paused_at: live ? (live.pausedAt ?? null) : iso(s.pausedAt),
-    next_billing_at: live ? live.nextBillingAt : iso(s.currentPeriodEnd),
-    scheduled_changes: scheduled.map(scheduledChangeJson),
-    upcoming: live ? live.upcoming : [],
-    latest_invoice: live?.latestInvoice
-      ? { id: live.latestInvoice.invoiceId, number: live.latestInvoice.number, total: live.latestInvoice.total, currency: live.latestInvoice.currency }
-      : null,
-    // Why billing stopped, while status is billing_error (read live from the workflow).
-    billing_error: live?.billingError
-      ? { activity: live.billingError.activity, code: live.billingError.code, message: live.billingError.message, at: live.billingError.at }
-      : null,
-    add_ons: addOns.map(subscriptionAddOnJson),
-    workflow_id: s.workflowId,
-    /** "workflow" when read live from the subscription's workflow, "database" when it could not be reached. */
-    state_source: live ? 'workflow' : 'database',
-    created_at: iso(s.createdAt),
-  };
-}
-
-export function invoiceJson(i: Invoice, lines: InvoiceLine[]) {
-  return {
-    id: i.id,
-    object: 'invoice',
-    number: i.number ?? null,
-    status: i.status,
-    customer_id: i.customerId,
-    subscription_id: i.subscriptionId ?? null,
-    collection_method: i.collectionMethod,
-    currency: i.currency,
-    subtotal: money(i.subtotal, i.currency),
-    discount_total: money(i.discountTotal, i.currency),
-    tax_total: money(i.taxTotal, i.currency),
-    total: money(i.total, i.currency),
-    credit_applied: money(i.creditApplied, i.currency),
-    wallet_applied: money(i.walletApplied, i.currency),
-    amount_paid: money(i.amountPaid, i.currency),
-    amount_due: money(i.amountDue, i.currency),
-    amount_refunded: money(i.amountRefunded, i.currency),
-    amount_credited: money(i.amountCredited, i.currency),
-    billing_reason: i.billingReason,
-    discounts: i.discounts.map((d) => ({ ...d, amount: money(new Decimal(d.amount), i.currency) })),
-    taxes: i.taxes.map((t) => ({ ...t, amount: money(new Decimal(t.amount), i.currency), base: money(new Decimal(t.base), i.currency) })),
-    period_start: iso(i.periodStart),
-    period_end: iso(i.periodEnd),
-    issued_at: iso(i.issuedAt),
-    days_until_due: i.daysUntilDue,
-    due_at: iso(i.dueAt),
-    overdue: isOverdue(i, new Date()),
-    paid_at: iso(i.paidAt),
-    finalized_at: iso(i.finalizedAt),
-    auto_finalizes_at: iso(i.autoFinalizesAt),
-    voided_at: iso(i.voidedAt),
-    lines: lines
-      .sort((a, b) => a.position - b.position)
-      .map((l) => ({
-        id: l.id,
-        object: 'invoice_line',
-        ...lineJson(l, i.currency),
-        tiers: l.tiers ?? [],
-      })),
-  };
-}
-
-function lineJson(l: Omit<InvoiceLineDraft, 'tiers'> | InvoiceLine, currency: string) {
-  return {
-    kind: l.kind,
-    description: l.description,
-    metric_code: l.metricCode ?? null,
-    charge_model: l.chargeModel ?? null,
-    quantity: decimalString(l.quantity),
-    unit_amount: l.unitAmount ? decimalString(l.unitAmount) : null,
-    amount: money(l.amount, currency),
-    discount_amount: money(l.discountAmount, currency),
-    tax_amount: money(l.taxAmount, currency),
-    period_start: iso(l.periodStart),
-    period_end: iso(l.periodEnd),
-    add_on_id: l.addOnId ?? null,
   };
 }
 
@@ -246,20 +76,6 @@ export function draftInvoiceJson(d: InvoiceDraft) {
       amount: money(t.amount, d.currency),
     })),
     lines: d.lines.map((l) => ({ object: 'invoice_line', ...lineJson(l, d.currency), tiers: tierPartsJson(l.tiers ?? []) })),
-  };
-}
-
-export function paymentJson(p: Payment) {
-  return {
-    id: p.id,
-    object: 'payment',
-    invoice_id: p.invoiceId,
-    amount: money(p.amount, p.currency),
-    currency: p.currency,
-    method: p.method,
-    reference: p.reference ?? null,
-    received_at: iso(p.receivedAt),
-    created_at: iso(p.createdAt),
   };
 }
 
@@ -304,22 +120,6 @@ export function listJson<T, J>(url: string, page: Page<T>, json: (item: T) => J)
   return { object: 'list' as const, url, data: page.data.map(json), has_more: page.hasMore };
 }
 
-export function refundJson(r: Refund) {
-  return {
-    id: r.id,
-    object: 'refund',
-    invoice_id: r.invoiceId,
-    payment_id: r.paymentId,
-    amount: money(r.amount, r.currency),
-    currency: r.currency,
-    // card: refunded through Stripe; manual: paid back by hand.
-    method: r.stripeRefundId ? 'card' : 'manual',
-    stripe_refund_id: r.stripeRefundId ?? null,
-    reason: r.reason ?? null,
-    created_at: iso(r.createdAt),
-  };
-}
-
 /** What one refund request did: the refunds it made (one per payment) and the invoice after them. */
 export function refundSummaryJson(refunds: Refund[], invoice: Invoice, lines: InvoiceLine[]) {
   return {
@@ -329,21 +129,6 @@ export function refundSummaryJson(refunds: Refund[], invoice: Invoice, lines: In
     currency: invoice.currency,
     refunds: refunds.map(refundJson),
     invoice: invoiceJson(invoice, lines),
-  };
-}
-
-export function creditNoteJson(n: CreditNote) {
-  return {
-    id: n.id,
-    object: 'credit_note',
-    number: n.number,
-    invoice_id: n.invoiceId,
-    customer_id: n.customerId,
-    amount: money(n.amount, n.currency),
-    currency: n.currency,
-    kind: n.kind,
-    reason: n.reason ?? null,
-    created_at: iso(n.createdAt),
   };
 }
 
@@ -773,4 +558,9 @@ export function auditEventJson(a: AuditEventRecord) {
     after: a.after,
     created_at: iso(a.createdAt)!,
   };
+}
+
+/** An event as GET /v1/events lists it and a webhook delivers it: its object as the API showed it when it happened. */
+export function eventJson(e: EventRow) {
+  return { id: e.id, object: 'event' as const, type: e.type, created_at: e.created_at.toISOString(), data: { object: e.data.object } };
 }

@@ -1400,6 +1400,46 @@ export type paths = {
         patch?: never;
         trace?: never;
     };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What happened, newest first: each event carries its object as the API showed it then (webhooks deliver the same)
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["listEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Retrieve an event
+         * @description Roles: admin, support, readonly.
+         */
+        get: operations["getEvent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/wallets": {
         parameters: {
             query?: never;
@@ -2850,6 +2890,43 @@ export type components = {
             object: "list";
             url: string;
             data: components["schemas"]["Email"][];
+            has_more: boolean;
+        };
+        PaymentAttempt: {
+            id: string;
+            /** @constant */
+            object: "payment_attempt";
+            invoice_id: string;
+            customer_id: string;
+            attempt: number;
+            /** @description A decimal string in major units, such as "49.00" */
+            amount: string;
+            currency: string;
+            status: string;
+            payment_intent_id: string | null;
+            failure_code: string | null;
+            decline_code: string | null;
+            failure_message: string | null;
+            hard_decline: boolean;
+            created_at: string | null;
+        };
+        Event: {
+            id: string;
+            /** @constant */
+            object: "event";
+            /** @enum {string} */
+            type: "customer.created" | "customer.updated" | "subscription.created" | "subscription.updated" | "subscription.trial_will_end" | "subscription.paused" | "subscription.resumed" | "subscription.past_due" | "subscription.suspended" | "subscription.canceled" | "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_failed" | "invoice.voided" | "invoice.marked_uncollectible" | "payment.succeeded" | "payment.failed" | "refund.created" | "credit_note.created";
+            /** @description ISO 8601 */
+            created_at: string;
+            data: {
+                object: components["schemas"]["Customer"] | components["schemas"]["Subscription"] | components["schemas"]["Invoice"] | components["schemas"]["Payment"] | components["schemas"]["PaymentAttempt"] | components["schemas"]["Refund"] | components["schemas"]["CreditNote"];
+            };
+        };
+        EventList: {
+            /** @constant */
+            object: "list";
+            url: string;
+            data: components["schemas"]["Event"][];
             has_more: boolean;
         };
         UsageEventBatch: {
@@ -8988,6 +9065,111 @@ export interface operations {
             };
             /** @description No API key, or an unknown one */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    listEvents: {
+        parameters: {
+            query?: {
+                limit?: number;
+                starting_after?: string;
+                ending_before?: string;
+                type?: "customer.created" | "customer.updated" | "subscription.created" | "subscription.updated" | "subscription.trial_will_end" | "subscription.paused" | "subscription.resumed" | "subscription.past_due" | "subscription.suspended" | "subscription.canceled" | "invoice.created" | "invoice.finalized" | "invoice.paid" | "invoice.payment_failed" | "invoice.voided" | "invoice.marked_uncollectible" | "payment.succeeded" | "payment.failed" | "refund.created" | "credit_note.created";
+                object_id?: string;
+                customer?: string;
+                "created[gte]"?: string;
+                "created[lt]"?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EventList"];
+                };
+            };
+            /** @description The request is malformed or a parameter is invalid */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Error */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    getEvent: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Event"];
+                };
+            };
+            /** @description No API key, or an unknown one */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Nothing by that id or code */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -12,6 +12,7 @@ import { Payment } from './entities/payment';
 import { CreditNote, Refund, type CreditNoteKind } from './entities/refund';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { creditNoteCreated, invoiceEvent, refundCreated } from './resource-events';
 
 /**
  * Corrections to an issued invoice, each a new immutable record with its ledger posting: refunds
@@ -131,6 +132,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
       return { replayed: true, order: earlier.map((r) => r.id) };
     }
     const order: string[] = [];
+    const made: Refund[] = [];
     for (const part of await planRefund(tx, gateway, invoice, request)) {
       const byCard = Boolean(part.payment.stripePaymentIntentId);
       const refund = tx.create(Refund, {
@@ -147,6 +149,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
         createdAt: at,
       });
       order.push(refund.id);
+      made.push(refund);
       if (byCard) continue;
       invoice.amountRefunded = invoice.amountRefunded.plus(refund.amount);
       await tx.flush();
@@ -154,6 +157,7 @@ async function reserveRefunds(em: EntityManager, gateway: StripeGateway | null, 
       if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
     }
     await tx.flush();
+    for (const refund of made) await refundCreated(tx, refund, invoice.customerId);
     return { replayed: false, order };
   });
 }
@@ -366,6 +370,9 @@ export async function issueCreditNote(
       await tx.flush();
       const posting = creditNoteIssued({ id: note.id, number: note.number, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: note.amount, at, kind });
       if (posting) await postTransaction(tx, posting, refs);
+      await creditNoteCreated(tx, note);
+      if (invoice.status === 'void') await invoiceEvent(tx, 'invoice.voided', invoice);
+      if (invoice.status === 'paid' && settled) await invoiceEvent(tx, 'invoice.paid', invoice);
       const outcome = { creditNote: note, invoice, replayed: false, settled };
       await inTransaction?.(tx, outcome);
       return outcome;
@@ -412,6 +419,7 @@ export async function writeOffInvoice(
     await tx.flush();
     const posting = invoiceWrittenOff({ id: invoice.id, number: invoiceName(invoice), currency: invoice.currency, amountDue: invoice.amountDue, at: request.at });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    await invoiceEvent(tx, 'invoice.marked_uncollectible', invoice);
     await inTransaction?.(tx, { invoice, changed: true });
     return { invoice, changed: true };
   });

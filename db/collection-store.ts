@@ -8,8 +8,10 @@ import { decimalString } from '../domain/money';
 import { Customer } from './entities/customer';
 import { Invoice, invoiceName } from './entities/invoice';
 import { Payment } from './entities/payment';
+import { Refund } from './entities/refund';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { invoicePaidIfPaid, paymentFailed, paymentSucceeded, refundCreated } from './resource-events';
 import { settlePurchases } from './wallet-store';
 
 /** Stripe amounts are integers in the currency's minor unit. */
@@ -173,14 +175,38 @@ export interface AttemptOutcome {
   hardDecline?: boolean;
 }
 
-/** Records where an attempt's PaymentIntent stands (Stripe's answer, or what a later look found). */
+/**
+ * Records where an attempt's PaymentIntent stands (Stripe's answer, or what a later look found). A
+ * declined attempt is reported (payment.failed, invoice.payment_failed) in the same transaction,
+ * once per attempt however often its activity runs.
+ */
 export async function finishAttempt(em: EntityManager, invoiceId: string, attempt: number, outcome: AttemptOutcome): Promise<void> {
-  await em.fork().execute(
-    `update payment_attempts set status = ?, payment_intent_id = coalesce(?, payment_intent_id), failure_code = ?, decline_code = ?, failure_message = ?,
-            hard_decline = ?, updated_at = now()
-      where invoice_id = ? and attempt = ?`,
-    [outcome.status, outcome.paymentIntentId, outcome.failureCode ?? null, outcome.declineCode ?? null, outcome.message ?? null, outcome.hardDecline ?? false, invoiceId, attempt],
-  );
+  await em.fork().transactional(async (tx) => {
+    const [row] = await tx.execute<Array<{ id: string; customer_id: string; amount: string; currency: string; payment_intent_id: string | null; created_ms: number }>>(
+      `update payment_attempts a set status = ?, payment_intent_id = coalesce(?, a.payment_intent_id), failure_code = ?, decline_code = ?, failure_message = ?,
+              hard_decline = ?, updated_at = now()
+         from invoices i
+        where i.id = a.invoice_id and a.invoice_id = ? and a.attempt = ?
+        returning a.id, i.customer_id, a.amount::text as amount, a.currency, a.payment_intent_id, (extract(epoch from a.created_at) * 1000)::float8 as created_ms`,
+      [outcome.status, outcome.paymentIntentId, outcome.failureCode ?? null, outcome.declineCode ?? null, outcome.message ?? null, outcome.hardDecline ?? false, invoiceId, attempt],
+    );
+    if (!row || outcome.status !== 'failed') return;
+    await paymentFailed(tx, {
+      id: row.id,
+      invoiceId,
+      customerId: row.customer_id,
+      attempt,
+      amount: new Decimal(row.amount),
+      currency: row.currency,
+      status: outcome.status,
+      paymentIntentId: row.payment_intent_id,
+      failureCode: outcome.failureCode ?? null,
+      declineCode: outcome.declineCode ?? null,
+      failureMessage: outcome.message ?? null,
+      hardDecline: outcome.hardDecline ?? false,
+      createdAt: new Date(Math.floor(row.created_ms)),
+    });
+  });
 }
 
 /** Remembers the intent an attempt created as soon as it is known, so a later look finds it by id. */
@@ -263,6 +289,8 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
     // Wallet credits this invoice sold count from now on.
     if (newlyPaid) await settlePurchases(tx, { invoiceId: invoice.id });
     await tx.execute(`update payment_attempts set status = 'succeeded', updated_at = now() where invoice_id = ? and payment_intent_id = ?`, [invoice.id, payment.paymentIntentId]);
+    await paymentSucceeded(tx, row, invoice.customerId);
+    if (newlyPaid) await invoicePaidIfPaid(tx, invoice);
     const refs = { customerId: invoice.customerId, invoiceId: invoice.id };
     // Stripe's fee is on the charge as a whole; it is booked with the part that paid the invoice when there is one.
     if (applied.gt(0)) {
@@ -274,11 +302,13 @@ export async function recordCardPayment(em: EntityManager, payment: CardPayment)
         excessPaymentReceived({ id: row.id, invoiceNumber: invoiceName(invoice), currency: invoice.currency, amount: excess, fee: applied.gt(0) ? null : payment.fee, receivedAt: payment.receivedAt }),
         refs,
       );
+      const refundId = newId('rf');
       await tx.execute(
         `insert into refunds (id, invoice_id, payment_id, amount, currency, reason, idempotency_key, kind, status, created_at)
          values (?, ?, ?, ?, ?, ?, ?, 'excess', 'pending', ?)`,
-        [newId('rf'), invoice.id, row.id, decimalString(excess), invoice.currency, `not needed by invoice ${invoice.number}`, `excess-${payment.paymentIntentId}`, new Date()],
+        [refundId, invoice.id, row.id, decimalString(excess), invoice.currency, `not needed by invoice ${invoice.number}`, `excess-${payment.paymentIntentId}`, new Date()],
       );
+      await refundCreated(tx, await tx.findOneOrFail(Refund, { id: refundId }), invoice.customerId);
     }
     return { newlyPaid, invoice, excess };
   });

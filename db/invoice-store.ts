@@ -18,6 +18,7 @@ import { Subscription } from './entities/subscription';
 import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { invoiceEvent, invoicePaidIfPaid } from './resource-events';
 import { createObligations } from './revenue-store';
 import { aggregatePercentageTransactions, aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
 import { consumeWallets } from './wallet-store';
@@ -303,6 +304,7 @@ export async function createInvoice(
     if (applied.periodsRemaining === 0) applied.status = 'exhausted';
   }
   await tx.flush();
+  await invoiceEvent(tx, 'invoice.created', invoice);
   return { invoice, lines };
 }
 
@@ -349,6 +351,9 @@ export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines
   if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
   // Customer credit first, then prepaid wallet credit, then the card.
   await consumeWallets(tx, invoice, at);
+  await invoiceEvent(tx, 'invoice.finalized', invoice);
+  // Credit or wallets may have paid it whole.
+  await invoicePaidIfPaid(tx, invoice);
   return invoice;
 }
 

@@ -8,6 +8,7 @@ import { Invoice, invoiceName } from './entities/invoice';
 import { Payment } from './entities/payment';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { invoicePaidIfPaid, paymentSucceeded } from './resource-events';
 import { settlePurchases } from './wallet-store';
 
 export interface ManualPaymentRequest {
@@ -84,6 +85,8 @@ export async function recordManualPayment(
     if (invoice.status === 'paid') await settlePurchases(tx, { invoiceId: invoice.id });
     const posting = paymentReceived({ ...payment, invoiceNumber: invoiceName(invoice) });
     if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+    await paymentSucceeded(tx, payment, invoice.customerId);
+    await invoicePaidIfPaid(tx, invoice);
     await inTransaction?.(tx, { payment, invoice });
     return { payment, invoice };
   });

@@ -8,6 +8,7 @@ import { Invoice, InvoiceLine, invoiceName } from './entities/invoice';
 import { RevenueObligation } from './entities/revenue';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
+import { invoiceEvent } from './resource-events';
 import { restoreWalletConsumption } from './wallet-store';
 
 
@@ -94,6 +95,7 @@ export async function voidInvoice(
       await tx.flush();
     }
     await restoreWalletConsumption(tx, invoice.id, at);
+    await invoiceEvent(tx, 'invoice.voided', invoice);
     await stored(tx, { invoice, lines: await tx.find(InvoiceLine, { invoiceId: invoice.id }, { orderBy: { position: 'asc' } }) });
   });
 }

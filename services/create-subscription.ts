@@ -4,6 +4,7 @@ import type { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
 import { planSnapshot } from '../db/plan-snapshot';
+import { subscriptionEvent } from '../db/resource-events';
 import { BillingError } from '../domain/errors';
 import { MAX_ELAPSED_PERIODS, positionAt, subscriptionTimeline } from '../domain/timeline';
 import { SUBSCRIPTION_WORKFLOW, subscriptionWorkflowId, type SubscriptionWorkflow, type SubscriptionWorkflowInput } from '../workflows/messages';
@@ -111,6 +112,7 @@ export async function createSubscription<J>(
     em.transactional(async (tx) => {
       tx.persist(subscription);
       await tx.flush();
+      await subscriptionEvent(tx, 'subscription.created', `subscription.created:${id}`, id);
       started = true;
       await temporal.workflow.start<SubscriptionWorkflow>(SUBSCRIPTION_WORKFLOW, {
         workflowId: subscription.workflowId,

@@ -5,6 +5,8 @@ import { AppliedCoupon, Coupon, CustomerTaxRate, TaxRate } from '../db/entities/
 import { Customer } from '../db/entities/customer';
 import { Subscription } from '../db/entities/subscription';
 import { newId } from '../db/ids';
+import { customerCreated, customerUpdated } from '../db/resource-events';
+import { customerJson } from '../db/resource-json';
 import { findPage, type Page, type PageRequest } from '../db/pagination';
 import { BillingError } from '../domain/errors';
 import type { CardDetails, StripeGateway } from '../payments/stripe-gateway';
@@ -37,6 +39,7 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
     await em.transactional(async (tx) => {
       tx.persist(customer);
       await tx.flush();
+      await customerCreated(tx, customer);
       await stored(tx, customer);
     });
   } catch (error) {
@@ -47,15 +50,20 @@ export async function createCustomer(em: EntityManager, input: NewCustomer, stor
   }
 }
 
-/** Changes name, e-mail or net terms; terms apply to invoices issued from now on (open ones keep theirs). */
+/**
+ * Changes name, e-mail or net terms; terms apply to invoices issued from now on (open ones keep theirs).
+ * A change is reported as customer.updated; an update that changes nothing (a retry) reports nothing.
+ */
 export async function updateCustomer(em: EntityManager, customerId: string, changes: { name?: string; email?: string; netTermsDays?: number; invoiceGracePeriodDays?: number }): Promise<Customer> {
   return em.transactional(async (tx) => {
     const customer = await customerOf(tx, customerId);
+    const before = JSON.stringify(customerJson(customer));
     if (changes.name !== undefined) customer.name = changes.name;
     if (changes.email !== undefined) customer.email = changes.email;
     if (changes.netTermsDays !== undefined) customer.netTermsDays = changes.netTermsDays;
     if (changes.invoiceGracePeriodDays !== undefined) customer.invoiceGracePeriodDays = changes.invoiceGracePeriodDays;
     await tx.flush();
+    if (JSON.stringify(customerJson(customer)) !== before) await customerUpdated(tx, customer);
     return customer;
   });
 }

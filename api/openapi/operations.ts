@@ -33,6 +33,7 @@ import {
   ListCustomersQuery,
   CustomerTimelineQuery,
   ListEmailsQuery,
+  ListEventsQuery,
   ListInvoicesQuery,
   JournalEntriesQuery,
   ListLedgerTransactionsQuery,
@@ -299,6 +300,8 @@ export const OPERATIONS: readonly Operation[] = [
     { query: JournalEntriesQuery, alsoAs: ['text/csv'] },
   ),
   read('/v1/emails', 'listEmails', 'The e-mail outbox, newest first', 'E-mails', R.EmailList, { query: ListEmailsQuery }),
+  read('/v1/events', 'listEvents', 'What happened, newest first: each event carries its object as the API showed it then (webhooks deliver the same)', 'Events', R.EventList, { query: ListEventsQuery }),
+  read('/v1/events/{id}', 'getEvent', 'Retrieve an event', 'Events', R.Event),
 
   write('/v1/wallets', 'createWallet', "Create a customer's prepaid credit wallet: granted credits at once, paid credits invoiced and spendable once paid", 'Wallets', WRITE, CreateWalletBody, { status: 201, schema: R.Wallet }),
   read('/v1/wallets', 'listWallets', "List a customer's wallets, newest first", 'Wallets', R.WalletList, { query: ListWalletsQuery }),

@@ -7,6 +7,7 @@ import { RECONCILED_TYPES } from '../../domain/reconciliation';
 import { LEDGER_SOURCE_TYPES } from '../../domain/ledger';
 import { TIMELINE_EVENT_TYPES, TIMELINE_RESOURCES } from '../../services/customer-timeline';
 import { WALLET_TOP_UP_TRIGGERS, WALLET_TRANSACTION_KINDS, WALLET_TRANSACTION_STATUSES } from '../../domain/wallet';
+import { EVENT_TYPES } from '../../domain/events';
 
 /**
  * What api/serializers.ts (and the few answers built in a route) produce, as zod schemas: the
@@ -611,6 +612,39 @@ export const Email = z
   .register(responseSchemas, { id: 'Email' });
 
 export const EmailList = listOf(Email).register(responseSchemas, { id: 'EmailList' });
+
+/** A card attempt of an invoice, as payment.failed reports it (db/resource-json.ts paymentAttemptJson). */
+export const PaymentAttempt = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('payment_attempt'),
+    invoice_id: z.string(),
+    customer_id: z.string(),
+    attempt: z.int(),
+    amount: money,
+    currency,
+    status: z.string(),
+    payment_intent_id: z.string().nullable(),
+    failure_code: z.string().nullable(),
+    decline_code: z.string().nullable(),
+    failure_message: z.string().nullable(),
+    hard_decline: z.boolean(),
+    created_at: timestamp.nullable(),
+  })
+  .register(responseSchemas, { id: 'PaymentAttempt' });
+
+/** What happened, as GET /v1/events lists it and a webhook delivers it: the object as the API showed it then. */
+export const Event = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('event'),
+    type: z.enum(EVENT_TYPES),
+    created_at: timestamp,
+    data: z.strictObject({ object: z.union([Customer, Subscription, Invoice, Payment, PaymentAttempt, Refund, CreditNote]) }),
+  })
+  .register(responseSchemas, { id: 'Event' });
+
+export const EventList = listOf(Event).register(responseSchemas, { id: 'EventList' });
 
 export const UsageEventBatch = z
   .strictObject({

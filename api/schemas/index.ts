@@ -4,6 +4,7 @@ export * from './add-ons';
 export * from './coupons';
 export * from './customers';
 export * from './emails';
+export * from './events';
 export * from './fields';
 export * from './invoices';
 export * from './ledger';
