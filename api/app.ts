@@ -1,4 +1,6 @@
 import express, { type Express } from 'express';
+import helmet from 'helmet';
+import { DEFAULT_RATE_LIMITS } from '../config/env';
 import { BillingError } from '../domain/errors';
 import { allow, authenticate, keyRing } from './auth';
 import { forkEm } from '../db/orm';
@@ -39,6 +41,9 @@ import { walletsRouter } from './routes/wallets';
 import { addOnsRouter } from './routes/add-ons';
 import { subscriptionAddOnsRouter } from './routes/subscription-add-ons';
 import { UsageIngest, usagePool } from './usage-ingest';
+import { auditTrail } from './audit-trail';
+import { resourceReaders } from './audit-readers';
+import { rateLimit } from './rate-limit';
 import { apiKeysRouter } from './routes/api-keys';
 import { auditEventsRouter } from './routes/audit-events';
 import { consoleRouter } from '../web/console/router';
@@ -52,6 +57,9 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestId);
   const metrics = new ApiMetrics(forkEm(deps.orm), deps.logger ?? logger);
   app.use(requestLog(deps.logger ?? logger, metrics));
+  // The API answers JSON only: nothing in it may run, load or be framed. The console and the portal
+  // are pages with their own policies (web/), so these headers are the API's alone.
+  app.use(['/health', '/metrics', '/v1', '/webhooks'], helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, xFrameOptions: { action: 'deny' } }));
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -64,7 +72,9 @@ export function createApp(deps: ApiDeps): Express {
 
   // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps));
-  app.use('/v1', express.json({ limit: '5mb', strict: false }), authenticate(keys));
+  // The key first, from the headers alone: a request without a valid one (or over its key's rate)
+  // is answered before a byte of its body is read, so only a known key can make the API parse 5 MB.
+  app.use('/v1', authenticate(keys), rateLimit(deps.rateLimits ?? DEFAULT_RATE_LIMITS), express.json({ limit: '5mb', strict: false }));
   // Every key may read; writes are allowed per route.
   app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
   // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
@@ -72,6 +82,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/usage_events', usageEventsRouter(ingest, metrics));
   app.use('/v1', refuseUnstorableText);
   app.use('/v1', idempotency(forkEm(deps.orm)));
+  // After idempotency: a replayed answer is not a second change, and never reaches the audit trail.
+  app.use('/v1', auditTrail(forkEm(deps.orm), resourceReaders(deps.temporal)));
   app.use('/v1/api_keys', apiKeysRouter(deps));
   app.use('/v1/audit_events', auditEventsRouter(deps));
   app.use('/v1/metrics', metricsRouter(deps));

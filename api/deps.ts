@@ -1,4 +1,4 @@
-import type { ApiKeySetting } from '../config/env';
+import type { ApiKeySetting, RateLimits } from '../config/env';
 import type { Client } from '@temporalio/client';
 import type { Pool } from 'pg';
 import type { Orm } from '../db/orm';
@@ -29,4 +29,6 @@ export interface ApiDeps {
   logger?: Logger;
   /** METRICS_TOKEN: the bearer token GET /metrics asks for; open when absent. */
   metricsToken?: string | null;
+  /** Requests a second per key (API_RATE_LIMIT, USAGE_RATE_LIMIT); config/env.ts DEFAULT_RATE_LIMITS when absent. */
+  rateLimits?: RateLimits;
 }

@@ -12,6 +12,7 @@ const STATUS: Record<BillingErrorType, number> = {
   conflict_error: 409,
   state_error: 409,
   idempotency_error: 422,
+  rate_limit_error: 429,
   api_error: 502,
 };
 
@@ -37,7 +38,7 @@ export const ERROR_CODES: Record<string, { type: BillingErrorType; status?: numb
   amount_too_large: { type: 'invalid_request_error', status: 422 },
   // The request itself, before any route reads it.
   body_invalid_json: { type: 'invalid_request_error' },
-  body_too_large: { type: 'invalid_request_error' },
+  body_too_large: { type: 'invalid_request_error', status: 413 },
   // GET /metrics when METRICS_TOKEN is set.
   metrics_token_missing: { type: 'authentication_error' },
   metrics_token_invalid: { type: 'authentication_error' },

@@ -35,6 +35,7 @@ async function main(): Promise<void> {
     stripeJs: stripe && config.stripePublishableKey ? { url: config.stripeJsUrl, publishableKey: config.stripePublishableKey } : null,
     logger: log,
     metricsToken: config.metricsToken,
+    rateLimits: config.rateLimits,
   });
   const server = app.listen(config.port, () => {
     // "api: listening" is what npm start and the benchmarks wait for (scripts/stack.ts API_READY).

@@ -1,5 +1,6 @@
 import { isWinAnsi, type Seller } from '../domain/invoice-document';
 import { RECOGNITION_METHODS, type RecognitionMethod } from '../domain/revenue-recognition';
+import type { Rate } from '../domain/token-bucket';
 import { TASK_QUEUE } from '../workflows/messages';
 
 /**
@@ -34,6 +35,16 @@ export interface ApiKeySetting {
   role: Role;
   key: string;
 }
+
+export interface RateLimits {
+  /** API_RATE_LIMIT: every /v1 request but usage events. */
+  api: Rate;
+  /** USAGE_RATE_LIMIT: POST /v1/usage_events, whose producers send thousands of small requests a second. */
+  usage: Rate;
+}
+
+/** Requests a second per key and per API process, one second of them as burst; generous enough for bench:ingest. */
+export const DEFAULT_RATE_LIMITS: RateLimits = { api: { perSecond: 500, burst: 500 }, usage: { perSecond: 10_000, burst: 10_000 } };
 
 export interface Config {
   /** The application's role: a member of perennial_app, which reads and writes rows and owns nothing. */
@@ -74,6 +85,8 @@ export interface Config {
   metricsToken: string | null;
   /** WORKER_METRICS_ADDRESS: host:port where the worker serves its Temporal SDK metrics (GET /metrics); null: "off". */
   workerMetricsAddress: string | null;
+  /** API_RATE_LIMIT, USAGE_RATE_LIMIT: requests a second per key, per API process (api/rate-limit.ts). */
+  rateLimits: RateLimits;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -112,6 +125,8 @@ export const SETTINGS = [
   'LOG_LEVEL',
   'METRICS_TOKEN',
   'WORKER_METRICS_ADDRESS',
+  'API_RATE_LIMIT',
+  'USAGE_RATE_LIMIT',
 ] as const;
 
 export class ConfigError extends Error {
@@ -242,6 +257,20 @@ function sellerSettings(env: NodeJS.ProcessEnv, problems: string[]): Seller {
   return { name, addressLines, taxId, email };
 }
 
+function rateLimitSettings(env: NodeJS.ProcessEnv, problems: string[]): RateLimits {
+  const rate = (name: string, fallback: Rate): Rate => {
+    const given = read(env, name);
+    if (given === null) return fallback;
+    const perSecond = Number(given);
+    if (!Number.isInteger(perSecond) || perSecond < 1) {
+      problems.push(`${name} must be a whole number of requests a second per key, 1 or more, got "${given}"`);
+      return fallback;
+    }
+    return { perSecond, burst: perSecond };
+  };
+  return { api: rate('API_RATE_LIMIT', DEFAULT_RATE_LIMITS.api), usage: rate('USAGE_RATE_LIMIT', DEFAULT_RATE_LIMITS.usage) };
+}
+
 /**
  * Logs, API metrics and the worker's SDK metrics. A METRICS_TOKEN is compared like a password, so a
  * short or placeholder one is refused as API keys are; the worker's address is host:port (or "off",
@@ -318,6 +347,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     stripeJsUrl,
     stripePublishableKey,
     ...observabilitySettings(env, problems),
+    rateLimits: rateLimitSettings(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -63,3 +63,9 @@ export async function findLiveApiKey(em: EntityManager, digest: Buffer): Promise
   );
   return row ?? null;
 }
+
+export async function apiKeyOf(em: EntityManager, id: string): Promise<ApiKeyRecord> {
+  const [row] = await em.execute<ApiKeyRow[]>(`select ${COLUMNS} from api_keys where id = ?`, [id]);
+  if (!row) throw new BillingError('not_found_error', 'resource_missing', `No such API key: '${id}'`, 'id');
+  return record(row);
+}

@@ -10,6 +10,8 @@ export type BillingErrorType =
   | 'conflict_error'
   | 'idempotency_error'
   | 'state_error'
+  /** Too many requests with one key: wait as long as Retry-After says. */
+  | 'rate_limit_error'
   /** A service we depend on (Stripe) did not answer; the request can be retried. */
   | 'api_error';
 

@@ -13,6 +13,8 @@ const STATUS_TEXT: Record<number, string> = {
   404: 'Nothing by that id or code',
   409: 'A conflict (the resource exists, or the same Idempotency-Key is in use) or a state that refuses the request',
   422: 'Well-formed, but the data cannot be accepted (an Idempotency-Key reused with another request, an amount the invoice cannot take)',
+  413: 'The body is larger than the API reads (only ever answered to an authenticated request)',
+  429: "Too many requests with this key: retry after the Retry-After header's seconds",
   502: 'Stripe did not answer; retry with the same Idempotency-Key',
 };
 
@@ -62,6 +64,9 @@ function operationObject(op: Operation, bodyIds: Map<z.ZodType, string>, respons
         content: { ...json({ $ref: REF(responseId) }, op.contentType), ...Object.fromEntries((op.alsoAs ?? []).map((type) => [type, { schema: { type: 'string' } }])) },
       },
       ...Object.fromEntries(op.errors.map((status) => [status, { description: STATUS_TEXT[status] ?? 'Error', content: json({ $ref: REF('Error') }) }])),
+      // Every keyed request is rate limited per key, and a body is read only after the key is checked.
+      ...(op.roles === 'public' ? {} : { 429: { description: STATUS_TEXT[429], headers: { 'Retry-After': { schema: { type: 'integer' } } }, content: json({ $ref: REF('Error') }) } }),
+      ...(op.roles !== 'public' && op.method !== 'get' ? { 413: { description: STATUS_TEXT[413], content: json({ $ref: REF('Error') }) } } : {}),
       // An error not listed (a 500 never should be) still has the one error shape.
       default: { description: 'Error', content: json({ $ref: REF('Error') }) },
     },

@@ -30,7 +30,7 @@ const listOf = <T extends z.ZodType>(item: T) => z.strictObject({ object: z.lite
 export const ErrorBody = z
   .strictObject({
     error: z.strictObject({
-      type: z.enum(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'conflict_error', 'state_error', 'idempotency_error', 'api_error']),
+      type: z.enum(['invalid_request_error', 'authentication_error', 'permission_error', 'not_found_error', 'conflict_error', 'state_error', 'idempotency_error', 'rate_limit_error', 'api_error']),
       code: z.string(),
       message: z.string(),
       param: z.string().optional(),

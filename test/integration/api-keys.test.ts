@@ -113,6 +113,10 @@ describe('API keys in the database', () => {
     expect(await page.text()).toContain('support');
 
     await stack.admin.delete(`/v1/api_keys/${body.id}`);
+    // The session of a revoked key ends at its next page, and the key cannot sign in again.
+    const after = await fetch(`${stack.baseUrl}/console/customers`, { headers: { cookie }, redirect: 'manual' });
+    expect(after.status).toBe(303);
+    expect(after.headers.get('location')).toMatch(/^\/console\/sign_in/);
     expect((await signIn(body.secret)).status).toBe(401);
   });
 });

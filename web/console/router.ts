@@ -64,7 +64,7 @@ export function consoleRouter(deps: ApiDeps, keys: KeyRing): Router {
     res.redirect(303, safeNext(next));
   });
 
-  router.use(requireSession(secret));
+  router.use(requireSession(secret, keys));
   router.post('/sign_out', (_req, res) => {
     endSession(res);
     res.redirect(303, '/console/sign_in');

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import { perennialClient, type PerennialClient } from '../../client';
-import type { Role } from '../../api/auth';
+import { principalOf, type KeyRing, type Role } from '../../api/auth';
 import { clearCookie, flashCookie, readCookies, setCookie } from '../cookies';
 import { html, type Html } from '../html';
 import { seal, sign, signatureMatches, unseal } from '../sealed';
@@ -55,15 +55,17 @@ export function endSession(res: Response): void {
 }
 
 /**
- * Signed-in pages only: an absent, altered or expired cookie goes to the sign-in page (and back to
- * the page asked for afterwards). A POST must carry the CSRF token of this sign-in.
+ * Signed-in pages only: an absent, altered or expired cookie, or one whose key has since been
+ * revoked, goes to the sign-in page (and back to the page asked for afterwards). A POST must carry
+ * the CSRF token of this sign-in.
  */
-export function requireSession(secret: () => Promise<Buffer>) {
+export function requireSession(secret: () => Promise<Buffer>, keys: KeyRing) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const token = readCookies(req)[SESSION_COOKIE];
     const key = await secret();
     const session = token ? unseal<SealedSession>(key, token) : null;
-    if (!session || !token || session.expiresAt <= Date.now()) {
+    if (!session || !token || session.expiresAt <= Date.now() || !(await principalOf(keys, session.key))) {
+      if (session) endSession(res);
       if (req.method === 'GET') return res.redirect(303, `/console/sign_in?next=${encodeURIComponent(req.originalUrl)}`);
       res.status(401).type('text/plain').send('Your console session has ended: sign in again.');
       return;
