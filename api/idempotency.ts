@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { NextFunction, Request, Response } from 'express';
 import { BillingError } from '../domain/errors';
+import { logger } from '../observability/logger';
 
 /**
  * Stripe-style `Idempotency-Key` on POST, after Brandur Leach's "Implementing Stripe-like
@@ -153,7 +154,7 @@ class Attempt implements IdempotentAttempt {
       if (result.affectedRows === 0) this.stop();
     } catch (error) {
       // The next renewal may succeed; if none does, the lease runs out and a retry takes over, which fencing makes safe.
-      console.error(`renewing the lease of Idempotency-Key "${this.key}" failed:`, error);
+      logger.error({ err: error, idempotencyKey: this.key }, 'renewing the lease of an Idempotency-Key failed');
     }
   }
 
@@ -247,7 +248,7 @@ export function idempotency(em: () => EntityManager) {
         () => json(body),
         (error: unknown) => {
           // The lease still runs out, and a retry then resumes after the phases committed.
-          console.error(`recording the outcome of Idempotency-Key "${key}" failed:`, error);
+          (req.log ?? logger).error({ err: error, idempotencyKey: key }, 'recording the outcome of an Idempotency-Key failed');
           json(body);
         },
       );

@@ -6,6 +6,7 @@ import { encodeUsageEvent, storeEncodedUsageEvents, type StoreOutcome, type Stor
 import { BillingError } from '../domain/errors';
 import { eventValue } from '../domain/usage';
 import { isExactTimestamp } from './schemas/fields';
+import { logger } from '../observability/logger';
 
 /**
  * Usage ingestion: validates a batch event by event, resolves metrics and subscriptions (cached:
@@ -157,7 +158,7 @@ export class GroupCommitWriter {
     }
     if (events.length === 1) {
       const reason = refusal instanceof Error ? refusal.message : String(refusal);
-      console.warn(`usage event ${JSON.stringify(events[0].transactionId)} not stored: ${reason}`);
+      logger.warn({ transactionId: events[0].transactionId, reason }, 'usage event not stored: Postgres refused it');
       return [{ outcome: 'event_not_storable', reason }];
     }
     // In order, so that of two events with the same id the first is still the one stored.
@@ -181,7 +182,7 @@ export class GroupCommitWriter {
 export function usagePool(databaseUrl: string): Pool {
   const pool = new Pool({ connectionString: databaseUrl, max: 4, allowExitOnIdle: true });
   // An idle connection can be cut (a restart, a dropped test database); the pool replaces it.
-  pool.on('error', (error) => console.warn('usage ingest connection lost:', error.message));
+  pool.on('error', (error) => logger.warn({ err: error }, 'usage ingest connection lost'));
   return pool;
 }
 

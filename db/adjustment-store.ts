@@ -13,6 +13,7 @@ import { CreditNote, Refund, type CreditNoteKind } from './entities/refund';
 import { newId } from './ids';
 import { postTransaction } from './ledger-store';
 import { creditNoteCreated, invoiceEvent, refundCreated } from './resource-events';
+import { logger } from '../observability/logger';
 
 /**
  * Corrections to an issued invoice, each a new immutable record with its ledger posting: refunds
@@ -221,7 +222,7 @@ export async function completePendingRefunds(em: EntityManager, gateway: StripeG
         await completeRefund(em, refund.id, { failure: error.message }, new Date());
         continue;
       }
-      console.warn(`refund ${refund.id} of invoice ${invoiceId} is still pending: ${error instanceof Error ? error.message : String(error)}`);
+      logger.warn({ refundId: refund.id, invoiceId, err: error }, 'refund is still pending: Stripe did not take it yet');
       left += 1;
     }
   }

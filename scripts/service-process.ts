@@ -67,14 +67,15 @@ export function killWhenThisProcessDies(
 
 /**
  * Starts a long-running child process. Its output goes to `logFile` when given, otherwise to this
- * terminal with a `[name]` prefix on each line, so the user sees which process said what. A
+ * terminal with a `[name]` prefix on each line (after `format`, e.g. JSON log lines made readable),
+ * so the user sees which process said what. A
  * watchdog stops it if this process dies without stopping it.
  */
 export function startService(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; quiet?: boolean; ownProcessGroup?: boolean },
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; quiet?: boolean; ownProcessGroup?: boolean; format?: (line: string) => string },
 ): ServiceProcess {
   const child = spawn(command, args, {
     env: options.env ?? process.env,
@@ -100,7 +101,7 @@ export function startService(
       pending += chunk.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) out.write(`[${name}] ${line}\n`);
+      for (const line of lines) for (const shown of (options.format ? options.format(line) : line).split('\n')) out.write(`[${name}] ${shown}\n`);
     });
   };
   relay(child.stdout!, process.stdout);

@@ -84,6 +84,6 @@ export function stackEnv(
 }
 
 /** `workers/main.ts` or `api/server.ts` as a child process, run the way `npm run worker` / `npm run api` run it. */
-export function startNodeProcess(name: string, entry: string, env: NodeJS.ProcessEnv, options: { logFile?: string } = {}): ServiceProcess {
-  return startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile });
+export function startNodeProcess(name: string, entry: string, env: NodeJS.ProcessEnv, options: { logFile?: string; format?: (line: string) => string } = {}): ServiceProcess {
+  return startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile, format: options.format });
 }

@@ -8,7 +8,8 @@ import { registerSearchAttributesAt } from './search-attributes';
 import type { ServiceProcess } from './service-process';
 import { prepareDatabase, ROOT, stackEnv, startEmbeddedDatabase, startNodeProcess, WORKER_READY } from './stack';
 import { startTemporalDevServer } from './temporal-dev-server';
-import { waitForPort } from './wait-for-port';
+import { freePort, waitForPort } from './wait-for-port';
+import { readableLogLine } from '../observability/log-format';
 
 /**
  * `npm start`: the whole stack on one machine with embedded defaults. Postgres and Temporal are
@@ -68,7 +69,8 @@ async function startTemporal(): Promise<{ address: string; ui: string | null }> 
 }
 
 function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
-  const service = startNodeProcess(name, entry, env);
+  // The processes write JSON lines for a log collector; a terminal shows them as text.
+  const service = startNodeProcess(name, entry, env, { format: readableLogLine });
   services.push(service);
   void service.exited.then((code) => {
     if (!stopping) {
@@ -108,6 +110,9 @@ async function main(): Promise<void> {
   const env = stackEnv(process.env, { databaseUrl, temporalAddress: temporal.address, namespace, apiKeys: keys, port });
   // The console links each subscription to its run in the dev server's Web UI.
   if (temporal.ui && !env.TEMPORAL_UI_URL) env.TEMPORAL_UI_URL = temporal.ui;
+  // A free port rather than the fixed default, so a second stack on the machine starts too.
+  if (!env.WORKER_METRICS_ADDRESS?.trim()) env.WORKER_METRICS_ADDRESS = `127.0.0.1:${await freePort()}`;
+  const workerMetrics = env.WORKER_METRICS_ADDRESS.toLowerCase() === 'off' ? '(off: WORKER_METRICS_ADDRESS=off)' : `http://${env.WORKER_METRICS_ADDRESS}/metrics`;
   // Ready means the worker polls too: before that, reads of a subscription's live state time out.
   const worker = startNode('worker', 'workers/main.ts', env);
   const workerReady = worker.printed(WORKER_READY);
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
       `  API:          http://localhost:${port}   (GET /health needs no key)`,
       `  API reference: http://localhost:${port}/docs   (the OpenAPI document: /openapi.json)`,
       `  Console:      http://localhost:${port}/console   (sign in with an API key)`,
+      `  Metrics:      http://localhost:${port}/metrics (API), ${workerMetrics} (worker's Temporal SDK)`,
       `  Temporal UI:  ${temporal.ui ?? `(TEMPORAL_ADDRESS=${temporal.address}; use that cluster's UI)`}`,
       `  Temporal:     ${temporal.address}, namespace "${namespace}"`,
       `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,

@@ -7,6 +7,7 @@ import { Invoice } from '../db/entities/invoice';
 import { BillingError } from '../domain/errors';
 import type { StripeGateway } from '../payments/stripe-gateway';
 import { collectionPaid } from './collection-signals';
+import { logger } from '../observability/logger';
 
 /**
  * A succeeded PaymentIntent, as Stripe has it now (the payload is only a hint: a late or replayed
@@ -26,7 +27,7 @@ export async function recordSucceededIntent(
   const invoiceId = intent.metadata?.invoice_id;
   const invoice = invoiceId ? await em.findOne(Invoice, { id: invoiceId }) : null;
   if (!invoice) {
-    console.warn(`stripe event ${event.id}: PaymentIntent ${intent.id} names no invoice of ours; acknowledged`);
+    logger.warn({ stripeEventId: event.id, paymentIntentId: intent.id }, 'stripe event: the PaymentIntent names no invoice of ours; acknowledged');
     return 'unknown_object';
   }
   if (intent.status !== 'succeeded') return `not_succeeded:${intent.status}`;
@@ -49,7 +50,7 @@ export async function recordSucceededIntent(
   } catch (error) {
     // A payment in another currency than its invoice cannot be applied however often Stripe resends it.
     if (error instanceof BillingError && error.code === 'currency_mismatch') {
-      console.error(`stripe event ${event.id}: ${error.message}`);
+      logger.error({ stripeEventId: event.id, err: error }, `stripe event: ${error.message}`);
       return 'currency_mismatch';
     }
     throw error;

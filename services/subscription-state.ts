@@ -6,6 +6,7 @@ import { BillingError } from '../domain/errors';
 import { periodOf, type Period } from '../domain/period';
 import { positionAt } from '../domain/timeline';
 import { getStateQuery, type SubscriptionState } from '../workflows/messages';
+import { logger } from '../observability/logger';
 
 /** How long a read waits for the workflow before answering from the database. */
 const QUERY_DEADLINE_MS = 5_000;
@@ -22,7 +23,7 @@ export async function liveState(temporal: Client, workflowId: string): Promise<S
   try {
     return await temporal.connection.withDeadline(Date.now() + QUERY_DEADLINE_MS, () => temporal.workflow.getHandle(workflowId).query(getStateQuery));
   } catch (error) {
-    console.warn(`query of ${workflowId} failed; answering from the database:`, error instanceof Error ? error.message : error);
+    logger.warn({ workflowId, err: error }, 'query of the subscription workflow failed; answering from the database');
     return null;
   }
 }

@@ -1,13 +1,44 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
-import { ConfigError, loadConfig } from '../config/env';
+import { NativeConnection, Runtime } from '@temporalio/worker';
+import { ConfigError, loadConfig, type Config } from '../config/env';
 import { openOrm } from '../db/orm';
 import { roleWarning } from '../db/roles';
 import { smtpTransport } from '../mail/smtp';
+import { configureProcessLogger, lifecycleLogger, logger, type Logger } from '../observability/logger';
+import { coreLogFilter, PinoTemporalLogger } from '../observability/temporal-logger';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { createBillingWorker } from './billing-worker';
 import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
 import { ensureWalletSchedule } from './wallet-schedule';
+
+/**
+ * The Temporal Runtime, once per process and before any connection: its log lines (the SDK's, and
+ * workflows' and activities' own, each with workflowId and runId) go out as this process's JSON
+ * lines, and its metrics (task latencies, pollers, failures) are served for Prometheus at
+ * WORKER_METRICS_ADDRESS.
+ */
+function installRuntime(config: Config, log: Logger): void {
+  try {
+    installRuntimeWith(config, log);
+  } catch (error) {
+    // Typically a second worker on the same host: the port is taken.
+    if (config.workerMetricsAddress) throw new Error(`WORKER_METRICS_ADDRESS ${config.workerMetricsAddress}: ${error instanceof Error ? error.message : String(error)}; give another host:port, or "off"`);
+    throw error;
+  }
+}
+
+function installRuntimeWith(config: Config, log: Logger): void {
+  Runtime.install({
+    logger: new PinoTemporalLogger(log),
+    telemetryOptions: {
+      logging: { filter: coreLogFilter(config.logLevel), forward: {} },
+      ...(config.workerMetricsAddress
+        ? // Prometheus's conventions: durations in seconds, the unit in the name, counters ending in _total.
+          { metrics: { prometheus: { bindAddress: config.workerMetricsAddress, useSecondsForDurations: true, unitSuffix: true, countersTotalSuffix: true } } }
+        : {}),
+    },
+  });
+}
 
 /**
  * The worker process: runs subscription and collection workflows and their activities until SIGINT
@@ -15,9 +46,11 @@ import { ensureWalletSchedule } from './wallet-schedule';
  */
 async function main(): Promise<void> {
   const config = loadConfig();
+  const log = configureProcessLogger('worker', config.logLevel);
+  installRuntime(config, log);
   const orm = await openOrm(config.databaseUrl);
   const roleProblem = await roleWarning(config.databaseUrl);
-  if (roleProblem) console.warn(`worker: ${roleProblem}`);
+  if (roleProblem) log.warn(roleProblem);
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
   try {
     const worker = await createBillingWorker({
@@ -35,15 +68,19 @@ async function main(): Promise<void> {
     const scheduling = await Connection.connect({ address: config.temporalAddress });
     try {
       const schedule = await ensureRevenueRecognitionSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
-      console.log(`worker: revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
+      log.info({ schedule, method: config.revenueRecognitionMethod }, `revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
       const wallets = await ensureWalletSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
-      console.log(`worker: wallet schedule ${wallets} (daily at 00:20 UTC: expiry, purchase invoices)`);
+      log.info({ schedule: wallets }, `wallet schedule ${wallets} (daily at 00:20 UTC: expiry, purchase invoices)`);
     } finally {
       await scheduling.close();
     }
-    if (!config.stripe) console.log('worker: STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
-    if (!config.smtp) console.log('worker: SMTP_URL is not set; e-mails are kept in the outbox (GET /v1/emails)');
-    console.log(`worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress}`);
+    if (!config.stripe) log.info('STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
+    if (!config.smtp) log.info('SMTP_URL is not set; e-mails are kept in the outbox (GET /v1/emails)');
+    // "worker: polling task queue" is what npm start waits for (scripts/stack.ts WORKER_READY).
+    lifecycleLogger(log).info(
+      { taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metrics: config.workerMetricsAddress ? `http://${config.workerMetricsAddress}/metrics` : null },
+      `worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress}`,
+    );
     await worker.run();
   } finally {
     await connection.close();
@@ -52,6 +89,8 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error('worker failed:', error instanceof ConfigError ? error.message : error);
+  // A refused configuration is a list for a person to read, before any logger is configured.
+  if (error instanceof ConfigError) console.error(`worker failed: ${error.message}`);
+  else logger.fatal({ err: error }, 'worker failed');
   process.exit(1);
 });

@@ -6,6 +6,7 @@ import type { ApiDeps } from '../deps';
 import { JournalEntriesQuery } from '../schemas/accounting';
 import { journalEntryJson } from '../serializers';
 import { parse } from '../validation';
+import { logger } from '../../observability/logger';
 
 /**
  * The ledger as journals, in JSON or as a CSV file to import (plain, QuickBooks Online, Xero). Large
@@ -55,7 +56,7 @@ async function streamRest(res: Response, pages: AsyncGenerator<Journal[]>, rende
     }
     return true;
   } catch (error) {
-    console.error('journal export failed after its first page:', error);
+    logger.error({ err: error }, 'journal export failed after its first page');
     res.destroy();
     return false;
   }

@@ -13,6 +13,8 @@ import { customerPages } from './customers';
 import { financePages } from './finance';
 import { invoicePages } from './invoices';
 import { subscriptionPages } from './subscriptions';
+import { logger } from '../../observability/logger';
+import { routePattern } from '../../api/route-pattern';
 
 /** What the console's pages need beyond the API they call: links out of the console. */
 export interface ConsoleContext {
@@ -80,7 +82,7 @@ export function consoleRouter(deps: ApiDeps, keys: KeyRing): Router {
   );
   // A page that failed says so as a page (the API's JSON error would mean nothing in a browser); the cause is logged.
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    console.error(`console ${req.method} ${req.originalUrl} failed:`, error);
+    (req.log ?? logger).error({ err: error, method: req.method, route: routePattern(req.method, req.originalUrl.split('?')[0]) }, 'console page failed');
     sendConsolePage(req, res, { title: 'Something went wrong', body: html`<div class="banner banner-refusal" role="alert">This page could not be shown; the error has been logged. Nothing was changed by loading it.</div>`, status: 500 });
   });
   return router;
