@@ -186,6 +186,8 @@ export async function startChaosStack(options: { workDir: string; log: (line: st
       STRIPE_SECRET_KEY: secretKey,
       STRIPE_API_BASE: chaosFront.apiBase,
       STRIPE_WEBHOOK_SECRET: webhookSecret,
+      // Nothing scrapes it here, and the default port may be another stack's on this machine.
+      WORKER_METRICS_ADDRESS: 'off',
     };
     const worker = new SupervisedProcess('worker', 'workers/main.ts', env, join(workDir, 'worker.log'), WORKER_READY, log);
     const api = new SupervisedProcess('api', 'api/server.ts', env, join(workDir, 'api.log'), API_READY, log);
