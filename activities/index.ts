@@ -5,6 +5,7 @@ import { createCollectionActivities } from './collection';
 import { createPlanMigrationActivities } from './plan-migration';
 import { createRevenueRecognitionActivities } from './revenue-recognition';
 import { collectTopUpsOf, createWalletActivities } from './wallets';
+import { createWebhookActivities } from './webhooks';
 import { failingPermanently } from './failures';
 import { issueInvoice, issuePeriodInvoice } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
@@ -68,6 +69,7 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
     ...createPlanMigrationActivities({ orm }),
     ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
     ...createWalletActivities({ orm }),
+    ...createWebhookActivities({ orm }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;
       periodIndex: number;

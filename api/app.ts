@@ -38,6 +38,7 @@ import { refuseUnstorableText } from './storable-text';
 import { subscriptionsRouter } from './routes/subscriptions';
 import { usageEventsRouter } from './routes/usage-events';
 import { walletsRouter } from './routes/wallets';
+import { webhookDeliveriesRouter, webhookEndpointsRouter } from './routes/webhook-endpoints';
 import { addOnsRouter } from './routes/add-ons';
 import { subscriptionAddOnsRouter } from './routes/subscription-add-ons';
 import { UsageIngest, usagePool } from './usage-ingest';
@@ -111,6 +112,8 @@ export function createApp(deps: ApiDeps): Express {
   app.use('/v1/emails', emailsRouter(deps));
   app.use('/v1/events', eventsRouter(deps));
   app.use('/v1/wallets', walletsRouter(deps));
+  app.use('/v1/webhook_endpoints', webhookEndpointsRouter(deps));
+  app.use('/v1/webhook_deliveries', webhookDeliveriesRouter(deps));
   app.use((req, _res) => {
     throw new BillingError('not_found_error', 'route_missing', `Unrecognized request URL (${req.method}: ${req.path})`);
   });

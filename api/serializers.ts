@@ -31,6 +31,7 @@ import type { WalletTransaction } from '../db/entities/wallet';
 import type { WalletView } from '../services/wallets';
 import type { ApiKeyRecord } from '../db/api-keys';
 import type { AuditEventRecord } from '../db/audit-log';
+import type { DeliveryWithAttempts, WebhookEndpointRow } from '../db/webhook-store';
 
 import { customerJson, invoiceJson, iso, lineJson, money, refundJson } from '../db/resource-json';
 
@@ -563,4 +564,51 @@ export function auditEventJson(a: AuditEventRecord) {
 /** An event as GET /v1/events lists it and a webhook delivers it: its object as the API showed it when it happened. */
 export function eventJson(e: EventRow) {
   return { id: e.id, object: 'event' as const, type: e.type, created_at: e.created_at.toISOString(), data: { object: e.data.object } };
+}
+
+export function webhookEndpointJson(w: WebhookEndpointRow) {
+  return {
+    id: w.id,
+    object: 'webhook_endpoint' as const,
+    url: w.url,
+    description: w.description,
+    events: w.events,
+    status: w.status,
+    disabled_reason: w.disabled_reason,
+    preconfigured: w.preconfigured,
+    previous_secret_expires_at: iso(w.previous_secret_expires_at),
+    created_at: w.created_at.toISOString(),
+    updated_at: w.updated_at.toISOString(),
+  };
+}
+
+/** The only answers that carry the secret: the endpoint's creation and each rotation. */
+export const webhookEndpointWithSecretJson = (w: WebhookEndpointRow) => ({ ...webhookEndpointJson(w), secret: w.secret });
+
+export function webhookDeliveryJson({ delivery: d, attempts }: DeliveryWithAttempts) {
+  return {
+    id: d.id,
+    object: 'webhook_delivery' as const,
+    event_id: d.event_id,
+    event_type: d.event_type,
+    endpoint_id: d.endpoint_id,
+    status: d.status,
+    attempt_count: d.attempts,
+    next_attempt_at: iso(d.next_attempt_at),
+    last_status_code: d.last_status_code,
+    resends: d.resends,
+    attempts: attempts.map((a) => ({
+      id: a.id,
+      object: 'webhook_attempt' as const,
+      attempt: a.attempt,
+      outcome: a.outcome,
+      status_code: a.status_code,
+      latency_ms: a.latency_ms,
+      response_excerpt: a.response_excerpt,
+      error: a.error,
+      attempted_at: a.attempted_at.toISOString(),
+    })),
+    created_at: d.created_at.toISOString(),
+    updated_at: d.updated_at.toISOString(),
+  };
 }

@@ -12,6 +12,10 @@ import { Migration } from '@mikro-orm/migrations';
  *   preconfigured marks the endpoint the worker keeps in step with PROVISIONING_WEBHOOK_URL.
  * - webhook_deliveries: one event to one endpoint, walked through the retry schedule by its own
  *   Temporal workflow; webhook_attempts: every try of it (status, latency, an excerpt of the answer).
+ *   workflow_started_at is set once the relay has started that workflow, so a relay that died between
+ *   making deliveries and starting their workflows starts the rest on its next pass.
+ * - The trigger on events wakes the relay (LISTEN perennial_events) when an event's transaction
+ *   commits; Postgres delivers a notification only on commit, and folds duplicates within one.
  */
 export class Migration20261204000000_events_webhooks extends Migration {
   override async up(): Promise<void> {
@@ -30,6 +34,13 @@ create index events_created_idx on events (created_at desc, id desc);
 create index events_type_created_idx on events (type, created_at desc, id desc);
 create index events_object_idx on events (object_id);
 create index events_undispatched_idx on events (created_at) where dispatched_at is null;
+create function events_notify() returns trigger language plpgsql as $$
+begin
+  perform pg_notify('perennial_events', '');
+  return null;
+end
+$$;
+create trigger events_notify after insert on events for each statement execute function events_notify();
 
 create table webhook_endpoints (
   id text primary key,
@@ -57,11 +68,13 @@ create table webhook_deliveries (
   next_attempt_at timestamptz,
   last_status_code integer,
   resends integer not null default 0,
+  workflow_started_at timestamptz,
   created_at timestamptz not null default clock_timestamp(),
   updated_at timestamptz not null default clock_timestamp(),
   unique (event_id, endpoint_id)
 );
 create index webhook_deliveries_endpoint_idx on webhook_deliveries (endpoint_id, created_at desc, id desc);
+create index webhook_deliveries_unstarted_idx on webhook_deliveries (created_at) where workflow_started_at is null;
 
 create table webhook_attempts (
   id text primary key,

@@ -7,7 +7,9 @@ import { smtpTransport } from '../mail/smtp';
 import { configureProcessLogger, lifecycleLogger, logger, type Logger } from '../observability/logger';
 import { coreLogFilter, PinoTemporalLogger } from '../observability/temporal-logger';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
+import { syncPreconfiguredEndpoint } from '../db/webhook-store';
 import { createBillingWorker } from './billing-worker';
+import { EventRelay } from './event-relay';
 import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
 import { ensureWalletSchedule } from './wallet-schedule';
 
@@ -74,14 +76,29 @@ async function main(): Promise<void> {
     } finally {
       await scheduling.close();
     }
+    // PROVISIONING_WEBHOOK_URL is an endpoint like any other, kept in step with the setting at each start.
+    const provisioning = await syncPreconfiguredEndpoint(orm.em.fork(), config.provisioning);
+    if (provisioning) log.info({ endpointId: provisioning.id }, `PROVISIONING_WEBHOOK_URL is webhook endpoint ${provisioning.id} (subscription.suspended, subscription.resumed)`);
     if (!config.stripe) log.info('STRIPE_SECRET_KEY is not set; invoices wait for manual payment');
     if (!config.smtp) log.info('SMTP_URL is not set; e-mails are kept in the outbox (GET /v1/emails)');
+    const relayConnection = await Connection.connect({ address: config.temporalAddress });
+    const relay = await EventRelay.start({
+      orm,
+      temporal: new Client({ connection: relayConnection, namespace: config.temporalNamespace }),
+      taskQueue: config.taskQueue,
+      onError: (error) => log.error({ err: error }, 'event relay: a pass failed; the next notification or poll tries again'),
+    });
     // "worker: polling task queue" is what npm start waits for (scripts/stack.ts WORKER_READY).
     lifecycleLogger(log).info(
       { taskQueue: config.taskQueue, temporalAddress: config.temporalAddress, metrics: config.workerMetricsAddress ? `http://${config.workerMetricsAddress}/metrics` : null },
       `worker: polling task queue "${config.taskQueue}" on ${config.temporalAddress}`,
     );
-    await worker.run();
+    try {
+      await worker.run();
+    } finally {
+      await relay.stop();
+      await relayConnection.close();
+    }
   } finally {
     await connection.close();
     await orm.close();

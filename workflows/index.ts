@@ -3,3 +3,4 @@ export { invoiceCollectionWorkflow } from './invoice-collection';
 export { planMigrationWorkflow } from './plan-migration';
 export { revenueRecognitionWorkflow } from './revenue-recognition';
 export { walletMaintenanceWorkflow } from './wallet-maintenance';
+export { webhookDeliveryWorkflow } from './webhook-delivery';

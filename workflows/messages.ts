@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { CollectionState } from '../domain/collection';
+import type { AttemptVerdict } from '../domain/webhook-schedule';
 import type { PlanMigrationProgress } from '../domain/plan-migration';
 import type { Alignment, Cadence } from '../domain/period';
 import type {
@@ -199,3 +200,42 @@ export const planMigrationProgressQuery = defineQuery<PlanMigrationProgress>('pl
 
 /** How far a revenue recognition run has got. */
 export const revenueRecognitionProgressQuery = defineQuery<RevenueRecognitionProgress>('revenueRecognitionProgress');
+
+// ---- webhook deliveries ---------------------------------------------------------------------------------
+
+export const WEBHOOK_DELIVERY_WORKFLOW = 'webhookDeliveryWorkflow' satisfies keyof typeof registered;
+export type WebhookDeliveryWorkflow = typeof registered.webhookDeliveryWorkflow;
+
+/**
+ * One run of a delivery's schedule: `webhook-delivery-<whd_id>`, started by the relay once per
+ * delivery (the id dedupes a start repeated after a crash); a resend by hand is a run of its own,
+ * `webhook-delivery-<whd_id>-resend-<n>`.
+ */
+export const webhookDeliveryWorkflowId = (deliveryId: string, resend = 0): string => (resend === 0 ? `webhook-delivery-${deliveryId}` : `webhook-delivery-${deliveryId}-resend-${resend}`);
+
+export interface WebhookDeliveryInput {
+  deliveryId: string;
+  /** 0 for the first run, n for the n-th resend: an older run finding a newer one owns the delivery stops. */
+  resend: number;
+  /** The number of this run's first attempt: attempts are numbered across runs (a resend goes on from the last). */
+  firstAttempt: number;
+}
+
+export interface WebhookDeliveryResult {
+  status: 'succeeded' | 'failed' | 'stopped';
+  attempts: number;
+}
+
+export interface WebhookAttemptRequest {
+  deliveryId: string;
+  resend: number;
+  attempt: number;
+  /** When the next attempt comes if this one fails; null for the last attempt of the schedule. */
+  retryInMs: number | null;
+}
+
+export interface WebhookAttemptResult {
+  /** `stopped`: nothing was sent (delivered already, its endpoint disabled or deleted, or a newer run owns it). */
+  verdict: AttemptVerdict | 'stopped';
+  statusCode: number | null;
+}

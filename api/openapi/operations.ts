@@ -66,6 +66,10 @@ import {
   CreateApiKeyBody,
   ListApiKeysQuery,
   ListAuditEventsQuery,
+  CreateWebhookEndpointBody,
+  UpdateWebhookEndpointBody,
+  ListWebhookEndpointsQuery,
+  ListWebhookDeliveriesQuery,
 } from '../schemas';
 import { UsageEvents } from './usage-events';
 import * as R from './responses';
@@ -310,6 +314,29 @@ export const OPERATIONS: readonly Operation[] = [
   write('/v1/wallets/{id}/top_ups', 'topUpWallet', 'Add paid (invoiced) and granted credits to a wallet', 'Wallets', WRITE, TopUpWalletBody, { status: 201, schema: R.Wallet }),
   read('/v1/wallets/{id}/transactions', 'listWalletTransactions', "A wallet's transactions, newest first", 'Wallets', R.WalletTransactionList, { query: ListWalletTransactionsQuery }),
   write('/v1/wallets/{id}/terminate', 'terminateWallet', 'Terminate a wallet: what it still holds is forfeited', 'Wallets', WRITE, EmptyBody, { status: 200, schema: R.Wallet }),
+
+  write('/v1/webhook_endpoints', 'createWebhookEndpoint', 'Create a webhook endpoint: events of the types it names (or ["*"]) are POSTed to its URL, signed (Standard Webhooks); the answer carries its secret, shown only here and at rotation', 'Webhooks', ADMIN, CreateWebhookEndpointBody, { status: 201, schema: R.WebhookEndpointWithSecret }),
+  read('/v1/webhook_endpoints', 'listWebhookEndpoints', 'List webhook endpoints, newest first', 'Webhooks', R.WebhookEndpointList, { query: ListWebhookEndpointsQuery, roles: ADMIN, errors: [400, 401, 403] }),
+  read('/v1/webhook_endpoints/{id}', 'getWebhookEndpoint', 'Retrieve a webhook endpoint (without its secret)', 'Webhooks', R.WebhookEndpoint, { roles: ADMIN, errors: [401, 403, 404] }),
+  write('/v1/webhook_endpoints/{id}', 'updateWebhookEndpoint', "Change an endpoint's URL, events, description or status; disabling it stops its pending deliveries, enabling it clears why it was disabled", 'Webhooks', ADMIN, UpdateWebhookEndpointBody, { status: 200, schema: R.WebhookEndpoint }),
+  {
+    method: 'delete',
+    path: '/v1/webhook_endpoints/{id}',
+    operationId: 'deleteWebhookEndpoint',
+    summary: 'Delete a webhook endpoint: nothing more is sent to it, its pending deliveries stop; its deliveries stay listed',
+    tag: 'Webhooks',
+    roles: ADMIN,
+    response: { status: 200, schema: R.WebhookEndpoint },
+    errors: [401, 403, 404],
+  },
+  write('/v1/webhook_endpoints/{id}/rotate_secret', 'rotateWebhookSecret', 'Give the endpoint a new secret; the previous one keeps signing beside it for 24 hours', 'Webhooks', ADMIN, undefined, { status: 200, schema: R.WebhookEndpointWithSecret }),
+  read('/v1/webhook_endpoints/{id}/deliveries', 'listWebhookDeliveries', "List an endpoint's deliveries, newest first, each with its attempts (status code, latency, an excerpt of the answer, the error)", 'Webhooks', R.WebhookDeliveryList, {
+    query: ListWebhookDeliveriesQuery,
+    roles: ADMIN,
+    errors: [400, 401, 403, 404],
+  }),
+  read('/v1/webhook_deliveries/{id}', 'getWebhookDelivery', 'Retrieve a webhook delivery with its attempts', 'Webhooks', R.WebhookDelivery, { roles: ADMIN, errors: [401, 403, 404] }),
+  write('/v1/webhook_deliveries/{id}/resend', 'resendWebhookDelivery', 'Send a failed delivery again: a new run of the whole retry schedule, its attempts numbered after the earlier ones', 'Webhooks', ADMIN, undefined, { status: 200, schema: R.WebhookDelivery }),
 
   {
     method: 'post',

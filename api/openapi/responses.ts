@@ -834,3 +834,59 @@ export const CustomerBalance = z
       .describe('The card renewals are charged to (its details read from Stripe; null when Stripe does not answer); null: invoices wait for a payment by hand'),
   })
   .register(responseSchemas, { id: 'CustomerBalance' });
+
+export const WebhookEndpoint = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('webhook_endpoint'),
+    url: z.string(),
+    description: z.string().nullable(),
+    events: z.array(z.string()).describe('Event types delivered to it, or ["*"] for all'),
+    status: z.enum(['enabled', 'disabled']),
+    disabled_reason: z.string().nullable().describe('Why it was disabled (the receiver answered 410, or by hand)'),
+    preconfigured: z.boolean().describe('Kept in step with the worker\'s PROVISIONING_WEBHOOK_URL and PROVISIONING_WEBHOOK_SECRET'),
+    previous_secret_expires_at: timestamp.nullable().describe('After a rotation, the previous secret signs beside the new one until then (24 hours)'),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'WebhookEndpoint' });
+
+export const WebhookEndpointWithSecret = WebhookEndpoint.extend({
+  secret: z.string().describe('whsec_…: verifies the webhook-signature header (Standard Webhooks); shown only when made or rotated'),
+}).register(responseSchemas, { id: 'WebhookEndpointWithSecret' });
+
+export const WebhookEndpointList = listOf(WebhookEndpoint).register(responseSchemas, { id: 'WebhookEndpointList' });
+
+export const WebhookAttempt = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('webhook_attempt'),
+    attempt: z.int().describe('Numbered across the delivery\'s runs: a resend goes on from the last'),
+    outcome: z.enum(['succeeded', 'failed']),
+    status_code: z.int().nullable().describe('The receiver\'s HTTP status; null when it did not answer'),
+    latency_ms: z.int(),
+    response_excerpt: z.string().nullable().describe('The first 500 characters of the answer'),
+    error: z.string().nullable(),
+    attempted_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'WebhookAttempt' });
+
+export const WebhookDelivery = z
+  .strictObject({
+    id: z.string(),
+    object: z.literal('webhook_delivery'),
+    event_id: z.string().describe('Also the webhook-id header of every attempt: receivers dedupe on it'),
+    event_type: z.string(),
+    endpoint_id: z.string(),
+    status: z.enum(['pending', 'succeeded', 'failed']),
+    attempt_count: z.int(),
+    next_attempt_at: timestamp.nullable(),
+    last_status_code: z.int().nullable(),
+    resends: z.int().describe('How many times it was sent again by hand'),
+    attempts: z.array(WebhookAttempt),
+    created_at: timestamp,
+    updated_at: timestamp,
+  })
+  .register(responseSchemas, { id: 'WebhookDelivery' });
+
+export const WebhookDeliveryList = listOf(WebhookDelivery).register(responseSchemas, { id: 'WebhookDeliveryList' });

@@ -18,3 +18,4 @@ export * from './reports';
 export * from './wallets';
 export * from './api-keys';
 export * from './audit';
+export * from './webhooks';

@@ -8,6 +8,8 @@ import { apiClient, listen, type ApiClient, type ApiResponse } from '../support/
 import { billingWorker, devServer, uniqueTaskQueue, type DevServer } from '../support/temporal';
 import { parseApiKeySpec } from '../../config/env';
 import { eventually } from '../support/eventually';
+import { EventRelay } from '../../workers/event-relay';
+import { webhookDeliveryWorkflowId } from '../../workflows/messages';
 
 /**
  * One suite's stack for the integration tests: a fresh migrated database, clients of the run's
@@ -55,6 +57,9 @@ export async function startStack(label: string, options: { worker?: boolean; app
         if (w.getState() === 'RUNNING') w.shutdown();
         await running;
       });
+      // The worker process runs the relay beside the worker (workers/main.ts), so every stack delivers webhooks.
+      const relay = await EventRelay.start({ orm: db.orm, temporal: temporal.client, taskQueue });
+      cleanups.push(() => relay.stop());
     }
     // Runs before the worker stops: the suite's workflows would otherwise wait forever on a queue
     // nobody polls (they live on the shared dev server until the end of the run).
@@ -85,10 +90,11 @@ export async function startStack(label: string, options: { worker?: boolean; app
 
 async function terminateWorkflows(db: TestDatabase, temporal: DevServer): Promise<void> {
   const rows = await db.orm.em.fork().execute<Array<{ workflow_id: string }>>('select workflow_id from subscriptions');
+  const deliveries = await db.orm.em.fork().execute<Array<{ id: string; resends: number }>>(`select id, resends from webhook_deliveries where status = 'pending'`);
   await Promise.all(
-    rows.map((r) =>
+    [...rows.map((r) => r.workflow_id), ...deliveries.map((d) => webhookDeliveryWorkflowId(d.id, d.resends))].map((workflowId) =>
       temporal.client.workflow
-        .getHandle(r.workflow_id)
+        .getHandle(workflowId)
         .terminate('integration suite finished')
         .catch(() => undefined), // already completed
     ),

@@ -6,6 +6,8 @@ import { parseApiKeySpec, type ProvisioningSettings } from '../../config/env';
 import type { EmailTransport } from '../../mail/smtp';
 import type { StripeGateway } from '../../payments/stripe-gateway';
 import { createApp } from '../../api/app';
+import { syncPreconfiguredEndpoint } from '../../db/webhook-store';
+import { EventRelay } from '../../workers/event-relay';
 import { usagePool } from '../../api/usage-ingest';
 import { createTestDatabase, type TestDatabase } from './database';
 import { apiClient, listen, type ApiClient } from './http';
@@ -82,6 +84,9 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     customerPaymentUrl: options.customerPaymentUrl ?? null,
   });
   const running = worker.run();
+  // As the worker process does: the preconfigured endpoint in step with the settings, and the relay beside the worker.
+  await syncPreconfiguredEndpoint(db.orm.em.fork(), options.provisioning ?? null);
+  const relay = await EventRelay.start({ orm: db.orm, temporal: env.client, taskQueue });
   const pool = usagePool(db.url);
   const server = await listen(createApp({ orm: db.orm, temporal: env.client, taskQueue, apiKeys: parseApiKeySpec(`admin:${ADMIN_KEY}`), usagePool: pool, stripe: options.stripe ?? null }));
   return {
@@ -105,6 +110,7 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     terminateWhenIdle: (workflowIds, reason) => terminateWhenIdle(env.client, workflowIds, reason),
     async stop() {
       await server.close();
+      await relay.stop();
       if (worker.getState() === 'RUNNING') worker.shutdown();
       // A worker past its shutdown force time rejects; everything else is still stopped first.
       const failure = await running.then(
