@@ -81,6 +81,6 @@ export function errorHandler(error: unknown, req: Request, res: Response, _next:
   // Pages' paths may carry portal tokens: those are named by their route only.
   const path = req.originalUrl.split('?')[0];
   const route = routePattern(req.method, path);
-  (req.log ?? logger).error({ err: error, method: req.method, route, ...(path.startsWith('/v1/') ? { path } : {}) }, `${req.method} ${route} failed`);
+  (req.log ?? logger).error({ requestId: req.requestId, err: error, method: req.method, route, ...(path.startsWith('/v1/') ? { path } : {}) }, `${req.method} ${route} failed`);
   sendError(res, new BillingError('api_error', 'internal_error', 'An internal error occurred; it has been logged'));
 }

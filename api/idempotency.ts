@@ -248,7 +248,7 @@ export function idempotency(em: () => EntityManager) {
         () => json(body),
         (error: unknown) => {
           // The lease still runs out, and a retry then resumes after the phases committed.
-          (req.log ?? logger).error({ err: error, idempotencyKey: key }, 'recording the outcome of an Idempotency-Key failed');
+          (req.log ?? logger).error({ requestId: req.requestId, err: error, idempotencyKey: key }, 'recording the outcome of an Idempotency-Key failed');
           json(body);
         },
       );

@@ -1,11 +1,12 @@
 import type { NextFunction, Request, Response } from 'express';
+import { withRequestId } from '../observability/log-context';
 import type { Logger } from '../observability/logger';
 import type { ApiMetrics } from './prometheus';
 import { routePattern } from './route-pattern';
 
 declare module 'express-serve-static-core' {
   interface Request {
-    /** The process's logger with this request's id on every line. */
+    /** The logger of this request; lines written while it is handled carry its id (observability/log-context.ts). */
     log: Logger;
   }
 }
@@ -23,7 +24,7 @@ export function requestLog(log: Logger, metrics: ApiMetrics) {
     const started = process.hrtime.bigint();
     // Routers rewrite req.url while they run and may not restore it before the answer is sent.
     const path = req.path;
-    req.log = log.child({ requestId: req.requestId });
+    req.log = log;
     res.once('close', () => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       const status = res.writableFinished ? res.statusCode : 499;
@@ -38,9 +39,10 @@ export function requestLog(log: Logger, metrics: ApiMetrics) {
         durationMs: Math.round(seconds * 10_000) / 10,
         ...(req.principal ? { keyId: req.principal.keyId, role: req.principal.role } : {}),
       };
-      if (QUIET_ROUTES.has(route)) req.log.debug(line, `${req.method} ${route} ${status}`);
-      else req.log.info(line, `${req.method} ${route} ${status}`);
+      // Named here: a socket's close is outside the request's context.
+      if (QUIET_ROUTES.has(route)) log.debug({ requestId: req.requestId, ...line }, `${req.method} ${route} ${status}`);
+      else log.info({ requestId: req.requestId, ...line }, `${req.method} ${route} ${status}`);
     });
-    next();
+    withRequestId(req.requestId, next);
   };
 }

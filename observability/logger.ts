@@ -1,12 +1,14 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
 import type { LogLevel } from '../config/env';
+import { logContext } from './log-context';
 
 export type { Logger };
 
 /**
  * JSON log lines, one per line on stdout, as log collectors read them. Errors go under `err` with
  * their stack (pino's serializer); Temporal's own lines put theirs under `error`, serialized the same.
- * `name` says which process wrote the line (api, worker).
+ * `name` says which process wrote the line (api, worker); a line written while an API request or an
+ * activity runs carries its request id, or its workflowId, runId and activity (./log-context.ts).
  */
 export function createLogger(options: { name?: string; level?: LogLevel } = {}, destination?: DestinationStream): Logger {
   return pino(
@@ -17,6 +19,8 @@ export function createLogger(options: { name?: string; level?: LogLevel } = {}, 
       // ISO times read at a glance and sort as text; the level as its name, not pino's number.
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // The request or activity the line was written for; a field the call names itself wins.
+      mixin: logContext,
     },
     destination ?? pino.destination({ dest: 1, sync: true }),
   );

@@ -1,6 +1,9 @@
 import { ConfigError, loadConfig } from '../../config/env';
 import { readableLogLine } from '../../observability/log-format';
 import { routePattern } from '../../api/route-pattern';
+import { createLogger } from '../../observability/logger';
+import { withRequestId } from '../../observability/log-context';
+import { MockActivityEnvironment } from '@temporalio/testing';
 
 const BASE = { DATABASE_URL: 'postgres://app:secret@127.0.0.1:5432/perennial' };
 
@@ -58,5 +61,37 @@ describe('the route label', () => {
     expect(routePattern('GET', '/portal/ps_secret_token/invoices')).toBe('/portal/*');
     expect(routePattern('GET', '/v1/customers/cus_1/nothing/here')).toBe('unmatched');
     expect(routePattern('DELETE', '/v1/customers')).toBe('unmatched');
+  });
+});
+
+describe('the context of a log line', () => {
+  it('carries the request id of the request being handled, through awaits, and nothing outside one', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    await withRequestId('req_abc', async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      log.warn('a store complains');
+      log.info({ requestId: 'req_named' }, 'a line that names its own');
+    });
+    log.info('between requests');
+    expect(lines.map((l) => [l.msg, l.requestId])).toEqual([
+      ['a store complains', 'req_abc'],
+      ['a line that names its own', 'req_named'],
+      ['between requests', undefined],
+    ]);
+    expect(JSON.stringify(lines[1]).match(/requestId/g)).toHaveLength(1);
+  });
+});
+
+describe('the context of a log line in an activity', () => {
+  it("carries the activity's workflowId, runId and activity, so a store's warning inside it can be traced to its run", async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const log = createLogger({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const env = new MockActivityEnvironment({ workflowExecution: { workflowId: 'subscription-sub_1', runId: 'run-1' }, activityId: '7', activityType: 'chargeInvoice' });
+    await env.run(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      log.warn('refund is still pending');
+    });
+    expect(lines[0]).toMatchObject({ msg: 'refund is still pending', workflowId: 'subscription-sub_1', runId: 'run-1', activityId: '7', activityType: 'chargeInvoice' });
   });
 });

@@ -82,7 +82,7 @@ export function consoleRouter(deps: ApiDeps, keys: KeyRing): Router {
   );
   // A page that failed says so as a page (the API's JSON error would mean nothing in a browser); the cause is logged.
   router.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
-    (req.log ?? logger).error({ err: error, method: req.method, route: routePattern(req.method, req.originalUrl.split('?')[0]) }, 'console page failed');
+    (req.log ?? logger).error({ requestId: req.requestId, err: error, method: req.method, route: routePattern(req.method, req.originalUrl.split('?')[0]) }, 'console page failed');
     sendConsolePage(req, res, { title: 'Something went wrong', body: html`<div class="banner banner-refusal" role="alert">This page could not be shown; the error has been logged. Nothing was changed by loading it.</div>`, status: 500 });
   });
   return router;
