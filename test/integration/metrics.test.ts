@@ -3,12 +3,13 @@ import { parseScrape, scrape } from '../support/prometheus';
 import { listen } from '../support/http';
 import { createApp } from '../../api/app';
 import { parseApiKeySpec } from '../../config/env';
-import { KEYS, startStack, waitForInvoices, type Stack } from './harness';
+import { eventually, KEYS, startStack, waitForInvoices, type Stack } from './harness';
+import { webhookReceiver } from '../support/webhook-receiver';
 
 /**
  * What an operator's Prometheus and log collector see: GET /metrics parses as Prometheus text, its
  * counters move by exactly what the test did (requests by route pattern, usage events by outcome,
- * invoices issued, webhook attempts read from Postgres), and every request and error line is JSON
+ * invoices issued, webhook deliveries read from Postgres), and every request and error line is JSON
  * carrying the request id the caller was answered with.
  */
 describe('metrics and logs of the API', () => {
@@ -144,6 +145,40 @@ describe('metrics and logs of the API', () => {
       expect(ok.value('perennial_database_up')).toBe(1);
     } finally {
       await server.close();
+    }
+  });
+
+  it('counts webhook deliveries and their attempts by outcome as the worker makes them', async () => {
+    const before = await scrape(metricsUrl());
+    const ok = await webhookReceiver();
+    const gone = await webhookReceiver([410]);
+    try {
+      const endpoints: string[] = [];
+      for (const url of [ok.url, gone.url]) {
+        const res = await stack.admin.post('/v1/webhook_endpoints', { url, events: ['customer.created'] });
+        expect(res.status).toBe(201);
+        endpoints.push(res.body.id);
+      }
+      // One event, two endpoints: one answers 200, the other 410 (which ends its delivery at once).
+      expect((await stack.admin.post('/v1/customers', { name: 'Hooked', email: 'hooked@example.test', currency: 'USD' })).status).toBe(201);
+      for (const id of endpoints) {
+        await eventually(`the delivery to ${id} has ended`, async () => (await stack.admin.get(`/v1/webhook_endpoints/${id}/deliveries`)).body.data, (list: any[]) => list[0]?.status !== undefined && list[0].status !== 'pending');
+      }
+
+      const after = await scrape(metricsUrl());
+      const moved = (name: string, labels: Record<string, string>) => (after.value(name, labels) ?? NaN) - (before.value(name, labels) ?? NaN);
+      expect({
+        attemptsSucceeded: moved('perennial_webhook_delivery_attempts_total', { outcome: 'succeeded' }),
+        attemptsFailed: moved('perennial_webhook_delivery_attempts_total', { outcome: 'failed' }),
+        deliveriesSucceeded: moved('perennial_webhook_deliveries', { status: 'succeeded' }),
+        deliveriesFailed: moved('perennial_webhook_deliveries', { status: 'failed' }),
+        pending: after.value('perennial_webhook_deliveries', { status: 'pending' }),
+        undispatched: after.value('perennial_events_undispatched'),
+      }).toEqual({ attemptsSucceeded: 1, attemptsFailed: 1, deliveriesSucceeded: 1, deliveriesFailed: 1, pending: 0, undispatched: 0 });
+      expect([ok.received.length, gone.received.length]).toEqual([1, 1]);
+    } finally {
+      await ok.close();
+      await gone.close();
     }
   });
 
