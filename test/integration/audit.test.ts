@@ -82,6 +82,31 @@ describe('audit log', () => {
     expect({ first: first.body.has_more, next: next.body.has_more }).toEqual({ first: true, next: false });
   });
 
+  it("records the console's actions, made through the API with the signed-in key, once for a double submit", async () => {
+    const { body: customer } = await stack.admin.post('/v1/customers', { name: 'Cy', email: 'cy@example.test', currency: 'USD' });
+    const signedIn = await fetch(`${stack.baseUrl}/console/sign_in`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ api_key: KEYS.support, next: '/console/customers' }),
+    });
+    const cookie = signedIn.headers.get('set-cookie')!.split(';')[0];
+    const page = await (await fetch(`${stack.baseUrl}/console/customers/${customer.id}`, { headers: { cookie } })).text();
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(page)![1];
+    const form = new URLSearchParams({ _csrf: csrf, _idempotency_key: '0b6f3d52-6c1e-4c38-9d2a-5f0e7a1b2c3d', name: 'Cy Young' });
+    for (let submit = 0; submit < 2; submit++) {
+      const saved = await fetch(`${stack.baseUrl}/console/customers/${customer.id}/edit`, { method: 'POST', redirect: 'manual', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: form });
+      expect(saved.status).toBe(303);
+    }
+
+    const { body } = await stack.admin.get(`/v1/audit_events?resource_id=${customer.id}`);
+    expect(body.data.map((r: Record<string, unknown>) => ({ actor: r.actor, route: r.route, idempotency_key: r.idempotency_key }))).toEqual([
+      { actor: { key_id: keyIdOf(KEYS.support), role: 'support' }, route: 'POST /v1/customers/:id', idempotency_key: 'console-0b6f3d52-6c1e-4c38-9d2a-5f0e7a1b2c3d' },
+      { actor: { key_id: keyIdOf(KEYS.admin), role: 'admin' }, route: 'POST /v1/customers', idempotency_key: null },
+    ]);
+    expect({ before: body.data[0].before.name, after: body.data[0].after.name }).toEqual({ before: 'Cy', after: 'Cy Young' });
+  });
+
   it('is for admins only', async () => {
     expect((await stack.support.get('/v1/audit_events')).status).toBe(403);
     expect((await stack.readonly.get('/v1/audit_events')).status).toBe(403);
