@@ -8,7 +8,8 @@ import { invoiceWithLines } from '../services/invoices';
 import { currentPlan } from '../services/plans';
 import { getSubscription } from '../services/subscriptions';
 import { viewWallet } from '../services/wallets';
-import { addOnJson, apiKeyJson, couponJson, customerJson, invoiceJson, metricJson, planJson, subscriptionJson, taxRateJson, walletJson } from './serializers';
+import { webhookDeliveryOf, webhookEndpointOf } from '../services/webhook-endpoints';
+import { addOnJson, apiKeyJson, couponJson, customerJson, invoiceJson, metricJson, planJson, subscriptionJson, taxRateJson, walletJson, webhookDeliveryJson, webhookEndpointJson } from './serializers';
 
 /** Reads a resource as the API answers it, by the collection of its path and its id (or code). */
 export type ResourceReader = (em: EntityManager, key: string) => Promise<unknown>;
@@ -38,5 +39,7 @@ export function resourceReaders(temporal: Client): Record<string, ResourceReader
     metrics: async (em, code) => metricJson(await metricOf(em, code)),
     wallets: async (em, id) => walletJson(await viewWallet(em, id)),
     api_keys: async (em, id) => apiKeyJson(await apiKeyOf(em, id)),
+    webhook_endpoints: async (em, id) => webhookEndpointJson(await webhookEndpointOf(em, id)),
+    webhook_deliveries: async (em, id) => webhookDeliveryJson(await webhookDeliveryOf(em, id)),
   };
 }

@@ -107,6 +107,23 @@ describe('audit log', () => {
     expect({ before: body.data[0].before.name, after: body.data[0].after.name }).toEqual({ before: 'Cy', after: 'Cy Young' });
   });
 
+  it('keeps a webhook endpoint\'s changes without its signing secret', async () => {
+    const made = await stack.admin.post('/v1/webhook_endpoints', { url: 'https://hooks.example.test/billing', events: ['invoice.paid'] });
+    expect(made.status).toBe(201);
+    const changed = await stack.admin.post(`/v1/webhook_endpoints/${made.body.id}`, { description: 'finance' });
+    expect(changed.status).toBe(200);
+    const rotated = await stack.admin.post(`/v1/webhook_endpoints/${made.body.id}/rotate_secret`, {});
+
+    const { body } = await stack.admin.get(`/v1/audit_events?resource_id=${made.body.id}`);
+    expect(body.data.map((r: { route: string }) => r.route)).toEqual(['POST /v1/webhook_endpoints/:id/rotate_secret', 'POST /v1/webhook_endpoints/:id', 'POST /v1/webhook_endpoints']);
+    expect(body.data[1].before).toMatchObject({ id: made.body.id, description: null });
+    expect(body.data[1].after).toMatchObject({ id: made.body.id, description: 'finance' });
+    for (const secret of [made.body.secret, rotated.body.secret]) {
+      expect(secret).toMatch(/^whsec_/);
+      expect(JSON.stringify(body)).not.toContain(secret);
+    }
+  });
+
   it('is for admins only', async () => {
     expect((await stack.support.get('/v1/audit_events')).status).toBe(403);
     expect((await stack.readonly.get('/v1/audit_events')).status).toBe(403);
