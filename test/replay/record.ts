@@ -39,6 +39,7 @@ import {
   revenueRecognitionWorkflowId,
   WALLET_MAINTENANCE_WORKFLOW,
   walletMaintenanceWorkflowId,
+  webhookDeliveryWorkflowId,
   type RevenueRecognitionWorkflow,
   type WalletMaintenanceWorkflow,
 } from '../../workflows/messages';
@@ -49,6 +50,8 @@ import { apiClient, listen, type ApiClient } from '../support/http';
 import { stripeClient } from '../support/stripe';
 import { eventually } from '../support/eventually';
 import { timeSkippingEnvironment, uniqueTaskQueue } from '../support/temporal';
+import { commitFact, webhookReceiver } from '../support/webhook-receiver';
+import { EventRelay } from '../../workers/event-relay';
 
 const REPO = resolve(__dirname, '..', '..');
 const HISTORIES = join(__dirname, 'histories');
@@ -557,6 +560,30 @@ const scenarios: Scenario[] = [
         await w.client.workflow.start<WalletMaintenanceWorkflow>(WALLET_MAINTENANCE_WORKFLOW, { taskQueue: w.taskQueue, workflowId, args: [{}] });
         await waitClosed(w.client, workflowId);
         await save(w.client, 'wallet-maintenance-expiry.json', workflowId);
+      });
+    },
+  },
+  {
+    name: 'webhook-delivery',
+    what: 'a webhook delivery whose receiver answers 500 twice, then 200: three attempts with the 5 s and 5 min timers between them',
+    async run(services) {
+      await inWorld(services, 'webhook-delivery', { bundle: services.bundles.get('current')!, stripe: false }, async (w) => {
+        const receiver = await webhookReceiver([500, 500]);
+        const relay = await EventRelay.start({ orm: w.db.orm, temporal: w.client, taskQueue: w.taskQueue });
+        try {
+          const hook = await ok(w.api.post('/v1/webhook_endpoints', { url: receiver.url, events: ['customer.updated'] }), 201);
+          const object = await ok(w.api.get(`/v1/customers/${await customer(w, null)}`), 200);
+          await commitFact(w.db.orm, 'customer.updated', object);
+          const [delivery] = await eventually('the delivery is made', () => w.api.get(`/v1/webhook_endpoints/${hook.id}/deliveries`).then((res) => res.body.data), (list: any[]) => list.length === 1);
+          const workflowId = webhookDeliveryWorkflowId(delivery.id);
+          await eventually('the first attempt', () => w.api.get(`/v1/webhook_deliveries/${delivery.id}`).then((res) => res.body.attempt_count), (n: number) => n === 1);
+          await w.skipTo(new Date((await w.env.currentTimeMs()) + 60 * 60_000).toISOString());
+          await waitClosed(w.client, workflowId);
+          await save(w.client, 'webhook-delivery-third-attempt.json', workflowId);
+        } finally {
+          await relay.stop();
+          await receiver.close();
+        }
       });
     },
   },

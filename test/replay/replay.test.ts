@@ -46,7 +46,7 @@ function steps(file: string): string[] {
 describe('recorded workflow histories replay against the current workflow code', () => {
   beforeAll(() => quietRuntime());
 
-  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error, ratable recognition) and invoice collections, a revenue recognition run and a daily wallet run', () => {
+  it('has the recorded histories: both subscription versions (trials, backdated periods, cancellations, usage, plan changes, pause and resume, trial changes, collection, billing_error, ratable recognition) and invoice collections, a revenue recognition run, a daily wallet run and a webhook delivery', () => {
     expect(histories).toEqual([
       'backdated-catch-up-in-one-run.json',
       'backdated-trial-then-first-period.json',
@@ -74,6 +74,7 @@ describe('recorded workflow histories replay against the current workflow code',
       'trialing-running.json',
       'usage-then-cancel-now.json',
       'wallet-maintenance-expiry.json',
+      'webhook-delivery-third-attempt.json',
     ]);
   });
 
@@ -113,6 +114,13 @@ describe('recorded workflow histories replay against the current workflow code',
       { timerFired: true, signalled: false, activities: ['activity:finalizeDraft', 'activity:chargeInvoice', 'activity:notifyCustomer'] },
       { timerFired: false, signalled: true, activities: ['activity:finalizeDraft', 'activity:chargeInvoice', 'activity:notifyCustomer'] },
     ]);
+
+    // A webhook delivery answered 500, 500, then 200: three attempts, the schedule's first two timers between them.
+    const delivery = load('webhook-delivery-third-attempt.json').events.map((e) => e.eventType);
+    expect({ attempts: steps('webhook-delivery-third-attempt.json'), timers: delivery.filter((t) => t === 'EVENT_TYPE_TIMER_FIRED').length }).toEqual({
+      attempts: ['activity:attemptWebhookDelivery', 'activity:attemptWebhookDelivery', 'activity:attemptWebhookDelivery'],
+      timers: 2,
+    });
 
     expect({ charges: steps('invoice-one-off-declined-then-new-card.json').filter((s) => s === 'activity:chargeInvoice').length, signalsSent: oneOff.filter((t) => t === 'EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED').length }).toEqual({ charges: 2, signalsSent: 0 });
   });
