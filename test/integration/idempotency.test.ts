@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Client as TemporalClient, Connection } from '@temporalio/client';
 import { Client as PgClient } from 'pg';
 import { createApp } from '../../api/app';
+import { createLogger } from '../../observability/logger';
 import { parseApiKeySpec } from '../../config/env';
 import { testServices } from '../setup/services';
 import { apiClient, listen, type ApiClient } from '../support/http';
@@ -302,14 +303,16 @@ describe('idempotent requests', () => {
     };
   }
 
-  /** The real app, in this process, whose connection to Temporal has been closed: every call to Temporal fails. */
-  async function apiWithoutTemporal(): Promise<{ admin: ApiClient; support: ApiClient; close(): Promise<void> }> {
+  /** The real app, in this process, whose connection to Temporal has been closed (every call to Temporal fails), and the JSON lines it logs. */
+  async function apiWithoutTemporal(): Promise<{ admin: ApiClient; support: ApiClient; logged: Array<Record<string, any>>; close(): Promise<void> }> {
     const connection = await Connection.connect({ address: testServices().temporalAddress });
     await connection.close();
+    const logged: Array<Record<string, any>> = [];
+    const logger = createLogger({ level: 'info' }, { write: (line: string) => void logged.push(JSON.parse(line)) });
     const server = await listen(
-      createApp({ orm: stack.db.orm, temporal: new TemporalClient({ connection }), taskQueue: stack.taskQueue, apiKeys: parseApiKeySpec(API_KEY_SPEC) }),
+      createApp({ orm: stack.db.orm, temporal: new TemporalClient({ connection }), taskQueue: stack.taskQueue, apiKeys: parseApiKeySpec(API_KEY_SPEC), logger }),
     );
-    return { admin: apiClient(server.baseUrl, KEYS.admin), support: apiClient(server.baseUrl, KEYS.support), close: () => server.close() };
+    return { admin: apiClient(server.baseUrl, KEYS.admin), support: apiClient(server.baseUrl, KEYS.support), logged, close: () => server.close() };
   }
 
   it('answers 409 to a retry while the first request is still running, and 422 to another body', async () => {
@@ -384,15 +387,15 @@ describe('idempotent requests', () => {
     const body = { amount: '25.00', reference: unique('committed') };
     const broken = await apiWithoutTemporal();
     let failed;
-    // The API logs the failure it answers 500 to; here it is expected.
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       failed = await broken.support.post(`/v1/invoices/${invoice.id}/payments`, body, headers);
-      expect(logged).toHaveBeenCalledWith(expect.stringContaining('payments failed'), expect.objectContaining({ cause: expect.objectContaining({ message: 'Channel has been shut down' }) }));
     } finally {
-      logged.mockRestore();
       await broken.close();
     }
+    // The API logs the failure it answers 500 to, with its cause and the request id the caller got.
+    const line = broken.logged.find((l) => l.level === 'error' && String(l.msg).includes('payments failed'));
+    expect(line).toMatchObject({ requestId: failed.headers.get('request-id') });
+    expect(JSON.stringify(line!.err)).toContain('Channel has been shut down');
     expect(failed.status).toBe(500);
     expect(await paymentsWithReference(body.reference)).toBe(1);
     // The payment committed with its recovery point; the failure gave the key back without an answer.
@@ -419,15 +422,15 @@ describe('idempotent requests', () => {
     const body = { customer_id: customer.body.id, plan_code: plan };
     const broken = await apiWithoutTemporal();
     let failed;
-    // The API logs the failure it answers 500 to; here it is expected.
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
       failed = await broken.admin.post('/v1/subscriptions', body, headers);
-      expect(logged).toHaveBeenCalledWith(expect.stringContaining('subscriptions failed'), expect.objectContaining({ cause: expect.objectContaining({ message: 'Channel has been shut down' }) }));
     } finally {
-      logged.mockRestore();
       await broken.close();
     }
+    // The API logs the failure it answers 500 to, with its cause and the request id the caller got.
+    const line = broken.logged.find((l) => l.level === 'error' && String(l.msg).includes('subscriptions failed'));
+    expect(line).toMatchObject({ requestId: failed.headers.get('request-id') });
+    expect(JSON.stringify(line!.err)).toContain('Channel has been shut down');
     expect(failed.status).toBe(500);
     const reserved = await keyRow(headers);
     expect(reserved).toMatchObject({ status_code: null, recovery_point: 'subscription_reserved', lease_token: null });
