@@ -82,7 +82,7 @@ export class ApiMetrics {
   });
   private readonly webhookDeliveries = new Gauge({
     name: 'perennial_webhook_deliveries',
-    help: 'Webhook deliveries (an event to an endpoint), by status: pending (being retried), succeeded, failed (the schedule ran out)',
+    help: 'Webhook deliveries (an event to an endpoint), by status: pending (being retried), succeeded, failed (the schedule ran out, or the endpoint answered 410)',
     labelNames: ['status'] as const,
     registers: [this.business],
   });

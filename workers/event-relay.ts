@@ -3,6 +3,7 @@ import { Client as PgClient } from 'pg';
 import { forkEm, type Orm } from '../db/orm';
 import { dispatchEvents, startDeliveryRuns, type DeliveryRun } from '../db/webhook-store';
 import { WEBHOOK_DELIVERY_WORKFLOW, webhookDeliveryWorkflowId, type WebhookDeliveryWorkflow } from '../workflows/messages';
+import { logger } from '../observability/logger';
 
 export interface EventRelayOptions {
   orm: Orm;
@@ -44,7 +45,7 @@ export class EventRelay {
     this.em = forkEm(options.orm);
     this.pollMs = options.pollMs ?? 30_000;
     this.batch = options.batch ?? 100;
-    this.onError = options.onError ?? ((error) => console.error('event relay:', error));
+    this.onError = options.onError ?? ((error) => logger.error({ err: error }, 'event relay: a pass failed; the next notification or poll tries again'));
     this.loop = this.run();
   }
 
