@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
 import type { ProvisioningSettings } from '../config/env';
 import { completePendingRefunds } from '../db/adjustment-store';
@@ -18,8 +17,8 @@ import { Customer } from '../db/entities/customer';
 import { Invoice, invoiceName } from '../db/entities/invoice';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
-import { newId } from '../db/ids';
 import { createPortalSession, portalLink, portalSessionIdFor } from '../db/portal-sessions';
+import { subscriptionEvent } from '../db/resource-events';
 import { cachedSigningSecret } from '../db/signing-secrets';
 import { forkEm, type Orm } from '../db/orm';
 import { PORTAL_LINK_HOURS, type EmailData, type EmailTemplate } from '../domain/emails';
@@ -28,17 +27,12 @@ import { formatAmount } from '../domain/money';
 import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
 import { StripeRequestRefused, type IntentState, type StripeGateway } from '../payments/stripe-gateway';
 
-/** `Perennial-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`, as Stripe signs its webhooks. */
-export function signPayload(secret: string, body: string, at: Date): string {
-  const t = Math.floor(at.getTime() / 1000);
-  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
-}
-
 export interface CollectionDeps {
   orm: Orm;
   stripe: StripeGateway | null;
   mail: EmailTransport | null;
-  provisioning: ProvisioningSettings | null;
+  /** Not read here any more: suspensions and resumptions are events, delivered to webhook endpoints. */
+  provisioning?: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the page where a customer completes a payment ({invoice_id}, {payment_intent}). */
   customerPaymentUrl?: string | null;
   /** PUBLIC_URL: the base of the portal links in collection e-mails; no link when absent. */
@@ -56,7 +50,7 @@ export type ChargeOutcome =
 const day = (d: Date | string): string => new Date(d).toISOString().slice(0, 10);
 
 /** Side effects of collecting invoices: charging cards, e-mailing customers, telling the customer's service. */
-export function createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl = null, publicUrl = null }: CollectionDeps) {
+export function createCollectionActivities({ orm, stripe, mail, customerPaymentUrl = null, publicUrl = null }: CollectionDeps) {
   const em = forkEm(orm);
   const portalSecret = cachedSigningSecret(em, 'portal_sessions');
 
@@ -326,33 +320,19 @@ export function createCollectionActivities({ orm, stripe, mail, provisioning, cu
     },
 
     /**
-     * Tells the customer's service to suspend or resume a subscription: a signed webhook (recorded
-     * once per key, delivered until it is acknowledged) and an e-mail to the customer.
+     * Tells the customer's service to suspend or resume a subscription: the subscription.suspended or
+     * subscription.resumed event (once per key, with the subscription as it stands after the move),
+     * which webhook endpoints receive (PROVISIONING_WEBHOOK_URL is one), and an e-mail to the
+     * customer. Name and arguments stay as running workflows call them.
      */
     async notifyProvisioning(request: { key: string; subscriptionId: string; invoiceId: string; type: 'subscription.suspended' | 'subscription.resumed'; at: string }): Promise<void> {
       const subscription = await em().findOneOrFail(Subscription, { id: request.subscriptionId });
       const customer = await em().findOneOrFail(Customer, { id: subscription.customerId });
       const plan = await em().findOneOrFail(Plan, { id: subscription.planId });
       const invoice = await em().findOneOrFail(Invoice, { id: request.invoiceId });
-      const payload = { id: request.key, type: request.type, created: request.at, data: { subscription_id: subscription.id, customer_id: customer.id, invoice_id: invoice.id } };
-      await em().execute(
-        `insert into provisioning_events (id, idempotency_key, subscription_id, type, payload, status) values (?, ?, ?, ?, ?, 'pending') on conflict (idempotency_key) do nothing`,
-        [newId('pe'), request.key, subscription.id, request.type, JSON.stringify(payload)],
-      );
-      const [row] = await em().execute<Array<{ status: string; payload: unknown }>>('select status, payload from provisioning_events where idempotency_key = ?', [request.key]);
-      if (row.status !== 'delivered' && provisioning) {
-        const body = JSON.stringify(row.payload);
-        const response = await fetch(provisioning.url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'perennial-signature': signPayload(provisioning.secret, body, new Date()) },
-          body,
-          signal: AbortSignal.timeout(15_000),
-        }).catch((error: unknown) => ({ ok: false, status: 0, statusText: String(error) }) as Response);
-        await em().execute('update provisioning_events set attempts = attempts + 1, last_error = ? where idempotency_key = ?', [response.ok ? null : `${response.status} ${response.statusText}`, request.key]);
-        // Not acknowledged: the activity is retried, and the receiver dedupes on the event id.
-        if (!response.ok) throw new Error(`provisioning webhook ${request.key} got ${response.status} ${response.statusText}`);
-        await em().execute(`update provisioning_events set status = 'delivered', delivered_at = now() where idempotency_key = ?`, [request.key]);
-      }
+      // The workflow publishes its new status after this; the event says it already.
+      const status = request.type === 'subscription.suspended' ? 'suspended' : 'active';
+      await em().transactional((tx) => subscriptionEvent(tx, request.type, `${request.type}:${request.key}`, subscription.id, { status }));
       const on = day(request.at);
       if (request.type === 'subscription.suspended') {
         await send(`service_suspended:${request.key}`, customer, 'service_suspended', {

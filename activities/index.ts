@@ -10,6 +10,7 @@ import { failingPermanently } from './failures';
 import { issueInvoice, issuePeriodInvoice } from '../db/invoice-store';
 import { forkEm, type Orm } from '../db/orm';
 import { recordSubscriptionState } from '../db/subscription-store';
+import { subscriptionEvent } from '../db/resource-events';
 import { formatAmount } from '../domain/money';
 import { Plan } from '../db/entities/plan';
 import { Subscription } from '../db/entities/subscription';
@@ -164,6 +165,11 @@ export function createActivities({ orm, stripe = null, mail = null, provisioning
 
     async recordSubscriptionState(state: SubscriptionState): Promise<void> {
       return recordSubscriptionState(em(), state);
+    },
+
+    /** subscription.trial_will_end, once per trial end (a trial moved later is reported again). */
+    async reportTrialWillEnd(request: { subscriptionId: string; trialEnd: string }): Promise<void> {
+      await em().transactional((tx) => subscriptionEvent(tx, 'subscription.trial_will_end', `subscription.trial_will_end:${request.subscriptionId}:${request.trialEnd}`, request.subscriptionId));
     },
   });
 }

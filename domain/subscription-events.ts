@@ -21,3 +21,8 @@ export function subscriptionChangeEvent(before: SubscriptionStatus, after: Subsc
   if (after === 'past_due') return 'subscription.past_due';
   return 'subscription.updated';
 }
+
+/** subscription.trial_will_end comes this long before the trial ends (as Stripe's does), or at once for a shorter trial. */
+export const TRIAL_WILL_END_NOTICE_MS = 3 * 24 * 60 * 60 * 1000;
+
+export const trialWillEndAt = (trialEnd: Date): Date => new Date(trialEnd.getTime() - TRIAL_WILL_END_NOTICE_MS);

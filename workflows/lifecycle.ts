@@ -1,10 +1,14 @@
-import { allHandlersFinished, condition, continueAsNew, log, setHandler, workflowInfo } from '@temporalio/workflow';
+import { allHandlersFinished, condition, continueAsNew, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { SubscriptionState } from '../domain/subscription';
+import { trialWillEndAt } from '../domain/subscription-events';
 import { applyDue, endPeriod, followCollection, renew, startBilling } from './billing-steps';
 import { guardedActivities, publish } from './billing-guard';
 import { applyQueued, CHANGES } from './changes';
 import { getStateQuery, invoiceCollectionFailedSignal, invoiceOverdueSignal, invoiceSettledSignal, retryBillingSignal, type SubscriptionWorkflowInput } from './messages';
-import { SubscriptionRun, type RunContext } from './subscription-run';
+import { iso, SubscriptionRun, type RunContext } from './subscription-run';
+
+/** Patch: a trial's subscription.trial_will_end event, three days before it ends (runs from before it wait for the end only). */
+const TRIAL_WILL_END = 'trial-will-end-event';
 
 /** A backdated subscription bills its elapsed periods in one run, up to this many, to keep histories small. */
 const MAX_PERIODS_PER_RUN = 100;
@@ -77,6 +81,8 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
   if (run.record.plan.id === '') run.setPlan(await billing.loadPlan({ subscriptionId: run.record.subscriptionId }));
   await context.publish();
   let billedThisRun = 0;
+  /** The trial end whose coming end has been reported (a trial moved since is reported again). */
+  let trialWarnedFor: string | null = null;
   for (;;) {
     await applyQueued(context); // support actions, in arrival order
     await followCollection(context); // suspended or active again, as the invoices' collection goes
@@ -87,7 +93,16 @@ export async function lifecycle(input: SubscriptionWorkflowInput): Promise<Subsc
     if (run.phase === 'scheduled' || run.phase === 'trialing') {
       const starts = run.phase === 'scheduled' ? run.startAt() : run.trialEnd()!;
       if (Date.now() < starts.getTime()) {
-        await waitUntil(earliest(starts, run.nextDue()));
+        let warnAt: Date | null = null;
+        if (run.phase === 'trialing' && trialWarnedFor !== iso(starts) && patched(TRIAL_WILL_END)) {
+          warnAt = trialWillEndAt(starts);
+          if (Date.now() >= warnAt.getTime()) {
+            await billing.reportTrialWillEnd({ subscriptionId: run.record.subscriptionId, trialEnd: iso(starts) });
+            trialWarnedFor = iso(starts);
+            warnAt = null;
+          }
+        }
+        await waitUntil(earliest(starts, run.nextDue(), warnAt));
         continue;
       }
       if ((await startBilling(context, starts)) === 'canceled') return finish();

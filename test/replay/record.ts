@@ -62,6 +62,8 @@ const BEFORE_COLLECT_INVOICES = '15d22e2f92f2f23f99f7ae8c145791ba0d1aa02b';
 const BEFORE_CANCEL_IN_FLIGHT = 'f3b23a0a59d627d271e620fc362659af4eb25633';
 /** The last commit before the patch 'ratable-revenue-recognition' (subscriptions recognised a lump at each period's end). */
 const BEFORE_RATABLE_RECOGNITION = 'b42a4dbf0c7ce98e3a4e04524533e3b696c6e3f4';
+/** The last commit before the patch 'trial-will-end-event' (a trial waited for its end only). */
+const BEFORE_TRIAL_WILL_END = '6156d1cb2a47218af9e6450782112e2a3f850c9e';
 
 const ADMIN_KEY = 'sk_test_replay_recorder_admin';
 const EventType = temporal.api.enums.v1.EventType;
@@ -348,6 +350,31 @@ async function threeDSecureThenManualPayment(w: World, file: string): Promise<vo
 }
 
 const scenarios: Scenario[] = [
+  {
+    name: 'trial-will-end-crossed',
+    what: 'a 14-day trial started before subscription.trial_will_end, deployed onto it mid-trial and extended (the patch taken): the end reported three days before it, then the first period invoiced',
+    async run(services) {
+      const before = await bundleAt(services.scratch, BEFORE_TRIAL_WILL_END);
+      await inWorld(services, 'trial-will-end', { bundle: before, stripe: false, deployLater: true }, async (w) => {
+        await ok(w.api.post('/v1/plans', { ...PRO, code: 'trial', trial_days: 14 }), 201);
+        const sub = await subscribe(w, await customer(w, null), 'trial', '2027-01-01T00:00:00Z');
+        await w.skipTo('2027-01-01T00:01:00Z');
+        await expectStatus(w, sub.id, 'trialing');
+        await waitIdle(w.client, sub.workflowId);
+
+        await w.deploy(services.bundles.get('current')!);
+        await w.skipTo('2027-01-05T00:00:00Z');
+        // The old run sleeps until the trial's end; a change wakes it on the new code, which takes the patch.
+        await ok(w.api.post(`/v1/subscriptions/${sub.id}/extend_trial`, { trial_end: '2027-01-20T00:00:00Z' }), 200);
+        await w.skipTo('2027-01-17T00:01:00Z');
+        const reported = async () => (await w.db.orm.em.fork().execute<Array<{ n: number }>>(`select count(*)::int as n from events where type = 'subscription.trial_will_end' and object_id = ?`, [sub.id]))[0].n;
+        await eventually('the trial will end', reported, (n) => n === 1);
+        await w.skipTo('2027-01-20T00:01:00Z');
+        await eventually('the first period is invoiced', () => invoices(w, sub.id), (list) => list.length === 1);
+        await save(w.client, 'subscription-trial-will-end-crossed.json', sub.workflowId, sub.firstRunId);
+      });
+    },
+  },
   {
     name: 'ratable-recognition-crossed',
     what: 'a subscription started before ratable recognition, deployed onto it mid-period (its period end takes the patch, no lump), then three days recognised by the recognition workflow',

@@ -70,6 +70,7 @@ describe('recorded workflow histories replay against the current workflow code',
       'subscription-quantity-changes.json',
       'subscription-ratable-recognition-crossed.json',
       'subscription-suspended-then-resumed-by-collection.json',
+      'subscription-trial-will-end-crossed.json',
       'trial-canceled-ends-usage.json',
       'trialing-running.json',
       'usage-then-cancel-now.json',
@@ -93,6 +94,11 @@ describe('recorded workflow histories replay against the current workflow code',
     expect(stopped).toContain('EVENT_TYPE_ACTIVITY_TASK_FAILED');
     expect(stopped).toContain('EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED');
     expect(steps('subscription-billing-error-retried.json')).toContain('patch:billing-error-waits');
+
+    // Trialing on the code before trial_will_end; woken by a trial change on today's code, which took the patch and reported the end.
+    const trial = steps('subscription-trial-will-end-crossed.json');
+    expect({ before: trial.indexOf('activity:recordSubscriptionState') < trial.indexOf('patch:trial-will-end-event'), reported: trial.includes('activity:reportTrialWillEnd') }).toEqual({ before: true, reported: true });
+    expect(steps('trialing-running.json')).not.toContain('patch:trial-will-end-event');
 
     // Billed by the code before ratable recognition, then its period's end took the patch and posted no lump.
     const ratable = steps('subscription-ratable-recognition-crossed.json');
