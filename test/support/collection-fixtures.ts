@@ -1,12 +1,12 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { Webhook } from 'standardwebhooks';
 import { startStripeFront, stripeFrontAt, type StripeFront, type StripeFrontRule } from '../../scripts/stripe-emulator';
 
 /**
  * Real servers a collection test talks to: an SMTP server that keeps what it receives, a
- * provisioning endpoint that checks signatures, and an HTTP proxy in front of the Stripe emulator
+ * provisioning endpoint that verifies Standard Webhooks signatures, and an HTTP proxy in front of the Stripe emulator
  * that can fail, delay or rewrite chosen requests (faults no emulator produces on demand).
  */
 export interface ReceivedMail {
@@ -43,19 +43,26 @@ export interface ProvisioningDelivery {
   signatureValid: boolean;
 }
 
-/** The customer's service: records each signed provisioning webhook and whether its signature verifies. */
+/**
+ * The customer's service behind PROVISIONING_WEBHOOK_URL: records each delivery and whether it
+ * verifies with the Standard Webhooks reference library. The secret is a plain string (not whsec_…),
+ * which the library takes as its own bytes in its raw format.
+ */
 export async function provisioningReceiver(secret: string): Promise<{ url: string; deliveries: ProvisioningDelivery[]; close(): Promise<void> }> {
   const deliveries: ProvisioningDelivery[] = [];
+  const webhook = new Webhook(secret, { format: 'raw' });
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const raw = Buffer.concat(chunks).toString('utf8');
-      const header = String(req.headers['perennial-signature'] ?? '');
-      const t = /t=(\d+)/.exec(header)?.[1] ?? '';
-      const v1 = /v1=([0-9a-f]+)/.exec(header)?.[1] ?? '';
-      const expected = createHmac('sha256', secret).update(`${t}.${raw}`).digest('hex');
-      const signatureValid = v1.length === expected.length && timingSafeEqual(Buffer.from(v1), Buffer.from(expected));
+      const headers = { 'webhook-id': String(req.headers['webhook-id']), 'webhook-timestamp': String(req.headers['webhook-timestamp']), 'webhook-signature': String(req.headers['webhook-signature']) };
+      let signatureValid = true;
+      try {
+        webhook.verify(raw, headers);
+      } catch {
+        signatureValid = false;
+      }
       const body = JSON.parse(raw);
       deliveries.push({ type: body.type, body, signatureValid });
       res.writeHead(200).end();

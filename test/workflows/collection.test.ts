@@ -106,6 +106,8 @@ describe('collecting invoices', () => {
       .map((e: { type: string }) => e.type)
       .filter((type: string) => type === 'subscription.suspended' || type === 'subscription.resumed')
       .reverse();
+  /** What the service behind PROVISIONING_WEBHOOK_URL received about a subscription (each event's object is the subscription). */
+  const deliveredTo = (subscriptionId: string) => receiver.deliveries.filter((d) => d.body.data.object.id === subscriptionId);
   const attempts = (invoiceId: string) =>
     stack.db.orm.em.fork().execute(`select attempt, status, decline_code from payment_attempts where invoice_id = ? order by attempt`, [invoiceId]);
   const payments = (invoiceId: string) => stack.db.orm.em.fork().execute(`select method, amount::text from payments where invoice_id = ?`, [invoiceId]);
@@ -184,6 +186,9 @@ describe('collecting invoices', () => {
     expect(await status(id)).toBe('suspended');
     await eventually('the suspension is reported', () => told(id), (types) => types.length > 0);
     expect(await told(id)).toEqual(['subscription.suspended']);
+    // ...and delivered to PROVISIONING_WEBHOOK_URL, signed by the Standard Webhooks scheme with its secret
+    await eventually('the suspension reaches the provisioning endpoint', async () => deliveredTo(id), (list) => list.length > 0);
+    expect(deliveredTo(id)).toEqual([expect.objectContaining({ type: 'subscription.suspended', signatureValid: true })]);
     expect(mailsTo(email).some((s) => /suspend/i.test(s))).toBe(true);
 
     // When the customer attaches a good card on 10 March
@@ -195,6 +200,11 @@ describe('collecting invoices', () => {
     expect(await succeededCharges(customer)).toBe(1);
     await eventually('the resumption is reported', () => told(id), (types) => types.includes('subscription.resumed'));
     expect(await told(id)).toEqual(['subscription.suspended', 'subscription.resumed']);
+    await eventually('the resumption reaches the provisioning endpoint', async () => deliveredTo(id), (list) => list.some((d) => d.type === 'subscription.resumed'));
+    expect(deliveredTo(id).map((d) => [d.type, d.signatureValid])).toEqual([
+      ['subscription.suspended', true],
+      ['subscription.resumed', true],
+    ]);
     await expectBooksBalanced();
   });
 
