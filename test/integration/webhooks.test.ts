@@ -98,6 +98,18 @@ describe('webhook endpoints and deliveries', () => {
     await stack.api.delete(`/v1/webhook_endpoints/${other.id}`);
   });
 
+  it('a customer created through the API reaches an endpoint that asked for customer.created: the body is the event as GET /v1/events/:id shows it', async () => {
+    const crm = await receiver();
+    const hook = await endpoint(crm.url, ['customer.created']);
+    const object = await customer();
+    await eventually('delivered', () => deliveries(hook.id), (list) => list[0]?.status === 'succeeded');
+    const [request] = crm.received;
+    const event = await stack.api.get(`/v1/events/${request.headers['webhook-id']}`);
+    expect(event.status).toBe(200);
+    expect(verify(hook.secret, request)).toEqual(event.body);
+    expect(event.body).toMatchObject({ type: 'customer.created', data: { object } });
+  });
+
   it('a 410 disables the endpoint and ends the delivery; nothing more is sent to it until it is enabled again', async () => {
     const gone = await receiver([410]);
     const hook = await endpoint(gone.url);
