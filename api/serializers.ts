@@ -36,7 +36,7 @@ import type { DeliveryWithAttempts, WebhookEndpointRow } from '../db/webhook-sto
 import { customerJson, invoiceJson, iso, lineJson, money, refundJson } from '../db/resource-json';
 
 /** Resources as the API shows them: snake_case, ISO 8601 times, money as decimal strings (the resources events report too come from db/resource-json.ts). */
-export { addOnJson, creditNoteJson, customerJson, invoiceJson, paymentAttemptJson, paymentJson, refundJson, subscriptionAddOnJson, subscriptionJson } from '../db/resource-json';
+export { addOnJson, creditNoteJson, customerJson, invoiceJson, iso, paymentAttemptFieldsJson, paymentAttemptJson, paymentJson, refundJson, subscriptionAddOnJson, subscriptionJson } from '../db/resource-json';
 
 export function planJson(p: Plan, charges: Array<{ charge: PlanCharge; metric: BillableMetric }>) {
   return {

@@ -232,11 +232,8 @@ export function creditNoteJson(n: CreditNote) {
   };
 }
 
-/** A card payment attempt of an invoice, as a `payment.failed` event reports it (the API lists no attempts). */
-export interface PaymentAttemptRecord {
-  id: string;
-  invoiceId: string;
-  customerId: string;
+/** One charge of an invoice's card, as it was begun and as it ended (a decline's codes included). */
+export interface PaymentAttemptFields {
   attempt: number;
   amount: Decimal;
   currency: string;
@@ -249,12 +246,16 @@ export interface PaymentAttemptRecord {
   createdAt: Date;
 }
 
-export function paymentAttemptJson(a: PaymentAttemptRecord) {
+/** An attempt as a `payment.failed` event reports it: the fields the invoice's collection lists, and whose it is. */
+export interface PaymentAttemptRecord extends PaymentAttemptFields {
+  id: string;
+  invoiceId: string;
+  customerId: string;
+}
+
+/** An attempt's fields as the API shows them, in an event and in an invoice's collection alike. */
+export function paymentAttemptFieldsJson(a: PaymentAttemptFields) {
   return {
-    id: a.id,
-    object: 'payment_attempt',
-    invoice_id: a.invoiceId,
-    customer_id: a.customerId,
     attempt: a.attempt,
     amount: money(a.amount, a.currency),
     currency: a.currency,
@@ -266,4 +267,8 @@ export function paymentAttemptJson(a: PaymentAttemptRecord) {
     hard_decline: a.hardDecline,
     created_at: iso(a.createdAt),
   };
+}
+
+export function paymentAttemptJson(a: PaymentAttemptRecord) {
+  return { id: a.id, object: 'payment_attempt', invoice_id: a.invoiceId, customer_id: a.customerId, ...paymentAttemptFieldsJson(a) };
 }

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import Decimal from 'decimal.js';
 import type { Invoice } from '../db/entities/invoice';
 import { Subscription } from '../db/entities/subscription';
+import type { PaymentAttemptFields } from '../db/resource-json';
 import type { CollectionState } from '../domain/collection';
 import { collectionStateQuery, invoiceWorkflowId } from '../workflows/messages';
 import { invoiceOf } from './lookups';
@@ -10,18 +11,8 @@ import { invoiceOf } from './lookups';
 /** How long a read waits for the collection's workflow before answering without its live state. */
 const QUERY_DEADLINE_MS = 5_000;
 
-/** One charge of the invoice's card, as it was begun and as it ended (a decline's codes included). */
-export interface PaymentAttemptView {
-  attempt: number;
-  amount: Decimal;
-  currency: string;
-  status: string;
-  paymentIntentId: string | null;
-  failureCode: string | null;
-  declineCode: string | null;
-  failureMessage: string | null;
-  hardDecline: boolean;
-  createdAt: Date;
+/** One charge of the invoice's card, and when it last changed. */
+export interface PaymentAttemptView extends PaymentAttemptFields {
   updatedAt: Date;
 }
 

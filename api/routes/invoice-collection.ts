@@ -1,10 +1,8 @@
 import { Router } from 'express';
 import { forkEm } from '../../db/orm';
-import { formatAmount } from '../../domain/money';
 import { invoiceCollection, type InvoiceCollectionView } from '../../services/invoice-collection-state';
 import type { ApiDeps } from '../deps';
-
-const iso = (d: Date | null | undefined): string | null => (d ? d.toISOString() : null);
+import { iso, paymentAttemptFieldsJson } from '../serializers';
 
 /** An invoice's collection: the card attempts with their decline codes, and the dunning state its workflow holds. */
 export function invoiceCollectionJson(v: InvoiceCollectionView) {
@@ -18,19 +16,7 @@ export function invoiceCollectionJson(v: InvoiceCollectionView) {
       ? { status: v.live.status, attempts: v.live.attempts, last_outcome: v.live.lastOutcome, first_failure_at: v.live.firstFailureAt, next_retry_at: v.live.nextRetryAt }
       : null,
     subscription_status: v.subscriptionStatus,
-    attempts: v.attempts.map((a) => ({
-      attempt: a.attempt,
-      amount: formatAmount(a.amount, a.currency),
-      currency: a.currency,
-      status: a.status,
-      payment_intent_id: a.paymentIntentId,
-      failure_code: a.failureCode,
-      decline_code: a.declineCode,
-      failure_message: a.failureMessage,
-      hard_decline: a.hardDecline,
-      created_at: iso(a.createdAt),
-      updated_at: iso(a.updatedAt),
-    })),
+    attempts: v.attempts.map((a) => ({ ...paymentAttemptFieldsJson(a), updated_at: iso(a.updatedAt) })),
   };
 }
 
