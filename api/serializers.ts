@@ -6,6 +6,7 @@ import type { LedgerEntry, LedgerTransaction } from '../db/entities/ledger';
 import type { Refund } from '../db/entities/refund';
 import type { Page } from '../db/pagination';
 import type { EventRow } from '../db/events';
+import { eventEnvelope } from '../domain/event-envelope';
 import type { AccountBalance } from '../db/ledger-store';
 import type { LedgerAccountRow } from '../db/ledger-account-store';
 import type { Journal } from '../domain/journal-export';
@@ -561,10 +562,8 @@ export function auditEventJson(a: AuditEventRecord) {
   };
 }
 
-/** An event as GET /v1/events lists it and a webhook delivers it: its object as the API showed it when it happened. */
-export function eventJson(e: EventRow) {
-  return { id: e.id, object: 'event' as const, type: e.type, created_at: e.created_at.toISOString(), data: { object: e.data.object } };
-}
+/** An event as GET /v1/events lists it: the envelope a webhook delivers, its object as the API showed it when it happened. */
+export const eventJson = (e: EventRow) => eventEnvelope(e);
 
 export function webhookEndpointJson(w: WebhookEndpointRow) {
   return {
