@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { ProvisioningSettings } from '../config/env';
 import { completePendingRefunds } from '../db/adjustment-store';
 import {
   attemptsInFlight,
@@ -31,8 +30,6 @@ export interface CollectionDeps {
   orm: Orm;
   stripe: StripeGateway | null;
   mail: EmailTransport | null;
-  /** Not read here any more: suspensions and resumptions are events, delivered to webhook endpoints. */
-  provisioning?: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the page where a customer completes a payment ({invoice_id}, {payment_intent}). */
   customerPaymentUrl?: string | null;
   /** PUBLIC_URL: the base of the portal links in collection e-mails; no link when absent. */

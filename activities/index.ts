@@ -1,6 +1,5 @@
 import type { EmailTransport } from '../mail/smtp';
 import type { StripeGateway } from '../payments/stripe-gateway';
-import type { ProvisioningSettings } from '../config/env';
 import { createCollectionActivities } from './collection';
 import { createPlanMigrationActivities } from './plan-migration';
 import { createRevenueRecognitionActivities } from './revenue-recognition';
@@ -23,10 +22,9 @@ import Decimal from 'decimal.js';
 
 export interface ActivityDeps {
   orm: Orm;
-  /** Card collection, e-mail and provisioning webhooks; absent ones are not configured. */
+  /** Card collection and e-mail; absent ones are not configured. */
   stripe?: StripeGateway | null;
   mail?: EmailTransport | null;
-  provisioning?: ProvisioningSettings | null;
   customerPaymentUrl?: string | null;
   /** PUBLIC_URL: the base of the portal links collection e-mails carry; none when absent. */
   publicUrl?: string | null;
@@ -63,10 +61,10 @@ export interface IssuedInvoice {
  * Side effects of the billing workflows, built from their dependencies (real Postgres in tests too).
  * A failure retrying cannot fix leaves every activity as non-retryable (activities/failures.ts).
  */
-export function createActivities({ orm, stripe = null, mail = null, provisioning = null, customerPaymentUrl = null, publicUrl = null, revenueRecognitionMethod = 'daily' }: ActivityDeps) {
+export function createActivities({ orm, stripe = null, mail = null, customerPaymentUrl = null, publicUrl = null, revenueRecognitionMethod = 'daily' }: ActivityDeps) {
   const em = forkEm(orm);
   return failingPermanently({
-    ...createCollectionActivities({ orm, stripe, mail, provisioning, customerPaymentUrl, publicUrl }),
+    ...createCollectionActivities({ orm, stripe, mail, customerPaymentUrl, publicUrl }),
     ...createPlanMigrationActivities({ orm }),
     ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
     ...createWalletActivities({ orm }),

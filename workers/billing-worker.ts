@@ -1,6 +1,5 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
-import type { ProvisioningSettings } from '../config/env';
 import type { RecognitionMethod } from '../domain/revenue-recognition';
 import type { Orm } from '../db/orm';
 import type { EmailTransport } from '../mail/smtp';
@@ -13,7 +12,6 @@ export interface BillingWorkerDeps {
   orm: Orm;
   stripe?: StripeGateway | null;
   mail?: EmailTransport | null;
-  provisioning?: ProvisioningSettings | null;
   /** CUSTOMER_PAYMENT_URL: the link in e-mails that ask a customer to complete a payment. */
   customerPaymentUrl?: string | null;
   /** PUBLIC_URL: collection e-mails carry portal links starting with it; none when absent. */
@@ -34,7 +32,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
-  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, provisioning: deps.provisioning, customerPaymentUrl: deps.customerPaymentUrl, publicUrl: deps.publicUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
+  const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, customerPaymentUrl: deps.customerPaymentUrl, publicUrl: deps.publicUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,

@@ -62,7 +62,6 @@ async function main(): Promise<void> {
       orm,
       stripe: config.stripe ? new StripeGateway(stripeClient(config.stripe)) : null,
       mail: smtpTransport(config.smtp),
-      provisioning: config.provisioning,
       customerPaymentUrl: config.customerPaymentUrl,
       publicUrl: config.publicUrl,
       revenueRecognitionMethod: config.revenueRecognitionMethod,

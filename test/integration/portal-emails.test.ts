@@ -36,7 +36,7 @@ describe('portal links in collection e-mails', () => {
   };
 
   it('a payment failure e-mail links the portal of its customer, and its retry writes the same link', async () => {
-    const activities = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, provisioning: null, publicUrl: stack.baseUrl });
+    const activities = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, publicUrl: stack.baseUrl });
     const request = { invoiceId, template: 'payment_failed' as const, key: `${invoiceId}:attempt-1`, declineReason: 'Your card has insufficient funds.', nextRetryAt: new Date(Date.now() + 3 * 86_400_000).toISOString() };
     await activities.notifyCustomer(request);
     const [email] = await emailsOf('payment_failed');
@@ -45,7 +45,7 @@ describe('portal links in collection e-mails', () => {
     expect(link.startsWith(`${stack.baseUrl}/portal/s/bps_`)).toBe(true);
 
     // The activity retried (its first try's answer lost): one e-mail, one portal session, the same link.
-    await createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, provisioning: null, publicUrl: stack.baseUrl }).notifyCustomer(request);
+    await createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, publicUrl: stack.baseUrl }).notifyCustomer(request);
     expect((await emailsOf('payment_failed')).map((m: any) => linkIn(m.body))).toEqual([link]);
     const [{ count }] = await stack.db.orm.em.fork().execute<Array<{ count: number }>>('select count(*)::int as count from portal_sessions where customer_id = ?', [customerId]);
     expect(count).toBe(1);
@@ -60,7 +60,7 @@ describe('portal links in collection e-mails', () => {
   });
 
   it('the reminder and the action-required e-mails carry links of their own; without a public address there is none', async () => {
-    const activities = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, provisioning: null, publicUrl: stack.baseUrl });
+    const activities = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, publicUrl: stack.baseUrl });
     await activities.notifyCustomer({ invoiceId, template: 'payment_reminder', key: `${invoiceId}:reminder`, finalRetryAt: new Date(Date.now() + 5 * 86_400_000).toISOString() });
     await activities.notifyCustomer({ invoiceId, template: 'payment_action_required', key: `${invoiceId}:attempt-2`, paymentIntentId: 'pi_123', actionUrl: null });
     const [reminder] = await emailsOf('payment_reminder');
@@ -68,7 +68,7 @@ describe('portal links in collection e-mails', () => {
     const failed = linkIn((await emailsOf('payment_failed'))[0].body);
     expect(new Set([linkIn(reminder.body), linkIn(action.body), failed]).size).toBe(3);
 
-    const unlinked = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null, provisioning: null });
+    const unlinked = createCollectionActivities({ orm: stack.db.orm, stripe: null, mail: null });
     await unlinked.notifyCustomer({ invoiceId, template: 'payment_method_required', key: `${invoiceId}:attempt-3`, declineReason: 'The card was reported stolen.' });
     const [required] = await emailsOf('payment_method_required');
     expect(required.body).not.toContain('/portal/');

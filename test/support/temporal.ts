@@ -116,7 +116,7 @@ export const uniqueTaskQueue = (label: string): string => `${label}-${randomByte
  * up after a bound (run() rejects), so a teardown never waits forever on a stuck activity.
  */
 export async function billingWorker(
-  options: { connection: NativeConnection; taskQueue: string; orm: Orm } & Pick<BillingWorkerDeps, 'wrapActivities' | 'stripe' | 'mail' | 'provisioning' | 'customerPaymentUrl' | 'publicUrl'>,
+  options: { connection: NativeConnection; taskQueue: string; orm: Orm } & Pick<BillingWorkerDeps, 'wrapActivities' | 'stripe' | 'mail' | 'customerPaymentUrl' | 'publicUrl'>,
 ): Promise<Worker> {
   return createBillingWorker({
     shutdownGraceTime: '2 seconds',

@@ -80,7 +80,6 @@ export async function timeSkippingStack(label: string, options: TimeSkippingOpti
     wrapActivities: options.wrapActivities,
     stripe: options.stripe?.gateway ?? null,
     mail: options.mail ?? null,
-    provisioning: options.provisioning ?? null,
     customerPaymentUrl: options.customerPaymentUrl ?? null,
   });
   const running = worker.run();
