@@ -3050,7 +3050,8 @@ export type components = {
             /** @description A decimal string in major units, such as "49.00" */
             amount: string;
             currency: string;
-            status: string;
+            /** @enum {string} */
+            status: "pending" | "processing" | "requires_action" | "succeeded" | "failed" | "canceled";
             payment_intent_id: string | null;
             failure_code: string | null;
             decline_code: string | null;

@@ -357,6 +357,20 @@ export const Payment = z
   })
   .register(responseSchemas, { id: 'Payment' });
 
+/** A card attempt's own fields, in an invoice's collection and in a payment.failed event alike (paymentAttemptFieldsJson). */
+const paymentAttemptFields = {
+  attempt: z.int(),
+  amount: money,
+  currency,
+  status: z.enum(['pending', 'processing', 'requires_action', 'succeeded', 'failed', 'canceled']),
+  payment_intent_id: z.string().nullable(),
+  failure_code: z.string().nullable(),
+  decline_code: z.string().nullable(),
+  failure_message: z.string().nullable(),
+  hard_decline: z.boolean(),
+  created_at: timestamp.nullable(),
+};
+
 /** GET /v1/invoices/{id}/collection (api/routes/invoice-collection.ts). */
 export const InvoiceCollection = z
   .strictObject({
@@ -377,16 +391,7 @@ export const InvoiceCollection = z
     subscription_status: z.string().nullable().describe("The invoice's subscription's status (suspended when dunning ran out); null for a one-off invoice"),
     attempts: z.array(
       z.strictObject({
-        attempt: z.int(),
-        amount: money,
-        currency,
-        status: z.enum(['pending', 'processing', 'requires_action', 'succeeded', 'failed', 'canceled']),
-        payment_intent_id: z.string().nullable(),
-        failure_code: z.string().nullable(),
-        decline_code: z.string().nullable(),
-        failure_message: z.string().nullable(),
-        hard_decline: z.boolean(),
-        created_at: timestamp.nullable(),
+        ...paymentAttemptFields,
         updated_at: timestamp.nullable(),
       }),
     ),
@@ -620,16 +625,7 @@ export const PaymentAttempt = z
     object: z.literal('payment_attempt'),
     invoice_id: z.string(),
     customer_id: z.string(),
-    attempt: z.int(),
-    amount: money,
-    currency,
-    status: z.string(),
-    payment_intent_id: z.string().nullable(),
-    failure_code: z.string().nullable(),
-    decline_code: z.string().nullable(),
-    failure_message: z.string().nullable(),
-    hard_decline: z.boolean(),
-    created_at: timestamp.nullable(),
+    ...paymentAttemptFields,
   })
   .register(responseSchemas, { id: 'PaymentAttempt' });
 
