@@ -3,6 +3,7 @@ import type { StripeGateway } from '../payments/stripe-gateway';
 import { createCollectionActivities } from './collection';
 import { createPlanMigrationActivities } from './plan-migration';
 import { createRevenueRecognitionActivities } from './revenue-recognition';
+import { createUsagePartitionActivities } from './usage-partitions';
 import { collectTopUpsOf, createWalletActivities } from './wallets';
 import { createWebhookActivities } from './webhooks';
 import { failingPermanently } from './failures';
@@ -68,6 +69,7 @@ export function createActivities({ orm, stripe = null, mail = null, customerPaym
     ...createPlanMigrationActivities({ orm }),
     ...createRevenueRecognitionActivities({ orm, method: revenueRecognitionMethod }),
     ...createWalletActivities({ orm }),
+    ...createUsagePartitionActivities({ orm }),
     ...createWebhookActivities({ orm }),
     async issuePeriodInvoice(request: {
       subscriptionId: string;

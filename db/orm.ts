@@ -20,6 +20,7 @@ import { Migration20261203000000_signing_secrets } from '../migrations/Migration
 import { Migration20261203100000_portal_sessions } from '../migrations/Migration20261203100000_portal_sessions';
 import { Migration20261204000000_events_webhooks } from '../migrations/Migration20261204000000_events_webhooks';
 import { Migration20261204100000_api_keys_audit } from '../migrations/Migration20261204100000_api_keys_audit';
+import { Migration20261205000000_usage_partitions } from '../migrations/Migration20261205000000_usage_partitions';
 import { CustomerSchema } from './entities/customer';
 import { EmailMessageSchema } from './entities/email';
 import { InvoiceLineSchema, InvoiceSchema } from './entities/invoice';
@@ -80,6 +81,7 @@ const MIGRATIONS = [
   { name: 'Migration20261203100000_portal_sessions', class: Migration20261203100000_portal_sessions },
   { name: 'Migration20261204000000_events_webhooks', class: Migration20261204000000_events_webhooks },
   { name: 'Migration20261204100000_api_keys_audit', class: Migration20261204100000_api_keys_audit },
+  { name: 'Migration20261205000000_usage_partitions', class: Migration20261205000000_usage_partitions },
 ];
 
 export function ormOptions(databaseUrl: string): Options {

@@ -8,9 +8,11 @@ import { configureProcessLogger, lifecycleLogger, logger, type Logger } from '..
 import { coreLogFilter, PinoTemporalLogger } from '../observability/temporal-logger';
 import { StripeGateway, stripeClient } from '../payments/stripe-gateway';
 import { syncPreconfiguredEndpoint } from '../db/webhook-store';
+import { createUsagePartitions } from '../db/usage-partitions';
 import { createBillingWorker } from './billing-worker';
 import { EventRelay } from './event-relay';
 import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
+import { ensureUsagePartitionsSchedule } from './usage-partitions-schedule';
 import { ensureWalletSchedule } from './wallet-schedule';
 
 /**
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
       customerPaymentUrl: config.customerPaymentUrl,
       publicUrl: config.publicUrl,
       revenueRecognitionMethod: config.revenueRecognitionMethod,
+      tuning: config.workerTuning,
     });
     const scheduling = await Connection.connect({ address: config.temporalAddress });
     try {
@@ -72,9 +75,14 @@ async function main(): Promise<void> {
       log.info({ schedule, method: config.revenueRecognitionMethod }, `revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
       const wallets = await ensureWalletSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
       log.info({ schedule: wallets }, `wallet schedule ${wallets} (daily at 00:20 UTC: expiry, purchase invoices)`);
+      const partitions = await ensureUsagePartitionsSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
+      log.info({ schedule: partitions }, `usage partitions schedule ${partitions} (daily at 12:00 UTC: months ahead)`);
     } finally {
       await scheduling.close();
     }
+    // At start too: a database migrated long ago, or a worker down for months, has its months before ingestion needs them.
+    const createdPartitions = await createUsagePartitions(orm.em.fork());
+    if (createdPartitions.length > 0) log.info({ partitions: createdPartitions }, `usage partitions created: ${createdPartitions.join(', ')}`);
     // PROVISIONING_WEBHOOK_URL is an endpoint like any other, kept in step with the setting at each start.
     const provisioning = await syncPreconfiguredEndpoint(orm.em.fork(), config.provisioning);
     if (provisioning) log.info({ endpointId: provisioning.id }, `PROVISIONING_WEBHOOK_URL is webhook endpoint ${provisioning.id} (subscription.suspended, subscription.resumed)`);

@@ -58,6 +58,8 @@ export const REVENUE_RECOGNITION_WORKFLOW = 'revenueRecognitionWorkflow' satisfi
 export type RevenueRecognitionWorkflow = typeof registered.revenueRecognitionWorkflow;
 export const WALLET_MAINTENANCE_WORKFLOW = 'walletMaintenanceWorkflow' satisfies keyof typeof registered;
 export type WalletMaintenanceWorkflow = typeof registered.walletMaintenanceWorkflow;
+export const USAGE_PARTITIONS_WORKFLOW = 'usagePartitionsWorkflow' satisfies keyof typeof registered;
+export type UsagePartitionsWorkflow = typeof registered.usagePartitionsWorkflow;
 
 /** One subscription's workflow: `subscription-<subscriptionId>`, started with the subscription. */
 export const subscriptionWorkflowId = (subscriptionId: string): string => `subscription-${subscriptionId}`;
@@ -79,6 +81,19 @@ export const WALLET_MAINTENANCE_SCHEDULE_ID = 'wallet-maintenance';
 
 /** The id of a wallet run the schedule did not start (started by hand, or by a test). */
 export const walletMaintenanceWorkflowId = (label: string): string => `wallet-maintenance-${label}`;
+
+/** The Temporal Schedule that starts the usage partition run daily (the worker creates it). */
+export const USAGE_PARTITIONS_SCHEDULE_ID = 'usage-partitions';
+
+export interface UsagePartitionsInput {
+  /** Months after the current one that must have a partition; default USAGE_PARTITION_MONTHS_AHEAD (db/usage-partitions.ts). */
+  monthsAhead?: number;
+}
+
+export interface UsagePartitionsResult {
+  /** The partitions this run made (usage_events_YYYY_MM); none when all existed. */
+  created: string[];
+}
 
 export interface WalletMaintenanceInput {
   /** ISO 8601: expire what has expired by then; default the workflow's now, never later. */
