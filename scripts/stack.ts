@@ -36,8 +36,13 @@ export interface StackDatabase {
  * application's login, whose password is generated once and kept in `<dataDir>/postgres-app-password`
  * so a later start on the same data connects with it.
  */
-export async function startEmbeddedDatabase(options: { dataDir: string; port: number; database?: string }): Promise<StackDatabase> {
-  const postgres = await startEmbeddedPostgres({ dataDir: join(options.dataDir, 'postgres'), port: options.port, database: options.database ?? 'perennial' });
+export async function startEmbeddedDatabase(options: { dataDir: string; port: number; database?: string; maxConnections?: number }): Promise<StackDatabase> {
+  const postgres = await startEmbeddedPostgres({
+    dataDir: join(options.dataDir, 'postgres'),
+    port: options.port,
+    database: options.database ?? 'perennial',
+    maxConnections: options.maxConnections,
+  });
   const file = join(options.dataDir, 'postgres-app-password');
   let password: string;
   try {
@@ -84,6 +89,11 @@ export function stackEnv(
 }
 
 /** `workers/main.ts` or `api/server.ts` as a child process, run the way `npm run worker` / `npm run api` run it. */
-export function startNodeProcess(name: string, entry: string, env: NodeJS.ProcessEnv, options: { logFile?: string; format?: (line: string) => string } = {}): ServiceProcess {
-  return startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile, format: options.format });
+export function startNodeProcess(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  options: { logFile?: string; format?: (line: string) => string; prefix?: boolean } = {},
+): ServiceProcess {
+  return startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile, format: options.format, prefix: options.prefix });
 }

@@ -8,6 +8,9 @@ import { registerSearchAttributesAt } from './search-attributes';
 import type { ServiceProcess } from './service-process';
 import { prepareDatabase, ROOT, stackEnv, startEmbeddedDatabase, startNodeProcess, WORKER_READY } from './stack';
 import { startTemporalDevServer } from './temporal-dev-server';
+import { CLUSTER_MAX_CONNECTIONS, startApiCluster, startWorkerProcesses } from './cluster-stack';
+import { startTemporalCluster, TEMPORAL_DATABASE, TEMPORAL_VISIBILITY_DATABASE } from './temporal-cluster';
+import { TEMPORAL_SERVER_VERSION } from './temporal-server';
 import { freePort, waitForPort } from './wait-for-port';
 import { readableLogLine } from '../observability/log-format';
 
@@ -15,7 +18,14 @@ import { readableLogLine } from '../observability/log-format';
  * `npm start`: the whole stack on one machine with embedded defaults. Postgres and Temporal are
  * started here unless DATABASE_URL / TEMPORAL_ADDRESS point at real ones; then migrations, the
  * worker and the API. Ctrl-C stops everything this script started; data stays under .data/.
+ *
+ * `npm run start:cluster` (`--cluster`) runs what a deployment runs instead of the dev server: the
+ * Temporal server on Postgres (its own databases beside the application's), WORKER_PROCESSES worker
+ * processes (default 2) and API_PROCESSES API processes (default 2) behind the one port.
  */
+const clusterMode = process.argv.slice(2).includes('--cluster');
+const workerProcesses = Math.max(1, Number(process.env.WORKER_PROCESSES ?? 2) || 2);
+const apiProcesses = Math.max(1, Number(process.env.API_PROCESSES ?? 2) || 2);
 const dataDir = resolve(ROOT, process.env.PERENNIAL_DATA_DIR ?? '.data');
 const port = Number(process.env.PORT ?? 3000);
 const temporalPort = Number(process.env.TEMPORAL_PORT ?? 7233);
@@ -44,41 +54,67 @@ async function apiKeys(): Promise<{ keys: string; printed: string }> {
 async function startDatabase(): Promise<{ ownerUrl: string; appUrl: string }> {
   if (process.env.DATABASE_URL) return { ownerUrl: process.env.DATABASE_OWNER_URL || process.env.DATABASE_URL, appUrl: process.env.DATABASE_URL };
   console.log(`Starting embedded Postgres on port ${postgresPort} (data in ${join(dataDir, 'postgres')})`);
-  const database = await startEmbeddedDatabase({ dataDir, port: postgresPort, database: 'perennial' });
+  const database = await startEmbeddedDatabase({ dataDir, port: postgresPort, database: 'perennial', maxConnections: clusterMode ? CLUSTER_MAX_CONNECTIONS : undefined });
   postgres = database.postgres;
   return { ownerUrl: database.ownerUrl, appUrl: database.appUrl };
 }
 
-async function startTemporal(): Promise<{ address: string; ui: string | null }> {
+async function startTemporal(ownerUrl: string): Promise<{ address: string; ui: string | null; server: ServiceProcess | null }> {
   const given = process.env.TEMPORAL_ADDRESS;
   if (given) {
     const added = await registerSearchAttributesAt(given, namespace);
     if (added.length) console.log(`Registered search attributes on ${given}: ${added.join(', ')}`);
-    return { address: given, ui: null };
+    return { address: given, ui: null, server: null };
+  }
+  if (clusterMode) {
+    const logFile = join(dataDir, 'temporal-server.log');
+    console.log(`Starting the Temporal server ${TEMPORAL_SERVER_VERSION} on Postgres, port ${temporalPort} (log: ${logFile})`);
+    const cluster = await startTemporalCluster({ adminUrl: ownerUrl, port: temporalPort, namespace, logFile, log: (line) => console.log(line) });
+    services.push(cluster.server);
+    return { address: cluster.address, ui: null, server: cluster.server };
   }
   console.log(`Starting the Temporal dev server on port ${temporalPort} (workflows kept in ${join(dataDir, 'temporal.db')})`);
-  services.push(
-    await startTemporalDevServer({
-      port: temporalPort,
-      uiPort: temporalUiPort,
-      dbFile: join(dataDir, 'temporal.db'),
-      logFile: join(dataDir, 'temporal.log'),
-    }),
-  );
-  return { address: `127.0.0.1:${temporalPort}`, ui: `http://localhost:${temporalUiPort}` };
+  const server = await startTemporalDevServer({
+    port: temporalPort,
+    uiPort: temporalUiPort,
+    dbFile: join(dataDir, 'temporal.db'),
+    logFile: join(dataDir, 'temporal.log'),
+  });
+  services.push(server);
+  return { address: `127.0.0.1:${temporalPort}`, ui: `http://localhost:${temporalUiPort}`, server };
 }
 
 function startNode(name: string, entry: string, env: NodeJS.ProcessEnv): ServiceProcess {
   // The processes write JSON lines for a log collector; a terminal shows them as text.
   const service = startNodeProcess(name, entry, env, { format: readableLogLine });
+  watch(service);
+  return service;
+}
+
+/**
+ * Any process's death stops the stack, except a worker's in cluster mode while another worker is
+ * left: its workflows and activities move to the workers that remain, which is what several
+ * workers are for.
+ */
+function watch(service: ServiceProcess): void {
   services.push(service);
   void service.exited.then((code) => {
-    if (!stopping) {
-      console.error(`${name} exited unexpectedly (code ${code}); stopping the stack`);
-      void shutdown(1);
+    if (stopping) return;
+    const how = service.child.signalCode ? `killed by ${service.child.signalCode}` : `code ${code}`;
+    const workersLeft = services.filter((s) => s.name.startsWith('worker-') && s.child.exitCode === null && s.child.signalCode === null);
+    if (clusterMode && service.name.startsWith('worker-') && workersLeft.length > 0) {
+      console.error(`${service.name} exited (${how}); ${workersLeft.map((s) => s.name).join(', ')} carr${workersLeft.length === 1 ? 'ies' : 'y'} on`);
+      return;
     }
+    console.error(`${service.name} exited unexpectedly (${how}); stopping the stack`);
+    void shutdown(1);
   });
-  return service;
+}
+
+/** An API process's line as api-cluster passes it on (`[api-2] {json}`), made readable under its own label. */
+function apiClusterLine(line: string): string {
+  const labelled = /^\[(api-\d+)\] (.*)$/.exec(line);
+  return labelled ? `[${labelled[1]}] ${readableLogLine(labelled[2])}` : `[api] ${readableLogLine(line)}`;
 }
 
 async function shutdown(code: number): Promise<void> {
@@ -101,7 +137,7 @@ async function main(): Promise<void> {
   await mkdir(dataDir, { recursive: true });
   const { keys, printed } = await apiKeys();
   const { ownerUrl, appUrl: databaseUrl } = await startDatabase();
-  const temporal = await startTemporal();
+  const temporal = await startTemporal(ownerUrl);
 
   await prepareDatabase(ownerUrl, databaseUrl, (applied) =>
     console.log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date'),
@@ -112,6 +148,7 @@ async function main(): Promise<void> {
   if (temporal.ui && !env.TEMPORAL_UI_URL) env.TEMPORAL_UI_URL = temporal.ui;
   // A free port rather than the fixed default, so a second stack on the machine starts too.
   if (!env.WORKER_METRICS_ADDRESS?.trim()) env.WORKER_METRICS_ADDRESS = `127.0.0.1:${await freePort()}`;
+  if (clusterMode) return startCluster(env, temporal, databaseUrl, printed);
   const workerMetrics = env.WORKER_METRICS_ADDRESS.toLowerCase() === 'off' ? '(off: WORKER_METRICS_ADDRESS=off)' : `http://${env.WORKER_METRICS_ADDRESS}/metrics`;
   // Ready means the worker polls too: before that, reads of a subscription's live state time out.
   const worker = startNode('worker', 'workers/main.ts', env);
@@ -131,10 +168,43 @@ async function main(): Promise<void> {
       `  Temporal:     ${temporal.address}, namespace "${namespace}"`,
       `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}`,
       '',
-      `Authenticate with "Authorization: Bearer <key>", using ${printed === 'the keys in BILLING_API_KEYS' ? printed : `the admin key ${printed}`}`,
-      `  curl -H "Authorization: Bearer ${printed.startsWith('sk_') ? printed : '<key>'}" http://localhost:${port}/v1/invoices`,
-      'Press Ctrl-C to stop everything.',
+      ...closingLines(printed),
+    ].join('\n'),
+  );
+}
+
+/** How to authenticate and how to stop: the end of either banner. */
+function closingLines(printed: string): string[] {
+  return [
+    `Authenticate with "Authorization: Bearer <key>", using ${printed === 'the keys in BILLING_API_KEYS' ? printed : `the admin key ${printed}`}`,
+    `  curl -H "Authorization: Bearer ${printed.startsWith('sk_') ? printed : '<key>'}" http://localhost:${port}/v1/invoices`,
+    'Press Ctrl-C to stop everything.',
+    '',
+  ];
+}
+
+async function startCluster(env: NodeJS.ProcessEnv, temporal: { address: string; server: ServiceProcess | null }, databaseUrl: string, printed: string): Promise<void> {
+  const [workers] = await Promise.all([
+    startWorkerProcesses(workerProcesses, env, { format: readableLogLine, onStart: watch }),
+    startApiCluster(apiProcesses, env, { format: apiClusterLine, prefix: false, onStart: watch }),
+  ]);
+  await waitForPort(port, { what: 'the API', timeoutMs: 60_000 });
+  const server = temporal.server ? `Temporal server ${TEMPORAL_SERVER_VERSION} on Postgres, pid ${temporal.server.child.pid}, log ${join(dataDir, 'temporal-server.log')}` : 'given in TEMPORAL_ADDRESS';
+  console.log(
+    [
       '',
+      'Perennial is running.',
+      `  Cluster:      ${workers.length} worker processes and ${apiProcesses} API processes on a Temporal server`,
+      `  API:          http://localhost:${port}   (${apiProcesses} processes behind this port, api-1 ... api-${apiProcesses}; GET /health needs no key)`,
+      `  API reference: http://localhost:${port}/docs   (the OpenAPI document: /openapi.json)`,
+      `  Console:      http://localhost:${port}/console   (sign in with an API key)`,
+      ...workers.map((w) => `  ${`${w.name}:`.padEnd(14)}pid ${w.child.pid}, metrics ${w.metricsAddress ? `http://${w.metricsAddress}/metrics` : '(off: WORKER_METRICS_ADDRESS=off)'}`),
+      `  Temporal:     ${temporal.address}, namespace "${namespace}" (${server})`,
+      // The Web UI is a program of its own (temporalio/ui); the server has none.
+      `  Temporal UI:  ${env.TEMPORAL_UI_URL || 'not started: the Web UI is not part of the Temporal server (docker-compose.yml runs temporalio/ui); set TEMPORAL_UI_URL to link one'}`,
+      `  Postgres:     ${databaseUrl.replace(/:[^:@/]+@/, ':***@')}   (Temporal's databases beside it: ${TEMPORAL_DATABASE}, ${TEMPORAL_VISIBILITY_DATABASE})`,
+      '',
+      ...closingLines(printed),
     ].join('\n'),
   );
 }

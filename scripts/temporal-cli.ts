@@ -1,4 +1,5 @@
-import { access, chmod, constants, cp, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { chmod, cp, mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { isExecutable } from './is-executable';
 import { join } from 'node:path';
 import { cacheDir } from './cache-dir';
 import { withProgress } from './progress';
@@ -10,15 +11,6 @@ import { runLogged, whichCommand } from './run-command';
  * proxy, for machines that can reach package registries but not Temporal's download site.
  */
 export const TEMPORAL_CLI_VERSION = process.env.TEMPORAL_CLI_VERSION ?? 'v1.5.1';
-
-async function isExecutable(path: string): Promise<boolean> {
-  try {
-    await access(path, constants.X_OK);
-    return (await stat(path)).isFile();
-  } catch {
-    return false;
-  }
-}
 
 export async function findTemporalCli(): Promise<string> {
   const explicit = process.env.TEMPORAL_CLI_PATH;

@@ -42,7 +42,7 @@ export interface RunningStack extends NpmStart {
 }
 
 /** Spawns `npm start`'s script and returns at once; see startNpmStart to wait until it is ready. */
-export function launchNpmStart(options: { dataDir: string; ports: StackPorts; env?: Record<string, string> }): NpmStart {
+export function launchNpmStart(options: { dataDir: string; ports: StackPorts; env?: Record<string, string>; args?: string[] }): NpmStart {
   const { dataDir, ports } = options;
   const env: NodeJS.ProcessEnv = { ...process.env };
   // The runner's settings would point the stack elsewhere or turn features on; a test passes its own in `env`.
@@ -55,7 +55,7 @@ export function launchNpmStart(options: { dataDir: string; ports: StackPorts; en
     POSTGRES_PORT: String(ports.postgres),
     ...options.env,
   });
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts', ...(options.args ?? [])], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -73,7 +73,7 @@ export function launchNpmStart(options: { dataDir: string; ports: StackPorts; en
  * Starts the stack and resolves once it says it is running (the API answers and the worker polls).
  * If it exits or does not get there in time, it is stopped and the error carries its output.
  */
-export async function startNpmStart(options: { dataDir: string; ports: StackPorts; env?: Record<string, string>; timeoutMs?: number }): Promise<RunningStack> {
+export async function startNpmStart(options: { dataDir: string; ports: StackPorts; env?: Record<string, string>; args?: string[]; timeoutMs?: number }): Promise<RunningStack> {
   const stack = launchNpmStart(options);
   const deadline = Date.now() + (options.timeoutMs ?? 150_000);
   while (!stack.output().includes('Perennial is running.') && !stack.hasExited() && Date.now() < deadline) await sleep(100);
