@@ -228,14 +228,28 @@ export function usagePeriodOf(subscription: Subscription, plan: Plan, invoiceInd
   return periodAt(subscription.billingAnchor, { interval: plan.interval, intervalCount: plan.intervalCount }, Math.max(0, invoiceIndex - 1));
 }
 
-/** Credit the customer holds in `currency`, with the customer row locked so two invoices cannot spend it twice. */
+/**
+ * Credit the customer holds in `currency`. Only credit there is to spend needs the customer row
+ * locked, so two invoices cannot spend it twice: a customer without any (most) is not locked, and
+ * the renewals of their subscriptions at the same instant are not issued one after another. Credit
+ * granted by a transaction not committed yet is not seen, as if it were granted after this invoice.
+ */
 async function availableCredit(tx: EntityManager, customerId: string, currency: string): Promise<Decimal> {
-  await tx.execute('select id from customers where id = ? for update', [customerId]);
-  const [row] = await tx.execute<Array<{ balance: string | null }>>(
-    'select sum(amount)::text as balance from customer_balance_transactions where customer_id = ? and currency = ?',
-    [customerId, currency],
-  );
-  return new Decimal(row.balance ?? 0);
+  const balance = async (): Promise<Decimal> => {
+    const [row] = await tx.execute<Array<{ balance: string | null }>>(
+      'select sum(amount)::text as balance from customer_balance_transactions where customer_id = ? and currency = ?',
+      [customerId, currency],
+    );
+    return new Decimal(row.balance ?? 0);
+  };
+  const unlocked = await balance();
+  if (!unlocked.gt(0)) return unlocked;
+  // No key update: the invoice's own insert, earlier in the transaction, took a key-share lock on the
+  // customer row (its foreign key); a plain FOR UPDATE would then deadlock with another invoice of
+  // the same customer holding the same key-share lock.
+  await tx.execute('select id from customers where id = ? for no key update', [customerId]);
+  // Read again under the lock: another invoice may have spent it meanwhile.
+  return balance();
 }
 
 async function netTermsOf(tx: EntityManager, customerId: string): Promise<number> {
@@ -321,19 +335,12 @@ export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines
   const credit = draft.total.gt(0) ? Decimal.min(draft.total, await availableCredit(tx, invoice.customerId, invoice.currency)) : new Decimal(0);
   const amountDue = Decimal.max(0, draft.total.minus(credit));
   const paid = amountDue.isZero();
-  const numbered = await nextInvoiceNumber(tx);
-  Object.assign(invoice, numbered, dueOnTerms(at, await netTermsOf(tx, invoice.customerId)));
+  // The gapless number is taken as late as it can be: its counter row stays locked until commit, so
+  // every invoice being issued waits for it. What does not need the number is written before.
+  Object.assign(invoice, dueOnTerms(at, await netTermsOf(tx, invoice.customerId)));
   invoice.creditApplied = credit;
   invoice.amountDue = amountDue;
-  invoice.status = paid ? 'paid' : 'open';
-  invoice.paidAt = paid ? at : null;
-  invoice.finalizedAt = at;
-  await tx.flush();
-  const issued = { ...invoice, number: numbered.number, issuedAt: at };
-  createObligations(tx, issued, lines, draft);
-  await tx.flush();
-  const posting = invoiceIssued({ ...issued, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
-  if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+  createObligations(tx, { ...invoice, issuedAt: at }, lines, draft);
   const balanceChange = draft.total.isNegative() ? draft.total.negated() : credit.negated();
   if (!balanceChange.isZero()) {
     tx.create(CustomerBalanceTransaction, {
@@ -345,8 +352,17 @@ export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines
       kind: draft.total.isNegative() ? 'proration_credit' : 'applied_to_invoice',
       createdAt: new Date(),
     });
-    await tx.flush();
   }
+  await tx.flush();
+  const numbered = await nextInvoiceNumber(tx);
+  Object.assign(invoice, numbered);
+  invoice.status = paid ? 'paid' : 'open';
+  invoice.paidAt = paid ? at : null;
+  invoice.finalizedAt = at;
+  await tx.flush();
+  const issued = { ...invoice, number: numbered.number, issuedAt: at };
+  const posting = invoiceIssued({ ...issued, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
+  if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
   const applied = creditApplied(issued, credit);
   if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
   // Customer credit first, then prepaid wallet credit, then the card.

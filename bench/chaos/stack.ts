@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import type { ServiceProcess } from '../../scripts/service-process';
 import { API_READY, prepareDatabase, stackEnv, startEmbeddedDatabase, startNodeProcess, WORKER_READY, type StackDatabase } from '../../scripts/stack';
 import { startStripeFront, type StripeEmulator, type StripeFront } from '../../scripts/stripe-emulator';
+import { CLUSTER_MAX_CONNECTIONS } from '../../scripts/cluster-stack';
+import { startTemporalCluster } from '../../scripts/temporal-cluster';
 import { startTemporalDevServer } from '../../scripts/temporal-dev-server';
 import { freePort } from '../../scripts/wait-for-port';
 import { TASK_QUEUE } from '../../workflows/messages';
@@ -123,6 +125,8 @@ export interface ChaosStack {
   adminKey: string;
   database: StackDatabase;
   temporalAddress: string;
+  /** The dev server's process, for a CPU meter. */
+  temporal: ServiceProcess;
   namespace: string;
   taskQueue: string;
   secretKey: string;
@@ -131,7 +135,9 @@ export interface ChaosStack {
   /** The front the worker and the API use, where fault rules go. */
   chaosFront: StripeFront;
   relay: WebhookRelay;
+  /** The first of `workers`: the one a chaos run kills. */
   worker: SupervisedProcess;
+  workers: SupervisedProcess[];
   api: SupervisedProcess;
   /** Stops restarting the worker and the API (see SupervisedProcess.halt). */
   halt(): void;
@@ -142,18 +148,42 @@ export interface ChaosStack {
  * Starts everything under `workDir` (data and logs). Whatever was started is stopped again if a later
  * step fails; `stop()` stops it all, the worker and the API first, Postgres last.
  */
-export async function startChaosStack(options: { workDir: string; log: (line: string) => void }): Promise<ChaosStack> {
+export async function startChaosStack(options: {
+  workDir: string;
+  log: (line: string) => void;
+  /** Added to the worker's environment: the WORKER_* tuning, NODE_OPTIONS for a CPU profile. */
+  workerEnv?: NodeJS.ProcessEnv;
+  /**
+   * `cluster`: the Temporal server on this Postgres, as `npm run start:cluster` runs it, instead of the
+   * dev server; `workers` worker processes on its task queue (1 unless given).
+   */
+  temporal?: 'dev' | 'cluster';
+  workers?: number;
+}): Promise<ChaosStack> {
   const { workDir, log } = options;
   const stops: Array<() => Promise<unknown>> = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) await stop().catch((error: unknown) => log(`while stopping: ${error instanceof Error ? error.message : String(error)}`));
   };
   try {
-    const database = await startEmbeddedDatabase({ dataDir: join(workDir, 'data'), port: await freePort(), database: 'perennial' });
+    const cluster = options.temporal === 'cluster';
+    const database = await startEmbeddedDatabase({
+      dataDir: join(workDir, 'data'),
+      port: await freePort(),
+      database: 'perennial',
+      ...(cluster ? { maxConnections: CLUSTER_MAX_CONNECTIONS } : {}),
+    });
     stops.push(() => database.postgres.stop());
     const temporalPort = await freePort();
-    const temporal = await startTemporalDevServer({ port: temporalPort, logFile: join(workDir, 'temporal.log') });
-    stops.push(() => temporal.stop());
+    let temporal: ServiceProcess;
+    if (cluster) {
+      const server = await startTemporalCluster({ adminUrl: database.ownerUrl, port: temporalPort, namespace: 'default', logFile: join(workDir, 'temporal.log'), log });
+      stops.push(() => server.stop());
+      temporal = server.server;
+    } else {
+      temporal = await startTemporalDevServer({ port: temporalPort, logFile: join(workDir, 'temporal.log') });
+      stops.push(() => temporal.stop());
+    }
     await prepareDatabase(database.ownerUrl, database.appUrl, (applied) => log(`migrations: ${applied.join(', ')}`));
 
     const { emulator, indexed } = await startIndexedStripeEmulator({ workDir, port: await freePort(), logFile: join(workDir, 'localstripe.log') });
@@ -189,13 +219,17 @@ export async function startChaosStack(options: { workDir: string; log: (line: st
       // Nothing scrapes it here, and the default port may be another stack's on this machine.
       WORKER_METRICS_ADDRESS: 'off',
     };
-    const worker = new SupervisedProcess('worker', 'workers/main.ts', env, join(workDir, 'worker.log'), WORKER_READY, log);
+    const count = Math.max(1, options.workers ?? 1);
+    const workers = Array.from({ length: count }, (_, i) => {
+      const name = count > 1 ? `worker-${i + 1}` : 'worker';
+      return new SupervisedProcess(name, 'workers/main.ts', { ...env, ...options.workerEnv }, join(workDir, `${name}.log`), WORKER_READY, log);
+    });
     const api = new SupervisedProcess('api', 'api/server.ts', env, join(workDir, 'api.log'), API_READY, log);
-    stops.push(() => worker.stop());
+    for (const worker of workers) stops.push(() => worker.stop());
     stops.push(() => api.stop());
-    worker.start();
+    for (const worker of workers) worker.start();
     api.start();
-    await Promise.all([worker.whenReady(), api.whenReady()]);
+    await Promise.all([...workers.map((w) => w.whenReady()), api.whenReady()]);
 
     return {
       workDir,
@@ -203,6 +237,7 @@ export async function startChaosStack(options: { workDir: string; log: (line: st
       adminKey,
       database,
       temporalAddress,
+      temporal,
       namespace,
       taskQueue: TASK_QUEUE,
       secretKey,
@@ -210,10 +245,11 @@ export async function startChaosStack(options: { workDir: string; log: (line: st
       emulator,
       chaosFront,
       relay,
-      worker,
+      worker: workers[0],
+      workers,
       api,
       halt: () => {
-        worker.halt();
+        for (const worker of workers) worker.halt();
         api.halt();
       },
       stop: stopAll,
