@@ -1,5 +1,6 @@
 import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { WORKER_TUNING_DEFAULTS, type WorkerTuning } from '../config/env';
 import type { RecognitionMethod } from '../domain/revenue-recognition';
 import type { Orm } from '../db/orm';
 import type { EmailTransport } from '../mail/smtp';
@@ -18,6 +19,8 @@ export interface BillingWorkerDeps {
   publicUrl?: string | null;
   /** REVENUE_RECOGNITION_METHOD; by day when not given. */
   revenueRecognitionMethod?: RecognitionMethod;
+  /** Cache size and concurrency (WORKER_* settings); WORKER_TUNING_DEFAULTS when not given. */
+  tuning?: WorkerTuning;
   /** Tests pass a prebuilt bundle so each suite does not bundle the workflows again. */
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Tests wrap activities to inject faults (a crash after commit); production never sets this. */
@@ -32,6 +35,7 @@ export interface BillingWorkerDeps {
 }
 
 export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Worker> {
+  const tuning = deps.tuning ?? WORKER_TUNING_DEFAULTS;
   const activities = createActivities({ orm: deps.orm, stripe: deps.stripe, mail: deps.mail, customerPaymentUrl: deps.customerPaymentUrl, publicUrl: deps.publicUrl, revenueRecognitionMethod: deps.revenueRecognitionMethod });
   return Worker.create({
     connection: deps.connection,
@@ -43,6 +47,10 @@ export async function createBillingWorker(deps: BillingWorkerDeps): Promise<Work
     // sticky queue, for this long. Histories are small (continue-as-new per period), so replaying on
     // another worker is cheap, while a long wait delays support staff's reads after every deploy.
     stickyQueueScheduleToStartTimeout: '2 seconds',
+    maxCachedWorkflows: tuning.maxCachedWorkflows,
+    maxConcurrentWorkflowTaskExecutions: tuning.maxConcurrentWorkflowTasks,
+    maxConcurrentActivityTaskExecutions: tuning.maxConcurrentActivities,
+    maxConcurrentLocalActivityExecutions: tuning.maxConcurrentLocalActivities,
     ...(deps.shutdownGraceTime !== undefined ? { shutdownGraceTime: deps.shutdownGraceTime } : {}),
     ...(deps.shutdownForceTime !== undefined ? { shutdownForceTime: deps.shutdownForceTime } : {}),
   });
