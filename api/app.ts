@@ -36,7 +36,7 @@ import { metricsRouter } from './routes/metrics';
 import { openApiRouter } from './openapi/router';
 import { refuseUnstorableText } from './storable-text';
 import { subscriptionsRouter } from './routes/subscriptions';
-import { usageEventsRouter } from './routes/usage-events';
+import { inSequence, usageEventsHandler } from './routes/usage-events';
 import { walletsRouter } from './routes/wallets';
 import { webhookDeliveriesRouter, webhookEndpointsRouter } from './routes/webhook-endpoints';
 import { addOnsRouter } from './routes/add-ons';
@@ -60,7 +60,21 @@ export function createApp(deps: ApiDeps): Express {
   app.use(requestLog(deps.logger ?? logger, metrics));
   // The API answers JSON only: nothing in it may run, load or be framed. The console and the portal
   // are pages with their own policies (web/), so these headers are the API's alone.
-  app.use(['/health', '/metrics', '/v1', '/webhooks'], helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, xFrameOptions: { action: 'deny' } }));
+  const apiHeaders = helmet({ contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } }, xFrameOptions: { action: 'deny' } });
+  // The key first, from the headers alone: a request without a valid one (or over its key's rate)
+  // is answered before a byte of its body is read, so only a known key can make the API parse 5 MB.
+  const authenticated = authenticate(keys);
+  const limited = rateLimit(deps.rateLimits ?? DEFAULT_RATE_LIMITS);
+  const readJson = express.json({ limit: '5mb', strict: false });
+  const writer = allow('admin', 'support');
+
+  // Usage producers send more requests than every other route together: theirs is mounted first and
+  // takes the same steps as any /v1 write below, in the same order, without the other routes' layers.
+  // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
+  const ingest = new UsageIngest(forkEm(deps.orm), deps.usagePool ?? usagePool(deps.orm.config.get('clientUrl')!));
+  app.post('/v1/usage_events', inSequence(apiHeaders, authenticated, limited, readJson, writer, usageEventsHandler(ingest, metrics)));
+
+  app.use(['/health', '/metrics', '/v1', '/webhooks'], apiHeaders);
 
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
@@ -73,14 +87,9 @@ export function createApp(deps: ApiDeps): Express {
 
   // Stripe signs the raw body, so its webhook is mounted before any JSON parsing.
   app.use('/webhooks/stripe', stripeWebhooksRouter(deps));
-  // The key first, from the headers alone: a request without a valid one (or over its key's rate)
-  // is answered before a byte of its body is read, so only a known key can make the API parse 5 MB.
-  app.use('/v1', authenticate(keys), rateLimit(deps.rateLimits ?? DEFAULT_RATE_LIMITS), express.json({ limit: '5mb', strict: false }));
+  app.use('/v1', authenticated, limited, readJson);
   // Every key may read; writes are allowed per route.
-  app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : allow('admin', 'support')(req, _res, next)));
-  // Usage producers retry by transaction_id, which dedupes forever; an Idempotency-Key adds nothing there.
-  const ingest = new UsageIngest(forkEm(deps.orm), deps.usagePool ?? usagePool(deps.orm.config.get('clientUrl')!));
-  app.use('/v1/usage_events', usageEventsRouter(ingest, metrics));
+  app.use('/v1', (req, _res, next) => (req.method === 'GET' ? next() : writer(req, _res, next)));
   app.use('/v1', refuseUnstorableText);
   app.use('/v1', idempotency(forkEm(deps.orm)));
   // After idempotency: a replayed answer is not a second change, and never reaches the audit trail.

@@ -14,7 +14,8 @@ import { take, type Bucket } from '../domain/token-bucket';
 export function rateLimit(limits: RateLimits, now: () => number = Date.now) {
   const buckets = new Map<string, Bucket>();
   return (req: Request, res: Response, next: NextFunction): void => {
-    const usage = req.path.startsWith('/usage_events');
+    // Mounted under /v1 and on the usage route itself (api/app.ts): the path from the top either way.
+    const usage = `${req.baseUrl}${req.path}`.startsWith('/v1/usage_events');
     const name = `${usage ? 'usage' : 'api'}:${req.principal?.keyId ?? ''}`;
     const rate = usage ? limits.usage : limits.api;
     const { bucket, retryAfterSeconds } = take(buckets.get(name), rate, now());

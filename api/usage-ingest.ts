@@ -222,7 +222,9 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
  * Postgres text and jsonb hold neither U+0000 nor half of a surrogate pair (JSON can carry both), and
  * refuse the whole statement that contains one; such an event is refused here, by itself.
  */
-const isStorableText = (s: string): boolean => !s.includes('\u0000') && !LONE_SURROGATE.test(s);
+/** U+0000 or any half of a surrogate pair: one scan that nearly every string passes. */
+const SUSPECT_CHARACTER = /[\u0000\ud800-\udfff]/;
+const isStorableText = (s: string): boolean => !SUSPECT_CHARACTER.test(s) || (!s.includes('\u0000') && !LONE_SURROGATE.test(s));
 const UNSTORABLE_TEXT = 'contains U+0000 or an unpaired surrogate, which cannot be stored';
 
 /** Deep enough for any real properties; deeper ones would overflow a recursive JSON encoder or Postgres's parser. */
@@ -230,6 +232,20 @@ const MAX_PROPERTY_DEPTH = 32;
 
 /** Why `properties` cannot be stored, naming where, or null. Iterative: the depth is what is checked. */
 function unstorableProperties(properties: Record<string, unknown>): string | null {
+  // Nearly every event's properties are one level of strings and numbers: checked without the walk.
+  let flat = true;
+  for (const key in properties) {
+    const value = properties[key];
+    if (typeof value === 'object' && value !== null) {
+      flat = false;
+      break;
+    }
+    if (!isStorableText(key) || (typeof value === 'string' && !isStorableText(value))) {
+      flat = false;
+      break;
+    }
+  }
+  if (flat) return null;
   interface Node {
     value: unknown;
     depth: number;
@@ -258,43 +274,57 @@ function unstorableProperties(properties: Record<string, unknown>): string | nul
   return null;
 }
 
+/** Why `event` (at `index`) is rejected, naming its transaction id when it has a usable one. */
+function rejection(event: unknown, index: number, code: string, message: string): Rejection {
+  const id = typeof event === 'object' && event !== null ? (event as Record<string, unknown>).transaction_id : undefined;
+  return { index, transaction_id: isText(id) ? id : null, code, message };
+}
+
+/**
+ * The instant an event's timestamp names, as stored: the common case, already written the way
+ * toISOString() writes it, is recognised by writing it out again; anything else takes the full check.
+ */
+function instantOf(timestamp: unknown): string | null {
+  if (typeof timestamp !== 'string') return null;
+  if (timestamp.length === 24 && !timestamp.startsWith('0000')) {
+    const ms = Date.parse(timestamp);
+    if (!Number.isNaN(ms) && new Date(ms).toISOString() === timestamp) return timestamp;
+  }
+  return isExactTimestamp(timestamp) ? new Date(timestamp).toISOString() : null;
+}
+
 /** Shape checks of one event; a string is the reason it is rejected. */
 function checkShape(event: unknown, index: number, now: string): Checked | Rejection {
-  const reject = (code: string, message: string): Rejection => ({
-    index,
-    transaction_id: typeof event === 'object' && event !== null && isText((event as Record<string, unknown>).transaction_id) ? ((event as Record<string, unknown>).transaction_id as string) : null,
-    code,
-    message,
-  });
-  if (typeof event !== 'object' || event === null || Array.isArray(event)) return reject('parameter_invalid', 'each event must be an object');
+  if (typeof event !== 'object' || event === null || Array.isArray(event)) return rejection(event, index, 'parameter_invalid', 'each event must be an object');
   const e = event as Record<string, unknown>;
-  for (const key of Object.keys(e)) if (!EVENT_FIELDS.has(key)) return reject('parameter_unknown', `unknown parameter: ${key}`);
-  if (!isText(e.transaction_id)) return reject(e.transaction_id === undefined ? 'parameter_missing' : 'parameter_invalid', 'transaction_id must be a string of 1 to 255 characters');
-  if (!isStorableText(e.transaction_id)) return reject('parameter_invalid', `transaction_id ${UNSTORABLE_TEXT}`);
-  if (!isText(e.code)) return reject(e.code === undefined ? 'parameter_missing' : 'parameter_invalid', 'code (the metric code) must be a non-empty string');
-  if (!isStorableText(e.code)) return reject('parameter_invalid', `code ${UNSTORABLE_TEXT}`);
+  for (const key of Object.keys(e)) if (!EVENT_FIELDS.has(key)) return rejection(event, index, 'parameter_unknown', `unknown parameter: ${key}`);
+  if (!isText(e.transaction_id)) return rejection(event, index, e.transaction_id === undefined ? 'parameter_missing' : 'parameter_invalid', 'transaction_id must be a string of 1 to 255 characters');
+  if (!isStorableText(e.transaction_id)) return rejection(event, index, 'parameter_invalid', `transaction_id ${UNSTORABLE_TEXT}`);
+  if (!isText(e.code)) return rejection(event, index, e.code === undefined ? 'parameter_missing' : 'parameter_invalid', 'code (the metric code) must be a non-empty string');
+  if (!isStorableText(e.code)) return rejection(event, index, 'parameter_invalid', `code ${UNSTORABLE_TEXT}`);
   const hasId = e.subscription_id !== undefined;
   const hasExternal = e.external_subscription_id !== undefined;
-  if (hasId === hasExternal) return reject(hasId ? 'parameter_invalid' : 'parameter_missing', 'give exactly one of subscription_id and external_subscription_id');
+  if (hasId === hasExternal) return rejection(event, index, hasId ? 'parameter_invalid' : 'parameter_missing', 'give exactly one of subscription_id and external_subscription_id');
   const ref = hasId ? { by: 'id' as const, value: e.subscription_id } : { by: 'external_id' as const, value: e.external_subscription_id };
   const refName = hasId ? 'subscription_id' : 'external_subscription_id';
-  if (!isText(ref.value)) return reject('parameter_invalid', `${refName} must be a non-empty string`);
-  if (!isStorableText(ref.value)) return reject('parameter_invalid', `${refName} ${UNSTORABLE_TEXT}`);
-  if (e.timestamp !== undefined && !(typeof e.timestamp === 'string' && isExactTimestamp(e.timestamp))) {
-    return reject('parameter_invalid', 'timestamp must be an ISO 8601 timestamp with a time zone, such as "2026-01-31T12:00:00Z"');
+  if (!isText(ref.value)) return rejection(event, index, 'parameter_invalid', `${refName} must be a non-empty string`);
+  if (!isStorableText(ref.value)) return rejection(event, index, 'parameter_invalid', `${refName} ${UNSTORABLE_TEXT}`);
+  const instant = e.timestamp === undefined ? now : instantOf(e.timestamp);
+  if (instant === null) {
+    return rejection(event, index, 'parameter_invalid', 'timestamp must be an ISO 8601 timestamp with a time zone, such as "2026-01-31T12:00:00Z"');
   }
   if (e.properties !== undefined && (typeof e.properties !== 'object' || e.properties === null || Array.isArray(e.properties))) {
-    return reject('parameter_invalid', 'properties must be an object');
+    return rejection(event, index, 'parameter_invalid', 'properties must be an object');
   }
   const properties = (e.properties as Record<string, unknown> | undefined) ?? {};
   const unstorable = unstorableProperties(properties);
-  if (unstorable) return reject('parameter_invalid', unstorable);
+  if (unstorable) return rejection(event, index, 'parameter_invalid', unstorable);
   return {
     index,
     transactionId: e.transaction_id,
     metricCode: e.code,
     subscriptionRef: { by: ref.by, value: ref.value },
-    timestamp: e.timestamp === undefined ? now : new Date(e.timestamp as string).toISOString(),
+    timestamp: instant,
     timestampGiven: e.timestamp !== undefined,
     properties,
   };
@@ -355,31 +385,31 @@ export class UsageIngest {
     const now = receivedAt.toISOString();
     const rejected: Rejection[] = [];
     const checked: Checked[] = [];
-    events.forEach((event, index) => {
-      const result = checkShape(event, index, now);
-      if ('code' in result && !('metricCode' in result)) rejected.push(result);
-      else checked.push(result as Checked);
-    });
+    for (let index = 0; index < events.length; index++) {
+      const result = checkShape(events[index], index, now);
+      if ('metricCode' in result) checked.push(result);
+      else rejected.push(result);
+    }
     await this.resolveMetrics(new Set(checked.map((c) => c.metricCode)));
     await this.resolveSubscriptions(checked.map((c) => c.subscriptionRef));
 
     const rows: UsageEventRow[] = [];
     const rowIndex: number[] = [];
     for (const c of checked) {
-      const reject = (code: string, message: string) => rejected.push({ index: c.index, transaction_id: c.transactionId, code, message });
       const metric = this.metrics.get(c.metricCode);
       if (!metric) {
-        reject('metric_not_found', `No such billable metric: '${c.metricCode}'`);
+        rejected.push({ index: c.index, transaction_id: c.transactionId, code: 'metric_not_found', message: `No such billable metric: '${c.metricCode}'` });
         continue;
       }
       const subscriptionId = this.subscriptions.get(`${c.subscriptionRef.by}:${c.subscriptionRef.value}`);
       if (!subscriptionId) {
-        reject('subscription_not_found', `No such subscription: '${c.subscriptionRef.value}' (by ${c.subscriptionRef.by === 'id' ? 'subscription_id' : 'external_subscription_id'})`);
+        const by = c.subscriptionRef.by === 'id' ? 'subscription_id' : 'external_subscription_id';
+        rejected.push({ index: c.index, transaction_id: c.transactionId, code: 'subscription_not_found', message: `No such subscription: '${c.subscriptionRef.value}' (by ${by})` });
         continue;
       }
       const value = eventValue(metric.aggregation, metric.field ?? null, c.properties);
       if ('error' in value) {
-        reject(value.code, value.error);
+        rejected.push({ index: c.index, transaction_id: c.transactionId, code: value.code, message: value.error });
         continue;
       }
       rows.push({

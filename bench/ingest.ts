@@ -1,6 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -18,6 +17,8 @@ import { startTemporalDevServer } from '../scripts/temporal-dev-server';
 import { freePort } from '../scripts/wait-for-port';
 import { createBillingWorker } from '../workers/billing-worker';
 import { perennialClient, type Schemas } from '../client';
+import { RawHttpConnection } from './support/raw-http';
+import { CpuMeter, describeCpu, type CpuSample, type CpuUse } from './support/cpu-meter';
 
 /**
  * How fast usage events are ingested, and how fast a period's usage is aggregated. Real Postgres
@@ -36,6 +37,8 @@ import { perennialClient, type Schemas } from '../client';
  * Prints figures; the only assertion is the exactly-once check (exit code 1 when it fails).
  *   npm run bench:ingest -- [seconds=20] [connections=32] [single_connections=64] [apis=1] [batch=100]
  *                            [subscriptions=200] [duplicates=0.05] [warmup=3] [background=1000000] [agg_events=1000000]
+ *                            [max_events=0] [cpu_prof=0] [cpu_prof_dir=<dir>] [node_http=0] [json=<file>]
+ * json=<file> also writes the figures and the checks there (test/e2e/ingest-bench.test.ts reads it).
  */
 const DEFAULTS = {
   seconds: 20,
@@ -50,17 +53,29 @@ const DEFAULTS = {
   duplicates: 0.05,
   background: 1_000_000,
   agg_events: 1_000_000,
+  // Each ingest phase ends after this many events have been sent (0: when `seconds` are over), so a
+  // small run checks exactly-once on a known number of events, however slow the machine is.
+  max_events: 0,
+  // 1: the API processes write V8 CPU profiles (--cpu-prof) into cpu_prof_dir, or a directory printed at the end.
+  cpu_prof: 0,
+  // 1: the load generator sends through node:http (an Agent per API) instead of writing requests out in bytes.
+  node_http: 0,
 };
-type Options = typeof DEFAULTS;
+type Options = typeof DEFAULTS & { json: string | null; cpu_prof_dir: string | null };
 
 function parseArgs(argv: string[]): Options {
-  const options = { ...DEFAULTS };
+  const options: Options = { ...DEFAULTS, json: null, cpu_prof_dir: null };
   for (const arg of argv) {
-    const [key, value] = arg.split('=');
-    if (!(key in DEFAULTS) || value === undefined || !Number.isFinite(Number(value))) {
-      throw new Error(`unknown or malformed argument "${arg}"; use key=number with key one of ${Object.keys(DEFAULTS).join(', ')}`);
+    const at = arg.indexOf('=');
+    const [key, value] = at < 0 ? [arg, undefined] : [arg.slice(0, at), arg.slice(at + 1)];
+    if ((key === 'json' || key === 'cpu_prof_dir') && value) {
+      options[key] = resolve(value);
+      continue;
     }
-    options[key as keyof Options] = Number(value);
+    if (!(key in DEFAULTS) || value === undefined || !Number.isFinite(Number(value))) {
+      throw new Error(`unknown or malformed argument "${arg}"; use json=<file>, cpu_prof_dir=<dir> or key=number with key one of ${Object.keys(DEFAULTS).join(', ')}`);
+    }
+    options[key as keyof typeof DEFAULTS] = Number(value);
   }
   return options;
 }
@@ -68,83 +83,6 @@ function parseArgs(argv: string[]): Options {
 const KEY = 'sk_bench_ingest_admin_0193';
 const ROOT = resolve(__dirname, '..');
 const PROGRESS_EVERY_MS = 5_000;
-
-// ---------------------------------------------------------------------------------------------
-// Where the CPU goes: /proc ticks per process tree (API, Postgres, Temporal, this process), plus
-// the machine's idle and iowait, so a figure below target says which side ran out of cores.
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-interface CpuSample {
-  at: number;
-  machine: { busy: number; idle: number; iowait: number };
-  groups: Map<string, number>;
-}
-
-class CpuMeter {
-  constructor(private readonly roots: Array<{ name: string; pid: number }>) {}
-
-  sample(): CpuSample {
-    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-    const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
-    const stats = new Map<number, { ppid: number; own: number; children: number }>();
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        // Fields after the command name, which is in parentheses and may contain spaces.
-        const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
-        const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
-        stats.set(Number(entry), { ppid: Number(f[1]), own: Number(f[11]) + Number(f[12]), children: Number(f[13]) + Number(f[14]) });
-      } catch {
-        // exited between readdir and read
-      }
-    }
-    const rootOf = new Map(this.roots.map((r) => [r.pid, r.name]));
-    const groups = new Map<string, number>(this.roots.map((r) => [r.name, 0]));
-    for (const [pid, stat] of stats) {
-      let name: string | undefined;
-      for (let p = pid, hops = 0; p > 1 && hops < 64 && name === undefined; p = stats.get(p)?.ppid ?? 0, hops++) name = rootOf.get(p);
-      if (name === undefined) continue;
-      // A root's reaped children (Postgres's autovacuum workers, say) count for its group.
-      groups.set(name, groups.get(name)! + stat.own + (rootOf.has(pid) ? stat.children : 0));
-    }
-    return { at: performance.now(), machine: { busy: user + nice + system + irq + softirq + steal, idle, iowait }, groups };
-  }
-
-  /** Cores used by each group between two samples, and by everything else on the machine. */
-  static between(a: CpuSample, b: CpuSample): CpuUse {
-    const seconds = (b.at - a.at) / 1000;
-    const cores = (ticks: number) => ticks / CLK_TCK / seconds;
-    const groups = new Map([...b.groups].map(([name, ticks]) => [name, cores(ticks - (a.groups.get(name) ?? 0))]));
-    const ours = [...groups.values()].reduce((x, y) => x + y, 0);
-    return {
-      groups,
-      ours,
-      // Whatever else runs on the machine (another test run, say) competes for the same cores.
-      other: Math.max(0, cores(b.machine.busy - a.machine.busy) - ours),
-      idle: cores(b.machine.idle - a.machine.idle),
-      iowait: cores(b.machine.iowait - a.machine.iowait),
-    };
-  }
-}
-
-interface CpuUse {
-  groups: Map<string, number>;
-  /** API + Postgres + Temporal + this process. */
-  ours: number;
-  other: number;
-  idle: number;
-  iowait: number;
-}
-
-const describeCpu = (use: CpuUse) =>
-  `cores used: ${[...use.groups].map(([name, cores]) => `${name} ${cores.toFixed(2)}`).join(', ')}; other processes ${use.other.toFixed(2)}, idle ${use.idle.toFixed(2)}, iowait ${use.iowait.toFixed(2)}`;
 
 // ---------------------------------------------------------------------------------------------
 // Events. Everything about an event derives from its sequence number, so a re-sent transaction id
@@ -175,12 +113,35 @@ class EventSource {
   fresh = 0;
   resent = 0;
   tokenSum = 0;
+  /**
+   * An event's timestamp derives from its sequence number too: a re-send with another timestamp
+   * would be another event under the same id, refused as a conflict. An hour of seconds from the
+   * phase's start, formatted once.
+   */
+  private readonly timestamps: string[];
 
   constructor(
     readonly tag: string,
     readonly subscriptions: readonly Sub[],
     private readonly duplicateShare: number,
-  ) {}
+  ) {
+    const start = Math.floor(Date.now() / 1000) * 1000;
+    this.timestamps = Array.from({ length: 3600 }, (_, i) => new Date(start + i * 1000).toISOString());
+  }
+
+  /** How many sequence numbers have been handed out as fresh events. */
+  get handedOut(): number {
+    return this.next;
+  }
+
+  /** Fresh events and re-sends handed out. */
+  get sent(): number {
+    return this.fresh + this.resent;
+  }
+
+  timestamp(seq: number): string {
+    return this.timestamps[seq % this.timestamps.length];
+  }
 
   take(): number {
     if (this.next > 0 && Math.random() < this.duplicateShare) {
@@ -202,16 +163,17 @@ class EventSource {
   }
 
   /** The event as a producer sends it: half by subscription id, half by external id. */
-  json(seq: number, timestamp: string): string {
+  json(seq: number): string {
     const sub = this.subscriptionOf(seq);
+    const timestamp = this.timestamp(seq);
     const ref = seq % 2 === 0 ? `"subscription_id":"${sub.id}"` : `"external_subscription_id":"${sub.externalId}"`;
     return `{"transaction_id":"${this.transactionId(seq)}",${ref},"code":"tokens","timestamp":"${timestamp}","properties":{"tokens":"${tokensOf(seq)}","model":"model-${seq % 4}"}}`;
   }
 
   /** The event as the API stores it (validated, subscription and metric resolved). */
-  row(seq: number, metricId: string, timestamp: string): UsageEventRow {
+  row(seq: number, metricId: string): UsageEventRow {
     const tokens = String(tokensOf(seq));
-    return { transaction_id: this.transactionId(seq), subscription_id: this.subscriptionOf(seq).id, metric_id: metricId, timestamp, value: tokens, properties: { tokens, model: `model-${seq % 4}` } };
+    return { transaction_id: this.transactionId(seq), subscription_id: this.subscriptionOf(seq).id, metric_id: metricId, timestamp: this.timestamp(seq), value: tokens, properties: { tokens, model: `model-${seq % 4}` } };
   }
 }
 
@@ -271,7 +233,14 @@ interface PhaseResult {
   cpu: CpuUse | null;
 }
 
-async function runPhase(name: string, connections: number, options: Options, meter: CpuMeter, send: (connection: number) => Promise<Outcome>): Promise<PhaseResult> {
+async function runPhase(
+  name: string,
+  connections: number,
+  options: Options,
+  meter: CpuMeter,
+  source: EventSource,
+  send: (connection: number) => Promise<Outcome>,
+): Promise<PhaseResult> {
   const started = performance.now();
   const windowStart = started + options.warmup * 1000;
   const end = windowStart + options.seconds * 1000;
@@ -292,8 +261,9 @@ async function runPhase(name: string, connections: number, options: Options, met
     lastAt = now;
   }, PROGRESS_EVERY_MS);
   const warmupOver = setTimeout(() => (cpuAtStart = meter.sample()), options.warmup * 1000);
+  const over = () => performance.now() >= end || (options.max_events > 0 && source.sent >= options.max_events);
   const loop = async (connection: number) => {
-    while (performance.now() < end) {
+    while (!over()) {
       const t0 = performance.now();
       try {
         const outcome = await send(connection);
@@ -316,12 +286,14 @@ async function runPhase(name: string, connections: number, options: Options, met
   };
   await Promise.all(Array.from({ length: connections }, (_, i) => loop(i)));
   const cpuAtEnd = meter.sample();
+  // Stopped by max_events: the rate is over the time it took.
+  const seconds = Math.min(options.seconds, Math.max(0.001, (performance.now() - windowStart) / 1000));
   clearInterval(progress);
   clearTimeout(warmupOver);
   return {
     name,
     connections,
-    seconds: options.seconds,
+    seconds,
     requests: latencies.length,
     events,
     latencies,
@@ -359,6 +331,11 @@ function printPhase(result: PhaseResult, f: Figures): void {
   console.log(`    ${describeCpu(result.cpu)}`);
   // Per CPU-second of our own processes: comparable between runs even when others share the machine.
   console.log(`    ${fmt(f.perSecond / result.cpu.ours)} ${f.unit.replace('/s', '')} per CPU-second of API + Postgres + bench`);
+  const api = [...result.cpu.groups].filter(([name]) => name.startsWith('api')).reduce((n, [, cores]) => n + cores, 0);
+  const postgres = result.cpu.groups.get('postgres') ?? 0;
+  // What each event costs each side, in CPU: the figure a change to one side moves, busy machine or not.
+  const unit = f.unit === 'events/s' ? 'event' : 'request';
+  console.log(`    CPU per ${unit}: API ${((api / f.perSecond) * 1e6).toFixed(1)} µs, Postgres ${((postgres / f.perSecond) * 1e6).toFixed(1)} µs`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -379,18 +356,25 @@ interface StoreTotals {
  */
 async function resetUsageEvents(pool: Pool, subscriptions: readonly Sub[], metricId: string, background: number): Promise<StoreTotals> {
   const started = performance.now();
-  await pool.query('truncate usage_events');
+  await pool.query('truncate usage_events, usage_event_ids');
   const chunk = 250_000;
   for (let from = 0; from < background; from += chunk) {
+    // Their ids too: the ingest function claims each id in usage_event_ids, a b-tree as large as the history.
     await pool.query(
-      `insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
-       select 'bg_' || md5(g::text), ($1::text[])[1 + g % cardinality($1::text[])], $2, now() - (g % 86400) * interval '1 second',
-              ((g * 7919) % 1000 + 1)::text, jsonb_build_object('tokens', ((g * 7919) % 1000 + 1)::text, 'model', 'model-' || g % 4)
-       from generate_series($3::bigint, $4::bigint) g`,
+      `with background as (
+         select 'bg_' || md5(g::text) as transaction_id, ($1::text[])[1 + g % cardinality($1::text[])] as subscription_id, $2::text as metric_id,
+                now() - (g % 86400) * interval '1 second' as "timestamp", ((g * 7919) % 1000 + 1)::text as value,
+                jsonb_build_object('tokens', ((g * 7919) % 1000 + 1)::text, 'model', 'model-' || g % 4) as properties
+         from generate_series($3::bigint, $4::bigint) g
+       ), ids as (
+         insert into usage_event_ids (transaction_id, subscription_id, metric_id, "timestamp") select transaction_id, subscription_id, metric_id, "timestamp" from background
+       )
+       insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
+       select transaction_id, subscription_id, metric_id, "timestamp", value, properties from background`,
       [subscriptions.map((s) => s.id), metricId, from, Math.min(background, from + chunk) - 1],
     );
   }
-  await pool.query('vacuum analyze usage_events');
+  await pool.query('vacuum analyze usage_events, usage_event_ids');
   if (background > 0) console.log(`  usage_events reset to ${fmt(background)} background events, vacuumed and analysed, ${((performance.now() - started) / 1000).toFixed(1)} s`);
   return storeTotals(pool);
 }
@@ -399,6 +383,19 @@ async function storeTotals(pool: Pool): Promise<StoreTotals> {
   const { rows } = await pool.query<{ n: string; tokens: string | null }>(`select count(*) as n, sum(value::numeric) as tokens from usage_events`);
   return { rows: Number(rows[0].n), tokens: Number(rows[0].tokens ?? 0) };
 }
+
+interface Check {
+  phase: string;
+  sent: number;
+  stored: number;
+  distinct: number;
+  accepted: number;
+  duplicates: number;
+  resent: number;
+  problems: string[];
+}
+
+const checks: Check[] = [];
 
 async function checkExactlyOnce(pool: Pool, before: StoreTotals, result: PhaseResult, source: EventSource): Promise<boolean> {
   const after = await storeTotals(pool);
@@ -411,6 +408,7 @@ async function checkExactlyOnce(pool: Pool, before: StoreTotals, result: PhaseRe
   if (result.totals.duplicates !== source.resent) problems.push(`${fmt(result.totals.duplicates)} reported as duplicates but ${fmt(source.resent)} re-sent`);
   if (stored !== result.totals.accepted) problems.push(`${fmt(stored)} rows stored but ${fmt(result.totals.accepted)} acknowledged as accepted`);
   if (tokens !== source.tokenSum) problems.push(`stored tokens sum to ${fmt(tokens)} but the distinct events carry ${fmt(source.tokenSum)}`);
+  checks.push({ phase: result.name, sent: source.sent, stored, distinct: source.fresh, accepted: result.totals.accepted, duplicates: result.totals.duplicates, resent: source.resent, problems });
   if (problems.length > 0) {
     console.log(`  CHECK FAILED (${result.name}): ${problems.join('; ')}`);
     return false;
@@ -469,12 +467,13 @@ async function setUp(port: number, count: number): Promise<{ subscriptions: Sub[
   return { subscriptions: subscriptions.slice(0, count), aggregated: subscriptions[count] };
 }
 
-async function startApis(count: number, env: NodeJS.ProcessEnv): Promise<{ apis: ServiceProcess[]; ports: number[] }> {
+async function startApis(count: number, env: NodeJS.ProcessEnv, profileDir: string | null): Promise<{ apis: ServiceProcess[]; ports: number[] }> {
   const apis: ServiceProcess[] = [];
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
     const port = await freePort();
-    const api = startService(count === 1 ? 'api' : `api${i + 1}`, process.execPath, ['--import', 'tsx', 'api/server.ts'], { cwd: ROOT, env: { ...env, PORT: String(port) } });
+    const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+    const api = startService(count === 1 ? 'api' : `api${i + 1}`, process.execPath, [...profile, '--import', 'tsx', 'api/server.ts'], { cwd: ROOT, env: { ...env, PORT: String(port) } });
     apis.push(api);
     ports.push(port);
     await api.printed('api: listening');
@@ -533,6 +532,8 @@ async function main(): Promise<void> {
   };
   let allExact = true;
   try {
+    const profileDir = options.cpu_prof ? (options.cpu_prof_dir ?? (await mkdtemp(join(tmpdir(), 'perennial-ingest-profile-')))) : null;
+    if (profileDir) console.log(`the API processes write CPU profiles (.cpuprofile) into ${profileDir} when they stop`);
     const pgDir = join(scratch, 'pg');
     const postgres = await startEmbeddedPostgres({ dataDir: pgDir, port: await freePort(), database: 'bench' });
     cleanups.push(() => postgres.stop());
@@ -570,7 +571,7 @@ async function main(): Promise<void> {
       TEMPORAL_ADDRESS: address,
       TEMPORAL_TASK_QUEUE: 'bench',
       BILLING_API_KEYS: `admin:${KEY}`,
-    });
+    }, profileDir);
     cleanups.push(() => Promise.all(apis.map((api) => api.stop())));
     const postmaster = Number(readFileSync(join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
     const meter = new CpuMeter([
@@ -596,15 +597,17 @@ async function main(): Promise<void> {
     // One keep-alive agent per API process; connection i always talks to process i mod apis.
     const agents = ports.map(() => new http.Agent({ keepAlive: true, maxSockets: Math.max(options.connections, options.single_connections) }));
     cleanups.push(async () => agents.forEach((a) => a.destroy()));
+    const raw = Array.from({ length: Math.max(options.connections, options.single_connections) }, (_, c) => new RawHttpConnection('127.0.0.1', ports[c % ports.length]));
+    cleanups.push(async () => raw.forEach((r) => r.close()));
+    const head = `POST /v1/usage_events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${KEY}\r\nContent-Type: application/json\r\n`;
     const apiPhase = async (name: string, tag: string, connections: number, batch: number): Promise<PhaseResult> => {
       const source = new EventSource(tag, subscriptions, options.duplicates);
       const before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
       console.log(`${name}: ${connections} connections, ${options.warmup} s warmup + ${options.seconds} s`);
-      const result = await runPhase(name, connections, options, meter, async (c) => {
-        const timestamp = new Date().toISOString();
+      const result = await runPhase(name, connections, options, meter, source, async (c) => {
         const seqs = Array.from({ length: batch }, () => source.take());
-        const body = batch === 1 ? `{"event":${source.json(seqs[0], timestamp)}}` : `{"events":[${seqs.map((s) => source.json(s, timestamp)).join(',')}]}`;
-        const answer = await post(agents[c % agents.length], ports[c % ports.length], '/v1/usage_events', body);
+        const body = batch === 1 ? `{"event":${source.json(seqs[0])}}` : `{"events":[${seqs.map((s) => source.json(s)).join(',')}]}`;
+        const answer = options.node_http ? await post(agents[c % agents.length], ports[c % ports.length], '/v1/usage_events', body) : await raw[c].request(head, body);
         if (answer.status !== 202) throw new Error(`HTTP ${answer.status}: ${answer.text.slice(0, 300)}`);
         // The hot loop writes its bodies by hand over node:http (the client's overhead would be measured too); the answer is typed from the document.
         const parsed = JSON.parse(answer.text) as Schemas['UsageEventBatch'];
@@ -629,9 +632,8 @@ async function main(): Promise<void> {
     const writerSource = new EventSource('w', subscriptions, options.duplicates);
     let before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
     console.log(`storage path without HTTP (GroupCommitWriter + ingest_usage_events): ${options.connections} concurrent batches of ${options.batch}`);
-    const writerResult = await runPhase('writer, batches', options.connections, options, meter, async () => {
-      const timestamp = new Date().toISOString();
-      const rows = Array.from({ length: options.batch }, () => writerSource.row(writerSource.take(), metricId, timestamp));
+    const writerResult = await runPhase('writer, batches', options.connections, options, meter, writerSource, async () => {
+      const rows = Array.from({ length: options.batch }, () => writerSource.row(writerSource.take(), metricId));
       const outcomes = await writer.write(rows);
       const accepted = outcomes.filter((o) => o === 'accepted').length;
       const duplicates = outcomes.filter((o) => o === 'duplicate').length;
@@ -644,15 +646,23 @@ async function main(): Promise<void> {
     // The ceiling: plain multi-row inserts, one statement and one commit per batch, no checks.
     const rawSource = new EventSource('r', subscriptions, options.duplicates);
     const columns = 6;
-    const placeholders = Array.from({ length: options.batch }, (_, r) => `(${Array.from({ length: columns }, (_, c) => `$${r * columns + c + 1}`).join(',')})`).join(',');
-    const rawSql = `insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties) values ${placeholders} on conflict (transaction_id) do nothing`;
+    const rowsOf = (types: string[]) =>
+      Array.from({ length: options.batch }, (_, r) => `(${types.map((type, c) => `$${r * columns + c + 1}${type}`).join(',')})`).join(',');
+    // A transaction id is unique across the monthly partitions through usage_event_ids: claimed there,
+    // then stored in its month, as the ingest function does (once, when a batch repeats an id).
+    const rawSql = `with claimed as (
+        insert into usage_event_ids (transaction_id, subscription_id, metric_id, "timestamp") values ${rowsOf(['', '', '', ''])}
+        on conflict (transaction_id) do nothing returning transaction_id
+      )
+      insert into usage_events (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
+      select distinct on (e.transaction_id) e.* from (values ${rowsOf(['::text', '::text', '::text', '::timestamptz', '::text', '::jsonb'])}) e (transaction_id, subscription_id, metric_id, "timestamp", value, properties)
+      join claimed using (transaction_id)`;
     before = await resetUsageEvents(pool, subscriptions, metricId, options.background);
     console.log(`raw ceiling (multi-row insert ... on conflict do nothing): ${options.connections} connections, batches of ${options.batch}`);
-    const rawResult = await runPhase('raw insert, batches', options.connections, options, meter, async () => {
-      const timestamp = new Date().toISOString();
+    const rawResult = await runPhase('raw insert, batches', options.connections, options, meter, rawSource, async () => {
       // In transaction-id order, as the API's writer does: concurrent statements inserting the same
       // re-sent ids in different orders could otherwise deadlock.
-      const rows = Array.from({ length: options.batch }, () => rawSource.row(rawSource.take(), metricId, timestamp)).sort((a, b) => (a.transaction_id < b.transaction_id ? -1 : 1));
+      const rows = Array.from({ length: options.batch }, () => rawSource.row(rawSource.take(), metricId)).sort((a, b) => (a.transaction_id < b.transaction_id ? -1 : 1));
       const params = rows.flatMap((r) => [r.transaction_id, r.subscription_id, r.metric_id, r.timestamp, r.value, JSON.stringify(r.properties)]);
       const result = await pool.query(rawSql, params);
       const accepted = result.rowCount ?? 0;
@@ -662,7 +672,7 @@ async function main(): Promise<void> {
     const rawFigures = figures(rawResult, 'events');
     printPhase(rawResult, rawFigures);
 
-    const aggregation = await aggregationPhase(stack, aggregated, metricId, options.agg_events);
+    const aggregation = options.agg_events > 0 ? await aggregationPhase(stack, aggregated, metricId, options.agg_events) : [];
     const rowsAtEnd = (await storeTotals(pool)).rows;
 
     const line = (label: string, value: string) => console.log(`  ${label.padEnd(50)} ${value}`);
@@ -688,6 +698,33 @@ async function main(): Promise<void> {
     line('4. exactly once (every phase)', allExact ? 'no event lost or double counted' : 'FAILED, see the check lines above');
     for (const a of aggregation) line(`5. aggregateUsage ${a.aggregation}, ${fmt(options.agg_events)} events`, `${a.median.toFixed(3)} s median (first ${a.first.toFixed(3)} s)`);
     line('usage_events rows at the end', fmt(rowsAtEnd));
+    if (options.json) {
+      const phase = (r: PhaseResult, f: Figures) => ({
+        perSecond: f.perSecond,
+        unit: f.unit,
+        requestsPerSecond: f.requestsPerSecond,
+        p50Ms: f.p50,
+        p99Ms: f.p99,
+        seconds: r.seconds,
+        connections: r.connections,
+        cores: r.cpu ? { ...Object.fromEntries(r.cpu.groups), other: r.cpu.other, idle: r.cpu.idle, iowait: r.cpu.iowait } : null,
+      });
+      const report = {
+        options: { ...options, json: undefined },
+        machine: { cores: cpus().length, node: process.version, postgres: version, settings: settingsLine },
+        figures: {
+          apiBatches: phase(batchResult, batchFigures),
+          apiSingle: phase(singleResult, singleFigures),
+          storagePath: phase(writerResult, writerFigures),
+          rawCeiling: phase(rawResult, rawFigures),
+          apiOverRaw: batchFigures.perSecond / rawFigures.perSecond,
+          aggregation,
+        },
+        exactlyOnce: allExact,
+        checks,
+      };
+      await writeFile(options.json, JSON.stringify(report, null, 2));
+    }
   } finally {
     await cleanUp();
   }

@@ -153,6 +153,19 @@ describe('eventValue: what an event property contributes, or why the event is re
     expect(eventValue('sum', 'amount', { amount: ' 42 ' })).toEqual({ value: '42' });
   });
 
+  it('stores a whole count, as a string or a number, exactly as its decimal reading would write it', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.constantFrom('sum', 'max', 'weighted_sum'), (n: number, aggregation: 'sum' | 'max' | 'weighted_sum') => {
+        const written = new Decimal(n).toFixed();
+        expect(eventValue(aggregation, 'tokens', { tokens: String(n) })).toEqual({ value: written });
+        expect(eventValue(aggregation, 'tokens', { tokens: n })).toEqual({ value: written });
+      }),
+    );
+    expect(eventValue('sum', 'tokens', { tokens: '007' })).toEqual({ value: '7' });
+    expect(eventValue('sum', 'tokens', { tokens: '0' })).toEqual({ value: '0' });
+    expect(eventValue('sum', 'tokens', { tokens: -0 })).toEqual({ value: '0' });
+  });
+
   it('refuses an event without the field, or with it null', () => {
     expect(eventValue('sum', 'amount', {})).toMatchObject({ code: 'field_missing' });
     expect(eventValue('sum', 'amount', undefined)).toMatchObject({ code: 'field_missing' });
