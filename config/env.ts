@@ -87,7 +87,52 @@ export interface Config {
   workerMetricsAddress: string | null;
   /** API_RATE_LIMIT, USAGE_RATE_LIMIT: requests a second per key, per API process (api/rate-limit.ts). */
   rateLimits: RateLimits;
+  /** WORKER_*: how much a worker process takes on at once (workers/billing-worker.ts); unset values use WORKER_TUNING_DEFAULTS. */
+  workerTuning: WorkerTuning;
 }
+
+/**
+ * How many workflows a worker keeps in memory and how many tasks it runs at once. A subscription
+ * sleeps for most of its life; a sleeping workflow costs the worker nothing unless it is cached, so
+ * the cache, not the number of subscriptions, sets the worker's memory. An evicted workflow is
+ * replayed from its history (short: one run per billing period) when it next wakes, for a renewal,
+ * a support action or a read of its live state: the cache trades memory for replay CPU and latency.
+ */
+export interface WorkerTuning {
+  /** WORKER_MAX_CACHED_WORKFLOWS; 0 turns the cache off (every task replays). */
+  maxCachedWorkflows: number;
+  /** WORKER_MAX_CONCURRENT_WORKFLOW_TASKS; at most the cache's size (unset: the default, or the cache's size if smaller). */
+  maxConcurrentWorkflowTasks: number;
+  /** WORKER_MAX_CONCURRENT_ACTIVITIES */
+  maxConcurrentActivities: number;
+  /** WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES */
+  maxConcurrentLocalActivities: number;
+}
+
+/**
+ * The cache is a fixed 1,000 rather than the SDK's default, which grows with the V8 heap limit
+ * (with reuseV8Context, on by default in SDK 1.24: (heap limit in MiB - 200) x 600 / 1024, about
+ * 2,300 workflows on a 4 GiB heap) and so with the machine rather than with what the worker may use.
+ * Measured with `npm run bench:idle` (docs/operations.md, "Worker memory and cache"): a cached
+ * subscription adds about 0.25 to 0.4 MiB to the worker's RSS over a start of about 330 MiB, and a
+ * full cache of 1,000 held one worker at about 700 MiB with 4,000 subscriptions asleep, under the
+ * 1 GiB a worker is given; more subscriptions do not add to it. A read of an evicted subscription's
+ * live state costs a replay (tens of milliseconds). The concurrency figures are the
+ * SDK's own defaults: sleeping subscriptions do not exercise them, a renewal storm does.
+ */
+export const WORKER_TUNING_DEFAULTS: WorkerTuning = {
+  maxCachedWorkflows: 1000,
+  maxConcurrentWorkflowTasks: 40,
+  maxConcurrentActivities: 100,
+  maxConcurrentLocalActivities: 100,
+};
+
+const WORKER_TUNING_VARS: Record<keyof WorkerTuning, string> = {
+  maxCachedWorkflows: 'WORKER_MAX_CACHED_WORKFLOWS',
+  maxConcurrentWorkflowTasks: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS',
+  maxConcurrentActivities: 'WORKER_MAX_CONCURRENT_ACTIVITIES',
+  maxConcurrentLocalActivities: 'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES',
+};
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -127,6 +172,7 @@ export const SETTINGS = [
   'WORKER_METRICS_ADDRESS',
   'API_RATE_LIMIT',
   'USAGE_RATE_LIMIT',
+  ...Object.values(WORKER_TUNING_VARS),
 ] as const;
 
 export class ConfigError extends Error {
@@ -257,6 +303,38 @@ function sellerSettings(env: NodeJS.ProcessEnv, problems: string[]): Seller {
   return { name, addressLines, taxId, email };
 }
 
+/** Beyond this a setting is a typo, not a plan: no worker holds or runs a million of anything at once. */
+const WORKER_TUNING_MAX = 1_000_000;
+
+function workerTuningSettings(env: NodeJS.ProcessEnv, problems: string[]): WorkerTuning {
+  const tuning = { ...WORKER_TUNING_DEFAULTS };
+  const given = new Set<keyof WorkerTuning>();
+  for (const [field, name] of Object.entries(WORKER_TUNING_VARS) as Array<[keyof WorkerTuning, string]>) {
+    const text = read(env, name);
+    if (text === null) continue;
+    const value = Number(text);
+    // The cache alone may be 0 (off: every task replays its workflow's history); the SDK turns 1 into 2 unasked.
+    const least = field === 'maxCachedWorkflows' ? 0 : field === 'maxConcurrentWorkflowTasks' ? 2 : 1;
+    if (!/^\d+$/.test(text) || value < least || value > WORKER_TUNING_MAX || (field === 'maxCachedWorkflows' && value === 1)) {
+      const range = field === 'maxCachedWorkflows' ? '0 (no cache) or a whole number from 2' : `a whole number from ${least}`;
+      problems.push(`${name} must be ${range} to ${WORKER_TUNING_MAX.toLocaleString('en')}, got "${text}"`);
+    } else {
+      tuning[field] = value;
+      given.add(field);
+    }
+  }
+  // Each workflow task runs on a cached workflow. A default follows a smaller cache; a given task
+  // count that cannot take effect is refused (the SDK would lower it with only a log line).
+  if (tuning.maxCachedWorkflows > 0 && tuning.maxConcurrentWorkflowTasks > tuning.maxCachedWorkflows && !given.has('maxConcurrentWorkflowTasks')) {
+    tuning.maxConcurrentWorkflowTasks = tuning.maxCachedWorkflows;
+  } else if (tuning.maxCachedWorkflows > 0 && tuning.maxConcurrentWorkflowTasks > tuning.maxCachedWorkflows) {
+    problems.push(
+      `WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${tuning.maxConcurrentWorkflowTasks}) cannot exceed WORKER_MAX_CACHED_WORKFLOWS (${tuning.maxCachedWorkflows}): each workflow task runs on a cached workflow; raise the cache, lower the tasks, or turn the cache off with 0`,
+    );
+  }
+  return tuning;
+}
+
 function rateLimitSettings(env: NodeJS.ProcessEnv, problems: string[]): RateLimits {
   const rate = (name: string, fallback: Rate): Rate => {
     const given = read(env, name);
@@ -348,6 +426,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, require: { data
     stripePublishableKey,
     ...observabilitySettings(env, problems),
     rateLimits: rateLimitSettings(env, problems),
+    workerTuning: workerTuningSettings(env, problems),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../../config/env';
+import { ConfigError, loadConfig, WORKER_TUNING_DEFAULTS } from '../../config/env';
 
 /**
  * Every setting is read in config/env.ts; what is given but cannot be used stops the process there,
@@ -122,5 +122,58 @@ describe('configuration', () => {
     expect(problems({})).toEqual(['DATABASE_URL is not set; run "npm start" for the local stack']);
     expect(problems(BASE, { database: true, apiKeys: true })).toEqual(['BILLING_API_KEYS is not set: the API would accept no request']);
     expect(problems({}, { database: false })).toEqual([]);
+  });
+  it('tunes the worker with the measured defaults unless WORKER_* settings say otherwise', () => {
+    expect(loadConfig(BASE).workerTuning).toEqual(WORKER_TUNING_DEFAULTS);
+    expect(
+      loadConfig({
+        ...BASE,
+        WORKER_MAX_CACHED_WORKFLOWS: '5000',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20',
+        WORKER_MAX_CONCURRENT_ACTIVITIES: '50',
+        WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: ' 10 ',
+      }).workerTuning,
+    ).toEqual({ maxCachedWorkflows: 5000, maxConcurrentWorkflowTasks: 20, maxConcurrentActivities: 50, maxConcurrentLocalActivities: 10 });
+    // Empty counts as unset, as compose files leave it.
+    expect(loadConfig({ ...BASE, WORKER_MAX_CACHED_WORKFLOWS: '' }).workerTuning.maxCachedWorkflows).toBe(WORKER_TUNING_DEFAULTS.maxCachedWorkflows);
+  });
+
+  it('turns the workflow cache off with WORKER_MAX_CACHED_WORKFLOWS=0, whatever the task concurrency', () => {
+    expect(loadConfig({ ...BASE, WORKER_MAX_CACHED_WORKFLOWS: '0', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '100' }).workerTuning).toMatchObject({ maxCachedWorkflows: 0, maxConcurrentWorkflowTasks: 100 });
+  });
+
+  it('refuses worker settings that are not whole numbers in range, naming the setting and what it takes', () => {
+    expect(
+      problems({
+        ...BASE,
+        WORKER_MAX_CACHED_WORKFLOWS: '1',
+        WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '1',
+        WORKER_MAX_CONCURRENT_ACTIVITIES: '0',
+        WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES: '2.5',
+      }),
+    ).toEqual([
+      'WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or a whole number from 2 to 1,000,000, got "1"',
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS must be a whole number from 2 to 1,000,000, got "1"',
+      'WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number from 1 to 1,000,000, got "0"',
+      'WORKER_MAX_CONCURRENT_LOCAL_ACTIVITIES must be a whole number from 1 to 1,000,000, got "2.5"',
+    ]);
+    expect(problems({ ...BASE, WORKER_MAX_CACHED_WORKFLOWS: '-5' })).toEqual(['WORKER_MAX_CACHED_WORKFLOWS must be 0 (no cache) or a whole number from 2 to 1,000,000, got "-5"']);
+    expect(problems({ ...BASE, WORKER_MAX_CONCURRENT_ACTIVITIES: 'lots' })).toEqual(['WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number from 1 to 1,000,000, got "lots"']);
+    expect(problems({ ...BASE, WORKER_MAX_CONCURRENT_ACTIVITIES: '99999999999999999999' })).toEqual([
+      'WORKER_MAX_CONCURRENT_ACTIVITIES must be a whole number from 1 to 1,000,000, got "99999999999999999999"',
+    ]);
+  });
+
+  it('runs no more workflow tasks at once than the cache holds: the default follows a smaller cache', () => {
+    expect(loadConfig({ ...BASE, WORKER_MAX_CACHED_WORKFLOWS: '10' }).workerTuning).toMatchObject({ maxCachedWorkflows: 10, maxConcurrentWorkflowTasks: 10 });
+  });
+
+  it('refuses more concurrent workflow tasks than cached workflows, which the SDK would quietly lower', () => {
+    expect(problems({ ...BASE, WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '2000' })).toEqual([
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (2000) cannot exceed WORKER_MAX_CACHED_WORKFLOWS (1000): each workflow task runs on a cached workflow; raise the cache, lower the tasks, or turn the cache off with 0',
+    ]);
+    expect(problems({ ...BASE, WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '20' })).toEqual([
+      'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (20) cannot exceed WORKER_MAX_CACHED_WORKFLOWS (10): each workflow task runs on a cached workflow; raise the cache, lower the tasks, or turn the cache off with 0',
+    ]);
   });
 });
