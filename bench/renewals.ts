@@ -110,10 +110,7 @@ async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const workerEnv: NodeJS.ProcessEnv = { ...WORKER_TUNING };
   for (const name of TUNING_VARS) if (process.env[name]) workerEnv[name] = process.env[name];
-  if (args.profile) {
-    mkdirSync(args.profile, { recursive: true });
-    workerEnv.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${args.profile}`.trim();
-  }
+  if (args.profile) mkdirSync(args.profile, { recursive: true });
   const controller = new AbortController();
   let interrupted = 0;
   const interrupt = (): void => {
@@ -133,6 +130,7 @@ async function main(): Promise<void> {
     killWorker: args.killWorker,
     cluster: args.cluster,
     workerEnv,
+    workerNodeArgs: args.profile ? ['--cpu-prof', `--cpu-prof-dir=${args.profile}`] : [],
     ceilingConcurrency: args.ceilingConcurrency,
     ceilingSubscriptions: args.ceilingSubscriptions,
     setupConcurrency: args.setupConcurrency,

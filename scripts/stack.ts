@@ -93,7 +93,8 @@ export function startNodeProcess(
   name: string,
   entry: string,
   env: NodeJS.ProcessEnv,
-  options: { logFile?: string; format?: (line: string) => string; prefix?: boolean } = {},
+  options: { logFile?: string; format?: (line: string) => string; prefix?: boolean; nodeArgs?: string[] } = {},
 ): ServiceProcess {
-  return startService(name, process.execPath, ['--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile, format: options.format, prefix: options.prefix });
+  // Node refuses some flags in NODE_OPTIONS (--cpu-prof among them): those go on the command line.
+  return startService(name, process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', entry], { env, cwd: ROOT, logFile: options.logFile, format: options.format, prefix: options.prefix });
 }

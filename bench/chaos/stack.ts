@@ -23,6 +23,9 @@ import { SETTINGS } from '../../config/env';
  */
 
 
+/** Start failures in a row after which a supervised process is left stopped. */
+const MAX_START_FAILURES = 3;
+
 /** A worker or API process that is restarted when it dies, whether the harness killed it or not. */
 export class SupervisedProcess {
   private service: ServiceProcess | null = null;
@@ -34,6 +37,9 @@ export class SupervisedProcess {
   /** Exits the harness did not cause while the process was starting (it gave up on a terminated connection, say). */
   startFailures = 0;
   starts = 0;
+  /** Set when the process failed to start MAX_START_FAILURES times in a row: it is not started again. */
+  gaveUp: string | null = null;
+  private failuresInARow = 0;
 
   constructor(
     readonly name: string,
@@ -42,10 +48,11 @@ export class SupervisedProcess {
     private readonly logFile: string,
     private readonly readyText: string,
     private readonly log: (line: string) => void,
+    private readonly nodeArgs: string[] = [],
   ) {}
 
   start(): void {
-    const service = startNodeProcess(this.name, this.entry, this.env, { logFile: this.logFile });
+    const service = startNodeProcess(this.name, this.entry, this.env, { logFile: this.logFile, nodeArgs: this.nodeArgs });
     this.service = service;
     this.starts += 1;
     this.readyNow = false;
@@ -54,6 +61,7 @@ export class SupervisedProcess {
     service.printed(this.readyText).then(
       () => {
         wasReady = true;
+        this.failuresInARow = 0;
         if (this.service === service) this.readyNow = true;
       },
       () => undefined,
@@ -64,6 +72,12 @@ export class SupervisedProcess {
       if (this.stopping || this.killedByUs.has(service)) return;
       if (wasReady) this.unexpectedExits += 1;
       else this.startFailures += 1;
+      // A process that cannot start (a bad flag, a setting it refuses) would otherwise be restarted without end.
+      if (!wasReady && ++this.failuresInARow >= MAX_START_FAILURES) {
+        this.gaveUp = `${this.name} exited while starting ${this.failuresInARow} times in a row (last code ${code}); not started again (log: ${this.logFile})`;
+        this.log(this.gaveUp);
+        return;
+      }
       this.log(`${this.name} exited ${wasReady ? 'unexpectedly' : 'while starting'} (code ${code}); starting another (log: ${this.logFile})`);
       this.start();
     });
@@ -84,6 +98,7 @@ export class SupervisedProcess {
     // Polled: a process that died before it was ready has a settled promise, and awaiting that in a
     // loop would spin on microtasks and starve the exit event that starts its replacement.
     while (!this.ready) {
+      if (this.gaveUp) throw new Error(this.gaveUp);
       if (this.stopping) throw new Error(`${this.name} is stopping`);
       if (Date.now() > deadline) throw new Error(`${this.name} was not ready within ${timeoutMs} ms (log: ${this.logFile})`);
       await sleep(100);
@@ -151,8 +166,10 @@ export interface ChaosStack {
 export async function startChaosStack(options: {
   workDir: string;
   log: (line: string) => void;
-  /** Added to the worker's environment: the WORKER_* tuning, NODE_OPTIONS for a CPU profile. */
+  /** Added to the worker's environment: the WORKER_* tuning. */
   workerEnv?: NodeJS.ProcessEnv;
+  /** Node flags for the worker processes (--cpu-prof, which NODE_OPTIONS does not take). */
+  workerNodeArgs?: string[];
   /**
    * `cluster`: the Temporal server on this Postgres, as `npm run start:cluster` runs it, instead of the
    * dev server; `workers` worker processes on its task queue (1 unless given).
@@ -222,7 +239,7 @@ export async function startChaosStack(options: {
     const count = Math.max(1, options.workers ?? 1);
     const workers = Array.from({ length: count }, (_, i) => {
       const name = count > 1 ? `worker-${i + 1}` : 'worker';
-      return new SupervisedProcess(name, 'workers/main.ts', { ...env, ...options.workerEnv }, join(workDir, `${name}.log`), WORKER_READY, log);
+      return new SupervisedProcess(name, 'workers/main.ts', { ...env, ...options.workerEnv }, join(workDir, `${name}.log`), WORKER_READY, log, options.workerNodeArgs);
     });
     const api = new SupervisedProcess('api', 'api/server.ts', env, join(workDir, 'api.log'), API_READY, log);
     for (const worker of workers) stops.push(() => worker.stop());

@@ -34,8 +34,10 @@ export interface RenewalOptions {
   killWorker: boolean;
   /** The Temporal server on Postgres with two workers, as `npm run start:cluster` runs it; else the dev server and one worker. */
   cluster: boolean;
-  /** Added to the worker's environment (WORKER_* tuning, NODE_OPTIONS). */
+  /** Added to the worker's environment (WORKER_* tuning). */
   workerEnv: NodeJS.ProcessEnv;
+  /** Node flags for the workers (a CPU profile). */
+  workerNodeArgs?: string[];
   /** Subscriptions whose renewals the ceiling bills directly; N/10 (at least 50) by default. */
   ceilingSubscriptions?: number;
   ceilingConcurrency: number;
@@ -103,7 +105,7 @@ export async function runRenewals(options: RenewalOptions): Promise<RenewalFigur
   try {
     log(`starting the stack in ${workDir}`);
     const stack = await step(
-      startChaosStack({ workDir, log, workerEnv: options.workerEnv, ...(options.cluster ? { temporal: 'cluster' as const, workers: CLUSTER_WORKERS } : {}) }),
+      startChaosStack({ workDir, log, workerEnv: options.workerEnv, workerNodeArgs: options.workerNodeArgs, ...(options.cluster ? { temporal: 'cluster' as const, workers: CLUSTER_WORKERS } : {}) }),
     );
     cleanups.push(() => stack.stop());
     options.signal?.addEventListener('abort', () => stack.halt(), { once: true });
