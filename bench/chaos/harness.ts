@@ -11,6 +11,7 @@ import { Random } from './random';
 import { startChaosStack, type ChaosStack } from './stack';
 import type { RelayStats } from './webhook-relay';
 import { planWorkload, Workload, type WorkloadStats } from './workload';
+import { abortableSteps } from '../support/abortable';
 
 /**
  * A chaos run: the stack started as `npm start` starts it (the worker and the API as processes this
@@ -90,16 +91,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosFigures> {
   const workDir = await mkdtemp(join(tmpdir(), 'perennial-chaos-'));
   const cleanups: Array<() => Promise<unknown>> = [];
   let keep = false;
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(new Error('chaos run interrupted'));
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  const step = <T>(work: Promise<T>): Promise<T> => {
-    work.catch(() => undefined);
-    return Promise.race([work, aborted]);
-  };
+  const step = abortableSteps(options.signal, 'chaos run interrupted');
 
   try {
     log(`starting the stack in ${workDir}`);

@@ -15,6 +15,7 @@ import { failedRenewalChecks, runRenewalChecks, type RenewalChecks } from './che
 import { stageCounts, stormFigures, type StormFigures } from './measure';
 import { PgWaitSampler, type WaitSample } from './pg-waits';
 import { createCustomers, createSubscriptions, DAY_MS, nextMidnightSomewhere, type Alignment, type SetupOptions } from './workload';
+import { abortableSteps } from '../support/abortable';
 
 /**
  * A renewal storm: the stack as `npm start` runs it, N subscriptions set up to renew at one instant
@@ -90,16 +91,7 @@ export async function runRenewals(options: RenewalOptions): Promise<RenewalFigur
   const workDir = await mkdtemp(join(tmpdir(), 'perennial-renewals-'));
   const cleanups: Array<() => Promise<unknown>> = [];
   let keep = options.keep;
-  const aborted = new Promise<never>((_, reject) => {
-    const onAbort = () => reject(new Error('renewal bench interrupted'));
-    if (options.signal?.aborted) onAbort();
-    options.signal?.addEventListener('abort', onAbort, { once: true });
-  });
-  aborted.catch(() => undefined);
-  const step = <T>(work: Promise<T>): Promise<T> => {
-    work.catch(() => undefined);
-    return Promise.race([work, aborted]);
-  };
+  const step = abortableSteps(options.signal, 'renewal bench interrupted');
   const pause = (ms: number) => step(sleep(ms));
 
   try {
