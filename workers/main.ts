@@ -11,9 +11,7 @@ import { syncPreconfiguredEndpoint } from '../db/webhook-store';
 import { createUsagePartitions } from '../db/usage-partitions';
 import { createBillingWorker } from './billing-worker';
 import { EventRelay } from './event-relay';
-import { ensureRevenueRecognitionSchedule } from './revenue-recognition-schedule';
-import { ensureUsagePartitionsSchedule } from './usage-partitions-schedule';
-import { ensureWalletSchedule } from './wallet-schedule';
+import { DAILY_SCHEDULES, ensureDailySchedule } from './daily-schedules';
 
 /**
  * The Temporal Runtime, once per process and before any connection: its log lines (the SDK's, and
@@ -71,12 +69,13 @@ async function main(): Promise<void> {
     });
     const scheduling = await Connection.connect({ address: config.temporalAddress });
     try {
-      const schedule = await ensureRevenueRecognitionSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
-      log.info({ schedule, method: config.revenueRecognitionMethod }, `revenue recognition schedule ${schedule} (daily at 00:10 UTC, method ${config.revenueRecognitionMethod})`);
-      const wallets = await ensureWalletSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
-      log.info({ schedule: wallets }, `wallet schedule ${wallets} (daily at 00:20 UTC: expiry, purchase invoices)`);
-      const partitions = await ensureUsagePartitionsSchedule(new Client({ connection: scheduling, namespace: config.temporalNamespace }), config.taskQueue);
-      log.info({ schedule: partitions }, `usage partitions schedule ${partitions} (daily at 12:00 UTC: months ahead)`);
+      const client = new Client({ connection: scheduling, namespace: config.temporalNamespace });
+      for (const daily of DAILY_SCHEDULES) {
+        const schedule = await ensureDailySchedule(client, config.taskQueue, daily);
+        const at = `${String(daily.hour).padStart(2, '0')}:${String(daily.minute).padStart(2, '0')}`;
+        log.info({ schedule, scheduleId: daily.scheduleId }, `${daily.describe} schedule ${schedule} (daily at ${at} UTC)`);
+      }
+      log.info({ method: config.revenueRecognitionMethod }, `revenue recognition method ${config.revenueRecognitionMethod}`);
     } finally {
       await scheduling.close();
     }
