@@ -86,9 +86,14 @@ function floorMod(a: number, b: number): number {
   return ((a % b) + b) % b;
 }
 
+/** Zones whose clocks are UTC's at every instant: their wall time is the instant's, with no Intl at all. */
+const UTC_ZONES = new Set(['UTC', 'Etc/UTC']);
+
 export function toLocal(zone: string, instant: Date): LocalDateTime {
   const millis = instant.getTime();
   if (!Number.isFinite(millis)) throw new RangeError('cannot convert an invalid Date to local time');
+  // Most subscriptions bill in UTC; formatting is most of a renewal's period arithmetic.
+  if (UTC_ZONES.has(zone)) return wallFields(millis);
   const fields: Record<string, string> = {};
   for (const part of formatterFor(zone).formatToParts(instant)) fields[part.type] = part.value;
   const yearOfEra = Number(fields.year);
@@ -126,6 +131,7 @@ function isValidLocal(local: LocalDateTime): boolean {
 export function fromLocal(zone: string, local: LocalDateTime): Date {
   if (!isValidLocal(local)) throw new RangeError(`not a valid local date and time: ${JSON.stringify(local)}`);
   const wall = wallMillis(local);
+  if (UTC_ZONES.has(zone)) return new Date(wall);
   // Since 1970 no zone in the tz database has changed its offset twice within two days, so the
   // offsets a day either side are the only ones that can apply to this wall time.
   const offsetBefore = offsetAt(zone, wall - DAY_MS);

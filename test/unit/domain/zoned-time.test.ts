@@ -253,6 +253,20 @@ function instantsShowing(zone: string, local: LocalDateTime): number[] {
 }
 
 describe('zoned time properties', () => {
+  it('UTC, read without Intl, shows what Etc/GMT read through Intl shows, from 9999 BC to 9999 AD, both ways', () => {
+    const YEAR = 365.25 * DAY;
+    fc.assert(
+      fc.property(fc.integer({ min: Math.round(-11_968 * YEAR), max: Math.round(8_029 * YEAR) }), (millis) => {
+        const local = toLocal('Etc/GMT', new Date(millis));
+        expect(toLocal('UTC', new Date(millis))).toEqual(local);
+        expect(toLocal('Etc/UTC', new Date(millis))).toEqual(local);
+        expect(fromLocal('UTC', local).getTime()).toBe(fromLocal('Etc/GMT', local).getTime());
+      }),
+      { numRuns: 2000 },
+    );
+    expect(toLocal('UTC', at('-000001-12-31T23:59:59.999Z'))).toEqual({ year: -1, month: 12, day: 31, hour: 23, minute: 59, second: 59, millisecond: 999 });
+  });
+
   it('a wall time that the clocks show reads back unchanged, as its earliest occurrence', () => {
     fc.assert(
       fc.property(wallTimeArb, ({ zone, local }) => {
