@@ -6,6 +6,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { ChargeOutcome, CollectionActivities } from '../activities/collection';
@@ -24,10 +25,17 @@ import {
   type InvoiceCollectionInput,
 } from './messages';
 
-const collection = proxyActivities<CollectionActivities>({
+const collectionOptions = {
   startToCloseTimeout: '2 minutes',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes' },
-});
+} as const;
+const collection = proxyActivities<CollectionActivities>(collectionOptions);
+
+/** Reading the context is three primary-key reads: a local activity, with no round trip through the server. */
+const local = proxyLocalActivities<CollectionActivities>({ ...collectionOptions, startToCloseTimeout: '30 seconds' });
+
+/** Patch: the collection context is read by a local activity (before it: an activity). */
+const LOCAL_CONTEXT = 'local-collection-context';
 
 // E-mails are retried for about a day, then given up (they stay in the outbox, listed by the API).
 const mailer = proxyActivities<CollectionActivities>({
@@ -83,7 +91,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
     }
   };
 
-  const context = await collection.collectionContext({ invoiceId: input.invoiceId });
+  const context = await (patched(LOCAL_CONTEXT) ? local : collection).collectionContext({ invoiceId: input.invoiceId });
   // Only a draft's context names a grace end; results recorded before drafts existed never do.
   if (context.draftUntil) {
     state.status = 'draft';

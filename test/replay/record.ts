@@ -64,6 +64,8 @@ const BEFORE_CANCEL_IN_FLIGHT = 'f3b23a0a59d627d271e620fc362659af4eb25633';
 const BEFORE_RATABLE_RECOGNITION = 'b42a4dbf0c7ce98e3a4e04524533e3b696c6e3f4';
 /** The last commit before the patch 'trial-will-end-event' (a trial waited for its end only). */
 const BEFORE_TRIAL_WILL_END = '6156d1cb2a47218af9e6450782112e2a3f850c9e';
+/** The last commit before the patches 'local-state-record' and 'local-collection-context' (both were activities). */
+const BEFORE_LOCAL_ACTIVITIES = '3d3891cc31a6531696ccf22bb348f687390a52b8';
 
 const ADMIN_KEY = 'sk_test_replay_recorder_admin';
 const EventType = temporal.api.enums.v1.EventType;
@@ -427,6 +429,37 @@ const scenarios: Scenario[] = [
         if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
         await save(w.client, 'subscription-collect-invoices-crossed.json', sub.workflowId, runs[0]);
         await save(w.client, 'subscription-collect-invoices-next-run.json', sub.workflowId, runs[1]);
+      });
+    },
+  },
+  {
+    name: 'local-activities-crossed',
+    what: 'a card subscription started before the state record and the collection context were local activities, deployed onto them mid-period and upgraded (both patches taken), then renewed',
+    async run(services) {
+      const before = await bundleAt(services.scratch, BEFORE_LOCAL_ACTIVITIES);
+      await inWorld(services, 'local-crossed', { bundle: before, stripe: true, deployLater: true }, async (w) => {
+        await ok(w.api.post('/v1/plans', { code: 'basic', name: 'Basic', currency: 'USD', interval: 'month', amount: '10.00' }), 201);
+        await ok(w.api.post('/v1/plans', { ...PRO, amount: '30.00' }), 201);
+        const sub = await subscribe(w, await customer(w, '4242424242424242'), 'basic', '2027-01-01T00:00:00Z');
+        await w.skipTo('2027-01-01T00:01:00Z');
+        const [first] = await eventually('the first invoice is paid on the old code', () => invoices(w, sub.id), (list) => list[0]?.status === 'paid');
+        await waitClosed(w.client, invoiceWorkflowId(first.id));
+        await waitIdle(w.client, sub.workflowId);
+
+        await w.deploy(services.bundles.get('current')!);
+        await w.skipTo('2027-01-15T00:00:00Z');
+        await ok(w.api.post(`/v1/subscriptions/${sub.id}/change_plan`, { plan_code: 'pro', at: 'now', proration: 'prorate' }), 200);
+        const [, proration] = await eventually('the upgrade is paid on the new code', () => invoices(w, sub.id), (list) => list[1]?.status === 'paid');
+        await waitClosed(w.client, invoiceWorkflowId(proration.id));
+        await w.skipTo('2027-02-01T00:01:00Z');
+        const all = await eventually('the renewal is paid', () => invoices(w, sub.id), (list) => list.length === 3 && list[2].status === 'paid');
+        await waitClosed(w.client, invoiceWorkflowId(all[2].id));
+        const runs = await runsOf(w.client, sub.workflowId, sub.firstRunId);
+        if (runs.length !== 2) throw new Error(`expected two runs, got ${runs.length}`);
+        await save(w.client, 'subscription-local-activities-crossed.json', sub.workflowId, runs[0]);
+        await save(w.client, 'subscription-local-activities-next-run.json', sub.workflowId, runs[1]);
+        await save(w.client, 'invoice-first-before-local-context.json', invoiceWorkflowId(first.id));
+        await save(w.client, 'invoice-paid-with-local-context.json', invoiceWorkflowId(all[2].id));
       });
     },
   },

@@ -56,8 +56,10 @@ describe('recorded workflow histories replay against the current workflow code',
       'invoice-3ds-then-manual-payment.json',
       'invoice-draft-finalised-at-grace-end.json',
       'invoice-draft-finalised-early.json',
+      'invoice-first-before-local-context.json',
       'invoice-one-off-declined-then-new-card.json',
       'invoice-paid-at-first-charge.json',
+      'invoice-paid-with-local-context.json',
       'invoice-soft-declines-suspended-then-new-card.json',
       'lifecycle-backdated-continued.json',
       'lifecycle-changes-pause-cancel.json',
@@ -66,6 +68,8 @@ describe('recorded workflow histories replay against the current workflow code',
       'subscription-billing-error-retried.json',
       'subscription-collect-invoices-crossed.json',
       'subscription-collect-invoices-next-run.json',
+      'subscription-local-activities-crossed.json',
+      'subscription-local-activities-next-run.json',
       'subscription-quantity-changes-next-run.json',
       'subscription-quantity-changes.json',
       'subscription-ratable-recognition-crossed.json',
@@ -104,6 +108,17 @@ describe('recorded workflow histories replay against the current workflow code',
     const ratable = steps('subscription-ratable-recognition-crossed.json');
     expect({ billedBefore: ratable.indexOf('activity:billSubscription') < ratable.indexOf('patch:ratable-revenue-recognition'), lump: ratable.includes('activity:recognizeRevenue') }).toEqual({ billedBefore: true, lump: false });
     expect(steps('revenue-recognition-three-days.json').filter((s) => s === 'activity:recogniseRevenueForPeriod')).toHaveLength(3);
+
+    // Published by activities on the code before local activities, then by a local activity once the deploy's upgrade took the patch.
+    const local = steps('subscription-local-activities-crossed.json');
+    const taken = local.indexOf('patch:local-state-record');
+    expect({ recordedBefore: local.slice(0, taken).filter((s) => s === 'activity:recordSubscriptionState').length, recordedAfter: local.slice(taken).filter((s) => s === 'activity:recordSubscriptionState').length }).toEqual({
+      recordedBefore: 3,
+      recordedAfter: 0,
+    });
+    expect(steps('subscription-local-activities-next-run.json')).toEqual(['patch:subscription-lifecycle', 'patch:local-state-record', 'activity:billSubscription', 'patch:collect-invoices']);
+    expect(steps('invoice-first-before-local-context.json')).toEqual(['activity:collectionContext', 'activity:chargeInvoice', 'activity:notifyCustomer']);
+    expect(steps('invoice-paid-with-local-context.json')).toEqual(['patch:local-collection-context', 'activity:chargeInvoice', 'activity:notifyCustomer']);
 
     // A one-off invoice's collection failed once and was paid later, with no subscription to signal.
     const oneOff = load('invoice-one-off-declined-then-new-card.json').events.map((e) => e.eventType);
