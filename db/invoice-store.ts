@@ -17,11 +17,11 @@ import { Plan } from './entities/plan';
 import { Subscription } from './entities/subscription';
 import { BillableMetric, PlanCharge } from './entities/usage';
 import { newId } from './ids';
-import { postTransaction } from './ledger-store';
+import { closedPeriodsAt, postTransaction } from './ledger-store';
 import { invoiceEvent, invoicePaidIfPaid } from './resource-events';
 import { createObligations } from './revenue-store';
 import { aggregatePercentageTransactions, aggregateUsage, closeUsageWindow, reopenUsage } from './usage-store';
-import { consumeWallets } from './wallet-store';
+import { consumeWallets, hasWallets } from './wallet-store';
 
 /** A plan's fee for [from, to) of `period`, prorated to the millisecond; `credit` gives back unused time paid in advance. */
 export interface FeeSegment {
@@ -336,8 +336,11 @@ export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines
   const amountDue = Decimal.max(0, draft.total.minus(credit));
   const paid = amountDue.isZero();
   // The gapless number is taken as late as it can be: its counter row stays locked until commit, so
-  // every invoice being issued waits for it. What does not need the number is written before.
+  // every invoice being issued waits for it. What does not need the number is written before, and
+  // what the postings after it read is read before (the closed months, whether there are wallets).
   Object.assign(invoice, dueOnTerms(at, await netTermsOf(tx, invoice.customerId)));
+  const closed = await closedPeriodsAt(tx, at);
+  const spendsWallets = amountDue.gt(0) && (await hasWallets(tx, invoice.customerId));
   invoice.creditApplied = credit;
   invoice.amountDue = amountDue;
   createObligations(tx, { ...invoice, issuedAt: at }, lines, draft);
@@ -362,12 +365,12 @@ export async function finaliseInvoice(tx: EntityManager, invoice: Invoice, lines
   await tx.flush();
   const issued = { ...invoice, number: numbered.number, issuedAt: at };
   const posting = invoiceIssued({ ...issued, discountTotal: draft.discountTotal, taxTotal: draft.taxTotal, ...split });
-  if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id });
+  if (posting) await postTransaction(tx, posting, { customerId: invoice.customerId, invoiceId: invoice.id }, closed);
   const applied = creditApplied(issued, credit);
-  if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id });
+  if (applied) await postTransaction(tx, applied, { customerId: invoice.customerId, invoiceId: invoice.id }, closed);
   // Customer credit first, then prepaid wallet credit, then the card.
-  await consumeWallets(tx, invoice, at);
-  await invoiceEvent(tx, 'invoice.finalized', invoice);
+  if (spendsWallets) await consumeWallets(tx, invoice, at);
+  await invoiceEvent(tx, 'invoice.finalized', invoice, undefined, lines);
   // Credit or wallets may have paid it whole.
   await invoicePaidIfPaid(tx, invoice);
   return invoice;

@@ -25,17 +25,34 @@ async function closedPeriodsFrom(em: EntityManager, period: string): Promise<Set
   return new Set(rows.map((r) => r.period));
 }
 
+/** The closed months from `from` on, read in a transaction that holds the shared period lock until it commits. */
+export interface ClosedPeriods {
+  from: string;
+  periods: Set<string>;
+}
+
+/**
+ * The closed months from the month of `at` on, for postings later in the same transaction: the
+ * shared lock taken here holds until commit, so no month closes in between. Read before a hot lock
+ * (an invoice number), it saves that lock's holder two round trips.
+ */
+export async function closedPeriodsAt(em: EntityManager, at: Date): Promise<ClosedPeriods> {
+  const from = monthOf(at);
+  return { from, periods: await closedPeriodsFrom(em, from) };
+}
+
 /**
  * Posts one balanced transaction inside the caller's database transaction. A key already posted
  * returns the earlier transaction, so retries post nothing twice (the unique key backs this up).
  * A draft dated in a closed month posts at the start of the first open month after it, and says so.
  */
-export async function postTransaction(em: EntityManager, draft: TransactionDraft, refs: PostingRefs = {}): Promise<string> {
+export async function postTransaction(em: EntityManager, draft: TransactionDraft, refs: PostingRefs = {}, closed?: ClosedPeriods): Promise<string> {
   assertBalanced(draft);
   const existing = await em.findOne(LedgerTransaction, { idempotencyKey: draft.idempotencyKey });
   if (existing) return existing.id;
   const source = ledgerSource(draft.idempotencyKey);
-  const placement = placeInOpenPeriod(draft.effectiveAt, await closedPeriodsFrom(em, monthOf(draft.effectiveAt)));
+  const month = monthOf(draft.effectiveAt);
+  const placement = placeInOpenPeriod(draft.effectiveAt, closed && closed.from <= month ? closed.periods : await closedPeriodsFrom(em, month));
   const tx = em.create(LedgerTransaction, {
     id: newId('txn'),
     idempotencyKey: draft.idempotencyKey,

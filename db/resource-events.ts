@@ -34,9 +34,10 @@ export async function customerUpdated(tx: EntityManager, customer: Customer): Pr
  * An invoice event, once per `key` (by default once per invoice and type: an invoice is created,
  * finalised, paid, voided or written off once). Flushes first, so the object is what the transaction stores.
  */
-export async function invoiceEvent(tx: EntityManager, type: InvoiceEventType, invoice: Invoice, key = `${type}:${invoice.id}`): Promise<void> {
+export async function invoiceEvent(tx: EntityManager, type: InvoiceEventType, invoice: Invoice, key = `${type}:${invoice.id}`, known?: InvoiceLine[]): Promise<void> {
   await tx.flush();
-  const lines = await tx.find(InvoiceLine, { invoiceId: invoice.id }, { orderBy: { position: 'asc' } });
+  // Lines the caller stored in this transaction are the invoice's lines: no need to read them back.
+  const lines = known ? [...known].sort((a, b) => a.position - b.position) : await tx.find(InvoiceLine, { invoiceId: invoice.id }, { orderBy: { position: 'asc' } });
   await recordEvent(tx, { type, key, object: invoiceJson(invoice, lines), customerId: invoice.customerId });
 }
 
