@@ -296,6 +296,12 @@ export interface Consumption {
   topUps: string[];
 }
 
+/** Whether the customer has any wallet at all: without one, spending wallet credit has nothing to do. */
+export async function hasWallets(tx: EntityManager, customerId: string): Promise<boolean> {
+  const [row] = await tx.execute<Array<{ any: boolean }>>('select exists (select 1 from wallets where customer_id = ?) as any', [customerId]);
+  return row.any;
+}
+
 /**
  * Spends the customer's wallet credit on what is still due on an invoice being issued, inside the
  * caller's transaction: active wallets of the invoice's currency not expired at its issue, soonest
@@ -304,12 +310,6 @@ export interface Consumption {
  * covered invoice is paid). A wallet this takes below its threshold is topped up once. An invoice
  * that sells credits is never paid with credits.
  */
-/** Whether the customer has any wallet at all: without one, spending wallet credit has nothing to do. */
-export async function hasWallets(tx: EntityManager, customerId: string): Promise<boolean> {
-  const [row] = await tx.execute<Array<{ any: boolean }>>('select exists (select 1 from wallets where customer_id = ?) as any', [customerId]);
-  return row.any;
-}
-
 export async function consumeWallets(tx: EntityManager, invoice: Invoice, at: Date = invoice.finalizedAt ?? invoice.issuedAt): Promise<Consumption> {
   const due = invoice.amountDue;
   if (!due.gt(0)) return { applied: zero(), topUps: [] };

@@ -13,9 +13,9 @@ const options = {
 const activities = proxyActivities<BillingActivities>(options);
 
 /**
- * Writing the state to Postgres is one short idempotent statement (it skips an older stateVersion),
+ * Writing the state to Postgres is a short idempotent transaction (it skips an older stateVersion),
  * so it runs as a local activity: in the workflow task that asks for it, with no activity task and
- * no second workflow task, which is a third of a renewal's round trips through the server.
+ * no second workflow task through the server.
  */
 const localActivities = proxyLocalActivities<BillingActivities>(options);
 
