@@ -25,6 +25,7 @@ import { DEFAULT_DUNNING_SCHEDULE } from '../domain/dunning';
 import { formatAmount } from '../domain/money';
 import { deliverEmail, isPermanentSmtpFailure, type EmailTransport } from '../mail/smtp';
 import { StripeRequestRefused, type IntentState, type StripeGateway } from '../payments/stripe-gateway';
+import { heartbeating } from './liveness';
 
 export interface CollectionDeps {
   orm: Orm;
@@ -153,14 +154,20 @@ export function createCollectionActivities({ orm, stripe, mail, customerPaymentU
     return apply(gateway, attempt, cancel ? await gateway.settle(intent, attempt.key) : await gateway.state(intent));
   }
 
-  /** Stripe refusing a request as such will refuse its retries too: stop and say why. */
-  async function refusedAsNonRetryable<T>(work: () => Promise<T>): Promise<T> {
-    try {
-      return await work();
-    } catch (error) {
-      if (error instanceof StripeRequestRefused) throw ApplicationFailure.nonRetryable(error.message, error.code);
-      throw error;
-    }
+  /**
+   * Work that talks to Stripe: it heartbeats while it runs (a lost task is retried after the
+   * heartbeat timeout), and a request Stripe refused as such, which its retries would meet again,
+   * stops and says why.
+   */
+  async function withStripe<T>(work: () => Promise<T>): Promise<T> {
+    return heartbeating(async () => {
+      try {
+        return await work();
+      } catch (error) {
+        if (error instanceof StripeRequestRefused) throw ApplicationFailure.nonRetryable(error.message, error.code);
+        throw error;
+      }
+    });
   }
 
   /**
@@ -203,7 +210,7 @@ export function createCollectionActivities({ orm, stripe, mail, customerPaymentU
     async chargeInvoice(request: { invoiceId: string; attempt: number }): Promise<ChargeOutcome> {
       const gateway = stripe;
       if (!gateway) return { status: 'no_payment_method' };
-      return refusedAsNonRetryable(async () => {
+      return withStripe(async () => {
         for (;;) {
           const plan = await beginAttempt(em(), request.invoiceId, request.attempt);
           if (plan.kind === 'settled') {
@@ -252,7 +259,7 @@ export function createCollectionActivities({ orm, stripe, mail, customerPaymentU
     async settleAttempts(request: { invoiceId: string; cancel: boolean }): Promise<{ succeeded: boolean; processing: boolean }> {
       const gateway = stripe;
       if (!gateway) return { succeeded: false, processing: false };
-      return refusedAsNonRetryable(async () => {
+      return withStripe(async () => {
         let succeeded = false;
         let processing = false;
         for (const attempt of await attemptsInFlight(em(), request.invoiceId)) {

@@ -31,6 +31,14 @@ const collectionOptions = {
 } as const;
 const collection = proxyActivities<CollectionActivities>(collectionOptions);
 
+/**
+ * Charges and the reads of their intents heartbeat while they run (activities/liveness.ts). A task
+ * lost between the server and the worker is retried after this timeout, not after the two minutes a
+ * charge may take while Stripe's client times out and retries; the retry sends the same request
+ * under the same idempotency key, so it cannot charge twice.
+ */
+const charges = proxyActivities<CollectionActivities>({ ...collectionOptions, heartbeatTimeout: '30 seconds' });
+
 /** Reading the context is three primary-key reads: a local activity, with no round trip through the server. */
 const local = proxyLocalActivities<CollectionActivities>({ ...collectionOptions, startToCloseTimeout: '30 seconds' });
 
@@ -116,7 +124,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
     state.attempts += 1;
     let outcome: ChargeOutcome;
     try {
-      outcome = await collection.chargeInvoice({ invoiceId: input.invoiceId, attempt: state.attempts });
+      outcome = await charges.chargeInvoice({ invoiceId: input.invoiceId, attempt: state.attempts });
     } catch (error) {
       // Stripe refused the request as such (a reused key, a request it cannot take): retrying the
       // same request would be refused again. Say why and wait for a new card or another payment.
@@ -134,7 +142,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
       state.lastOutcome = 'processing';
       await condition(() => paidElsewhere, PROCESSING_CHECK_MS);
       if (paidElsewhere) break;
-      const read = await collection.settleAttempts({ invoiceId: input.invoiceId, cancel: false });
+      const read = await charges.settleAttempts({ invoiceId: input.invoiceId, cancel: false });
       outcome = read.succeeded ? { status: 'succeeded' } : read.processing ? outcome : { status: 'failed', code: 'processing_failed', declineCode: null, message: 'the payment did not go through', hard: false };
     }
     state.lastOutcome = outcome.status === 'failed' ? `failed: ${outcome.declineCode ?? outcome.code ?? 'declined'}` : outcome.status;
@@ -149,7 +157,7 @@ export async function invoiceCollectionWorkflow(input: InvoiceCollectionInput): 
     if (paidElsewhere || outcome.status === 'succeeded' || outcome.status === 'settled') {
       if (paidElsewhere && outcome.status !== 'succeeded' && patched(CANCEL_IN_FLIGHT)) {
         // An intent left waiting for the customer must not take the money a second time.
-        await collection.settleAttempts({ invoiceId: input.invoiceId, cancel: true });
+        await charges.settleAttempts({ invoiceId: input.invoiceId, cancel: true });
       }
       if (outcome.status === 'succeeded') await notify({ invoiceId: input.invoiceId, template: 'payment_receipt', key: `receipt:${input.invoiceId}` });
       state.status = voided && outcome.status !== 'succeeded' ? 'void' : 'paid';

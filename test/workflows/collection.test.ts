@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import Decimal from 'decimal.js';
 import type Stripe from 'stripe';
 import { smtpTransport } from '../../mail/smtp';
@@ -29,6 +30,8 @@ describe('collecting invoices', () => {
   /** Stripe customers whose next charge "kills the worker" after Stripe answered; the value runs first (e.g. a card change). */
   const crashAfterStripeAnswered = new Map<string, () => Promise<void>>();
   const running: string[] = [];
+  /** Set to lose the next charge task: see the wrapper around chargeInvoice below. */
+  let loseNextChargeTask = false;
 
   /**
    * The one hand-written fault in this suite: the worker runs in this process, so it cannot be
@@ -60,6 +63,19 @@ describe('collecting invoices', () => {
       mail: smtpTransport({ url: smtp.url, from: 'Billing <billing@perennial.test>' }),
       provisioning: { url: receiver.url, secret: PROVISIONING_SECRET },
       customerPaymentUrl: 'https://billing.example.test/pay/{invoice_id}?payment_intent={payment_intent}',
+      // The second hand-written fault: a charge task the server handed out and no code ran (it is lost
+      // on its way to the worker, so nothing is charged and nothing heartbeats). No real part loses a
+      // task on demand; under a renewal storm it happens now and then. It ends when the worker stops.
+      wrapActivities: (activities) => ({
+        ...activities,
+        async chargeInvoice(request: Parameters<typeof activities.chargeInvoice>[0]) {
+          if (loseNextChargeTask && Context.current().info.attempt === 1) {
+            loseNextChargeTask = false;
+            await Context.current().cancelled;
+          }
+          return activities.chargeInvoice(request);
+        },
+      }),
     });
     await registerEmulatorWebhook(emulator.apiBase, 'perennial', { url: `${stack.baseUrl}/webhooks/stripe`, secret: WEBHOOK_SECRET });
     expect((await stack.api.post('/v1/plans', { code: 'pro', name: 'Pro', currency: 'USD', interval: 'month', amount: '49.00' })).status).toBe(201);
@@ -426,6 +442,30 @@ describe('collecting invoices', () => {
       expect(await payments(invoice.id)).toEqual([{ method: 'card', amount: '49.000000' }]);
       expectError(await stack.api.post(`/v1/invoices/${invoice.id}/payments`, { amount: '49.00' }), 409, 'invoice_not_open');
       expect(await succeededCharges(customer)).toBe(1);
+    });
+
+    it('a charge task lost on its way to the worker is run again once its heartbeat is missed, and charges once', async () => {
+      const customer = await customerWithCard('4242424242424242');
+      loseNextChargeTask = true;
+      const id = await subscribe(customer, '2027-11-01T00:00:00Z');
+      await at('2027-11-01T00:05:00Z');
+      const invoice = await firstInvoice(id);
+      expect(loseNextChargeTask).toBe(false);
+      expect(invoice.status).toBe('paid');
+      const history = await stack.env.client.workflow.getHandle(invoiceWorkflowId(invoice.id)).fetchHistory();
+      // The charge is scheduled with a heartbeat timeout, so the lost first attempt was given up on
+      // then, not at the charge's two-minute limit; the second attempt charged.
+      const events = history.events ?? [];
+      const scheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'chargeInvoice');
+      const started = events.find((e) => String(e.activityTaskStartedEventAttributes?.scheduledEventId) === String(scheduled?.eventId));
+      expect({ heartbeatTimeout: Number(scheduled?.activityTaskScheduledEventAttributes?.heartbeatTimeout?.seconds), attempt: started?.activityTaskStartedEventAttributes?.attempt }).toEqual({
+        heartbeatTimeout: 30,
+        attempt: 2,
+      });
+      expect(await attempts(invoice.id)).toEqual([{ attempt: 1, status: 'succeeded', decline_code: null }]);
+      expect(await succeededCharges(customer)).toBe(1);
+      expect(await payments(invoice.id)).toHaveLength(1);
+      await expectBooksBalanced();
     });
 
     it('refuses a webhook with a missing, forged or stale signature, changing nothing', async () => {
